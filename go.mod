@@ -1,0 +1,3 @@
+module github.com/cms-exporter/cms_exporter
+
+go 1.26.8
