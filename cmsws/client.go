@@ -1,0 +1,324 @@
+package cmsws
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/gorilla/websocket"
+)
+
+// MaxMessageSize bounds what the client writes. The write buffer is this
+// large so that gorilla/websocket emits every message as ONE frame: CMS
+// closes the connection on fragmented frames, and gorilla splits a client
+// message that exceeds its write buffer. A full 100-subscription request is
+// about 30 KB; anything above this limit is refused rather than fragmented.
+const MaxMessageSize = 128 << 10
+
+// maxReadSize bounds one server message, so a broken peer cannot make us
+// allocate without limit. Roster snapshots of large meetings stay far below.
+const maxReadSize = 16 << 20
+
+// TokenHeader is the response header carrying a fresh auth token.
+const TokenHeader = "X-Cisco-CMS-Auth-Token"
+
+// Config configures a Client for one connection to one node.
+type Config struct {
+	// Name is the node's configured name, copied into every Event.
+	Name string
+	// URL is the node's API base, https://host[:port].
+	URL      string
+	Username string
+	Password string
+	// TLS is used for both the token request and the WebSocket. Nil means
+	// verified against the system roots.
+	TLS *tls.Config
+
+	// ConnectTimeout bounds the token request, the dial and the WebSocket
+	// handshake together.
+	ConnectTimeout time.Duration
+	// WriteTimeout bounds every write; a peer that stops reading is dead.
+	WriteTimeout time.Duration
+	// ProbeInterval: how often the unchanged subscription set is re-sent as
+	// a liveness probe. ProbeTimeout: how long any request of ours may stay
+	// unacknowledged before the connection is declared dead.
+	ProbeInterval, ProbeTimeout time.Duration
+	// KeepAlive is the TCP keepalive idle time (the kernel-level half of
+	// dead-peer detection). Zero means 15s.
+	KeepAlive time.Duration
+
+	// Backoff between failed attempts; AuthFailureBackoff after the token
+	// request was refused (wrong credentials will not fix themselves in a
+	// second, and hammering the API can lock the account).
+	Backoff            Backoff
+	AuthFailureBackoff time.Duration
+	// HealthyAfter: a connection that lasted this long resets the backoff.
+	// Zero means one minute.
+	HealthyAfter time.Duration
+
+	// Subscriptions is the initial desired set; indexes are assigned by the
+	// client and ignored here.
+	Subscriptions []Subscription
+
+	Logger log.Logger
+	Sink   Sink
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = 30 * time.Second
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = c.ProbeTimeout
+	}
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = 15 * time.Second
+	}
+	if c.Backoff.Min <= 0 {
+		c.Backoff.Min = time.Second
+	}
+	if c.Backoff.Max <= 0 {
+		c.Backoff.Max = time.Minute
+	}
+	if c.AuthFailureBackoff <= 0 {
+		c.AuthFailureBackoff = 5 * time.Minute
+	}
+	if c.HealthyAfter <= 0 {
+		c.HealthyAfter = time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = log.NewNopLogger()
+	}
+	if c.Sink == nil {
+		c.Sink = func(Event) {}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Client keeps one events connection to one node open: it authenticates,
+// subscribes, acknowledges, probes and reconnects, and reports everything
+// to its Sink. Create it with New and drive it with Run.
+type Client struct {
+	cfg    Config
+	base   *url.URL
+	logger log.Logger
+	http   *http.Client
+	dialer *websocket.Dialer
+
+	mu        sync.Mutex
+	desired   []Subscription // without indexes, in a stable order
+	changed   chan struct{}  // capacity 1: "desired changed"
+	nextIndex int            // never reused for the client's lifetime
+}
+
+// New validates cfg and returns a Client. It does not connect.
+func New(cfg Config) (*Client, error) {
+	cfg.setDefaults()
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: url: %w", cfg.Name, err)
+	}
+	if u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("node %s: url %q: want https://host[:port]", cfg.Name, cfg.URL)
+	}
+	base := &url.URL{Scheme: u.Scheme, Host: u.Host}
+	tlsConf := cfg.TLS
+	if tlsConf == nil {
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	netDialer := &net.Dialer{
+		Timeout: cfg.ConnectTimeout,
+		KeepAliveConfig: net.KeepAliveConfig{
+			Enable: true, Idle: cfg.KeepAlive, Interval: cfg.KeepAlive / 3, Count: 3,
+		},
+	}
+	c := &Client{
+		cfg:    cfg,
+		base:   base,
+		logger: log.With(cfg.Logger, "node", cfg.Name),
+		http: &http.Client{
+			Timeout: cfg.ConnectTimeout,
+			Transport: &http.Transport{
+				DialContext:         netDialer.DialContext,
+				TLSClientConfig:     tlsConf.Clone(),
+				TLSHandshakeTimeout: cfg.ConnectTimeout,
+				// One token per attempt; nothing to keep alive.
+				DisableKeepAlives: true,
+				Proxy:             nil,
+			},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		dialer: &websocket.Dialer{
+			NetDialContext:    netDialer.DialContext,
+			TLSClientConfig:   tlsConf.Clone(),
+			HandshakeTimeout:  cfg.ConnectTimeout,
+			ReadBufferSize:    64 << 10,
+			WriteBufferSize:   MaxMessageSize,
+			EnableCompression: false,
+		},
+		changed:   make(chan struct{}, 1),
+		nextIndex: 1,
+	}
+	c.desired = normalize(cfg.Subscriptions)
+	return c, nil
+}
+
+// SetSubscriptions replaces the desired subscription set (indexes ignored).
+// If it differs from what the open connection holds, the client sends the
+// complete new set; unchanged entries keep their index, so CMS keeps them
+// without replaying a snapshot.
+func (c *Client) SetSubscriptions(subs []Subscription) {
+	n := normalize(subs)
+	c.mu.Lock()
+	c.desired = n
+	c.mu.Unlock()
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Client) desiredSet() []Subscription {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.desired)
+}
+
+func (c *Client) allocIndex() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := c.nextIndex
+	c.nextIndex++
+	return i
+}
+
+// normalize drops indexes and duplicates (by Key) and sorts by Key, so two
+// sets can be compared.
+func normalize(subs []Subscription) []Subscription {
+	seen := make(map[Key]bool, len(subs))
+	out := make([]Subscription, 0, len(subs))
+	for _, s := range subs {
+		if seen[s.Key()] {
+			continue
+		}
+		seen[s.Key()] = true
+		s.Index = 0
+		s.Elements = slices.Clone(s.Elements)
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b Subscription) int {
+		if a.Type != b.Type {
+			return strings.Compare(string(a.Type), string(b.Type))
+		}
+		return strings.Compare(a.Call, b.Call)
+	})
+	return out
+}
+
+func (c *Client) emit(ev Event) {
+	ev.Node = c.cfg.Name
+	if ev.Time.IsZero() {
+		ev.Time = c.cfg.Now()
+	}
+	c.cfg.Sink(ev)
+}
+
+// Run connects and stays connected until ctx is cancelled, reconnecting
+// with backoff. It returns nil after a clean shutdown.
+func (c *Client) Run(ctx context.Context) error {
+	var (
+		connSeq     uint64
+		attempt     int
+		authFailing bool
+		netFailing  int
+	)
+	for ctx.Err() == nil {
+		c.emit(Event{Kind: EventConnecting})
+		ws, err := c.connect(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			reason := classifyConnectError(err)
+			var delay time.Duration
+			if reason == ConnectFailureAuth {
+				delay = c.cfg.AuthFailureBackoff
+				if !authFailing {
+					// One clear line per failing streak, not one per retry.
+					level.Error(c.logger).Log("msg", "authentication failed: check the username and password of the API user and its rights; retrying slowly",
+						"user", c.cfg.Username, "err", err, "retry_in", delay)
+				} else {
+					level.Debug(c.logger).Log("msg", "authentication still failing", "err", err, "retry_in", delay)
+				}
+				authFailing = true
+			} else {
+				delay = c.cfg.Backoff.Delay(attempt)
+				attempt++
+				if netFailing == 0 {
+					level.Warn(c.logger).Log("msg", "cannot connect to events endpoint", "reason", reason, "err", err, "retry_in", delay)
+				} else {
+					level.Debug(c.logger).Log("msg", "still cannot connect", "reason", reason, "attempt", netFailing+1, "err", err, "retry_in", delay)
+				}
+				netFailing++
+			}
+			c.emit(Event{Kind: EventConnectFailed, Reason: reason, Err: err, RetryIn: delay})
+			if !sleep(ctx, delay) {
+				break
+			}
+			continue
+		}
+		if authFailing || netFailing > 0 {
+			level.Info(c.logger).Log("msg", "connected again", "failed_attempts", netFailing, "auth_was_failing", authFailing)
+		}
+		authFailing, netFailing = false, 0
+		connSeq++
+		started := c.cfg.Now()
+		reason, err := c.serve(ctx, ws, connSeq)
+		if reason == DisconnectShutdown || ctx.Err() != nil {
+			c.emit(Event{Kind: EventDisconnected, Conn: connSeq, Reason: DisconnectShutdown})
+			break
+		}
+		if c.cfg.Now().Sub(started) >= c.cfg.HealthyAfter {
+			attempt = 0
+		}
+		delay := c.cfg.Backoff.Delay(attempt)
+		attempt++
+		level.Warn(c.logger).Log("msg", "events connection lost", "conn", connSeq, "reason", reason, "err", err, "retry_in", delay)
+		c.emit(Event{Kind: EventDisconnected, Conn: connSeq, Reason: reason, Err: err, RetryIn: delay})
+		if !sleep(ctx, delay) {
+			break
+		}
+	}
+	c.http.CloseIdleConnections()
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

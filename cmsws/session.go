@@ -1,0 +1,390 @@
+package cmsws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log/level"
+	"github.com/gorilla/websocket"
+)
+
+// session is one open events connection. The reader goroutine owns the
+// inbound stream (decode, ack, dispatch); serve's loop owns requests and the
+// probe. Writes from both are serialised by writeMu, because gorilla allows
+// one writer at a time.
+type session struct {
+	c    *Client
+	ws   *websocket.Conn
+	conn uint64
+
+	writeMu  sync.Mutex
+	closeErr error // why we closed it ourselves; read after the reader is done
+
+	mu          sync.Mutex
+	clientMsgID int64
+	outstanding map[int64]request // our messages not yet acked
+	active      map[Key]int       // the set last sent: target → index
+	byIndex     map[int]indexEntry
+	// subUpdatesSinceAck counts subscriptionUpdates seen since the last
+	// request ack; used to retire old indexes safely.
+	lastAckedReq int64
+}
+
+type request struct {
+	sentAt time.Time
+	probe  bool
+}
+
+type indexEntry struct {
+	sub       Subscription
+	retiredBy int64 // messageId of the request that dropped it; 0 = live
+}
+
+// errProbeTimeout is the close cause when a request was not acked in time.
+var errProbeTimeout = errors.New("request not acknowledged within the probe timeout")
+
+func (c *Client) serve(ctx context.Context, ws *websocket.Conn, connSeq uint64) (string, error) {
+	s := &session{
+		c: c, ws: ws, conn: connSeq,
+		outstanding: make(map[int64]request),
+		active:      make(map[Key]int),
+		byIndex:     make(map[int]indexEntry),
+	}
+	// Drain a stale "changed" signal: the first request sends the current set anyway.
+	select {
+	case <-c.changed:
+	default:
+	}
+	if err := s.sendSet(c.desiredSet(), false); err != nil {
+		ws.Close()
+		return DisconnectWriteError, err
+	}
+	level.Info(c.logger).Log("msg", "events connection established", "conn", connSeq, "url", c.base.String())
+	c.emit(Event{Kind: EventConnected, Conn: connSeq})
+
+	readerDone := make(chan readResult, 1)
+	go func() { readerDone <- s.readLoop() }()
+
+	probe := time.NewTicker(c.cfg.ProbeInterval)
+	defer probe.Stop()
+	check := time.NewTicker(checkEvery(c.cfg.ProbeTimeout))
+	defer check.Stop()
+
+	fail := func(reason string, err error) (string, error) {
+		s.closeWith(err)
+		<-readerDone
+		return reason, err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			s.closeGracefully()
+			<-readerDone
+			return DisconnectShutdown, nil
+		case r := <-readerDone:
+			ws.Close()
+			return r.reason, r.err
+		case <-c.changed:
+			if err := s.sendSet(c.desiredSet(), false); err != nil {
+				return fail(DisconnectWriteError, err)
+			}
+		case <-probe.C:
+			if s.pendingRequests() > 0 {
+				continue // an unacked request is already a probe
+			}
+			if err := s.sendSet(c.desiredSet(), true); err != nil {
+				return fail(DisconnectWriteError, err)
+			}
+		case <-check.C:
+			if age := s.oldestOutstanding(); age > c.cfg.ProbeTimeout {
+				err := fmt.Errorf("%w (%s > %s)", errProbeTimeout, age.Round(time.Millisecond), c.cfg.ProbeTimeout)
+				return fail(DisconnectProbeTimeout, err)
+			}
+		}
+	}
+}
+
+// checkEvery picks how often to look for overdue acks: often enough that
+// detection takes at most ~1.25× the timeout, rarely enough to cost nothing.
+func checkEvery(timeout time.Duration) time.Duration {
+	d := timeout / 4
+	if d < 10*time.Millisecond {
+		d = 10 * time.Millisecond
+	}
+	if d > time.Second {
+		d = time.Second
+	}
+	return d
+}
+
+func (s *session) pendingRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.outstanding)
+}
+
+func (s *session) oldestOutstanding() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.c.cfg.Now()
+	var oldest time.Duration
+	for _, r := range s.outstanding {
+		if age := now.Sub(r.sentAt); age > oldest {
+			oldest = age
+		}
+	}
+	return oldest
+}
+
+// sendSet sends the complete subscription set. Targets already held keep
+// their index (CMS keeps them, no replay); new targets get a fresh index
+// that this client never used before; dropped targets are retired, but kept
+// resolvable until CMS has confirmed the new set, because updates for them
+// may still be in flight.
+func (s *session) sendSet(want []Subscription, probe bool) error {
+	s.mu.Lock()
+	keep := make(map[Key]bool, len(want))
+	subs := make([]Subscription, 0, len(want))
+	s.clientMsgID++
+	id := s.clientMsgID
+	for _, w := range want {
+		k := w.Key()
+		keep[k] = true
+		idx, ok := s.active[k]
+		if !ok {
+			idx = s.c.allocIndex()
+			s.active[k] = idx
+			s.byIndex[idx] = indexEntry{sub: withIndex(w, idx)}
+		} else if e := s.byIndex[idx]; !slices.Equal(e.sub.Elements, w.Elements) {
+			// Changed elements: a new subscription under a new index.
+			e.retiredBy = id
+			s.byIndex[idx] = e
+			idx = s.c.allocIndex()
+			s.active[k] = idx
+			s.byIndex[idx] = indexEntry{sub: withIndex(w, idx)}
+		}
+		subs = append(subs, s.byIndex[idx].sub)
+	}
+	for k, idx := range s.active {
+		if !keep[k] {
+			e := s.byIndex[idx]
+			e.retiredBy = id
+			s.byIndex[idx] = e
+			delete(s.active, k)
+		}
+	}
+	s.outstanding[id] = request{sentAt: s.c.cfg.Now(), probe: probe}
+	s.mu.Unlock()
+
+	data, err := EncodeMessage(&Message{MessageID: id, Type: TypeSubscribeRequest, Subscriptions: subs})
+	if err != nil {
+		return err
+	}
+	return s.write(data)
+}
+
+func withIndex(s Subscription, idx int) Subscription {
+	s.Index = idx
+	return s
+}
+
+func (s *session) write(data []byte) error {
+	if len(data) > MaxMessageSize {
+		// Sending it would fragment it, and CMS drops fragmented frames.
+		return fmt.Errorf("message of %d bytes exceeds the single-frame limit of %d", len(data), MaxMessageSize)
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.ws.SetWriteDeadline(s.c.cfg.Now().Add(s.c.cfg.WriteTimeout)); err != nil {
+		return fmt.Errorf("set write deadline: %w", err)
+	}
+	if err := s.ws.WriteMessage(websocket.TextMessage, data); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+func (s *session) closeWith(err error) {
+	s.mu.Lock()
+	s.closeErr = err
+	s.mu.Unlock()
+	s.ws.Close()
+}
+
+// closeGracefully sends a close frame (allowed by CMS: only ping/pong are
+// not) and closes the socket without waiting long for the peer's reply.
+func (s *session) closeGracefully() {
+	s.closeWith(nil)
+	_ = s.ws.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, "shutdown"), time.Now().Add(time.Second))
+}
+
+type readResult struct {
+	reason string
+	err    error
+}
+
+func (s *session) readLoop() readResult {
+	var lastServerID int64
+	for {
+		mt, data, err := s.ws.ReadMessage()
+		if err != nil {
+			return s.readFailure(err)
+		}
+		if mt != websocket.TextMessage {
+			s.msgError(ReasonUnknownEnvelope, fmt.Errorf("unexpected frame type %d", mt), nil)
+			continue
+		}
+		frame, derr := DecodeFrame(data)
+		if frame != nil && frame.Message != nil {
+			// Ack at once and in order, before anything else: CMS waits
+			// for the ack before it sends the next update.
+			if err := s.write(EncodeAck(frame.Message.MessageID, AckSuccess)); err != nil {
+				return readResult{DisconnectWriteError, err}
+			}
+			if lastServerID != 0 && frame.Message.MessageID != lastServerID+1 {
+				s.msgError(MessageErrorSequence,
+					fmt.Errorf("server messageId %d after %d", frame.Message.MessageID, lastServerID), data)
+			}
+			lastServerID = frame.Message.MessageID
+		}
+		if derr != nil {
+			reason := ReasonMalformedJSON
+			var de *DecodeError
+			if errors.As(derr, &de) {
+				reason = de.Reason
+			}
+			s.msgError(reason, derr, data)
+			continue
+		}
+		switch {
+		case frame.Ack != nil:
+			s.handleAck(frame.Ack, data)
+		case frame.Message != nil:
+			s.dispatch(frame.Message, data)
+		}
+	}
+}
+
+func (s *session) readFailure(err error) readResult {
+	s.mu.Lock()
+	closeErr := s.closeErr
+	s.mu.Unlock()
+	if closeErr != nil {
+		return readResult{DisconnectProbeTimeout, closeErr}
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return readResult{DisconnectServerClose, fmt.Errorf("server closed the connection: %w", err)}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return readResult{DisconnectReadError, fmt.Errorf("read: %w", err)}
+	}
+	return readResult{DisconnectReadError, fmt.Errorf("read: %w", err)}
+}
+
+func (s *session) msgError(reason string, err error, frame []byte) {
+	attrs := []any{"msg", "unusable message from server", "conn", s.conn, "reason", reason, "err", err}
+	if frame != nil {
+		attrs = append(attrs, "frame", truncate(string(frame), 200))
+	}
+	level.Warn(s.c.logger).Log(attrs...)
+	s.c.emit(Event{Kind: EventMessageError, Conn: s.conn, Reason: reason, Err: err})
+}
+
+func (s *session) handleAck(a *Ack, frame []byte) {
+	s.mu.Lock()
+	req, ok := s.outstanding[a.MessageID]
+	if ok {
+		delete(s.outstanding, a.MessageID)
+		if a.MessageID > s.lastAckedReq {
+			s.lastAckedReq = a.MessageID
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		s.msgError(MessageErrorUnexpectedAck, fmt.Errorf("ack for messageId %d we did not send or already saw", a.MessageID), frame)
+		return
+	}
+	if a.Status != AckSuccess {
+		level.Warn(s.c.logger).Log("msg", "server refused our request", "conn", s.conn, "message_id", a.MessageID,
+			"status", truncate(a.Status, 60), "frame", truncate(string(frame), 200))
+		s.c.emit(Event{Kind: EventRequestFailed, Conn: s.conn, Reason: a.Status,
+			Err: fmt.Errorf("request %d acked with status %q", a.MessageID, truncate(a.Status, 60))})
+		return
+	}
+	if req.probe {
+		s.c.emit(Event{Kind: EventProbe, Conn: s.conn, Latency: s.c.cfg.Now().Sub(req.sentAt)})
+	}
+}
+
+func (s *session) lookup(idx int) (Subscription, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.byIndex[idx]
+	return e.sub, ok
+}
+
+func (s *session) dispatch(m *Message, frame []byte) {
+	switch m.Type {
+	case TypeSubscriptionUpdate:
+		s.c.emit(Event{Kind: EventMessage, Conn: s.conn, Message: m})
+		s.applyStatuses(m, frame)
+	case TypeCallListUpdate, TypeRosterUpdate, TypeCallInfoUpdate:
+		if m.SubscriptionIndex == nil {
+			s.msgError(MessageErrorUnknownSubscription, fmt.Errorf("%s without subscriptionIndex", m.Type), frame)
+			return
+		}
+		sub, ok := s.lookup(*m.SubscriptionIndex)
+		if !ok {
+			s.msgError(MessageErrorUnknownSubscription, fmt.Errorf("%s for index %d we never subscribed", m.Type, *m.SubscriptionIndex), frame)
+			return
+		}
+		s.c.emit(Event{Kind: EventMessage, Conn: s.conn, Message: m, Subscription: &sub})
+	default:
+		// Counted by type (as "other") by the consumer, and flagged here:
+		// a newer CMS may add kinds, which must not break the stream.
+		s.c.emit(Event{Kind: EventMessage, Conn: s.conn, Message: m})
+		s.msgError(MessageErrorUnknownType, fmt.Errorf("unknown message type %q", truncate(m.Type, 40)), frame)
+	}
+}
+
+func (s *session) applyStatuses(m *Message, frame []byte) {
+	type resolved struct {
+		sub   Subscription
+		state string
+	}
+	var out []resolved
+	s.mu.Lock()
+	listed := make(map[int]bool, len(m.Statuses))
+	for _, st := range m.Statuses {
+		listed[st.Index] = true
+		if e, ok := s.byIndex[st.Index]; ok {
+			out = append(out, resolved{e.sub, st.State})
+		} else {
+			out = append(out, resolved{sub: Subscription{Index: st.Index}, state: st.State})
+		}
+	}
+	// CMS lists the whole set after it processed a request: retired
+	// indexes absent from such a listing can no longer receive updates.
+	for idx, e := range s.byIndex {
+		if e.retiredBy != 0 && e.retiredBy <= s.lastAckedReq && !listed[idx] {
+			delete(s.byIndex, idx)
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range out {
+		if r.sub.Type == "" {
+			s.msgError(MessageErrorUnknownSubscription, fmt.Errorf("subscriptionUpdate for index %d we never used", r.sub.Index), frame)
+			continue
+		}
+		sub := r.sub
+		s.c.emit(Event{Kind: EventSubscriptionState, Conn: s.conn, Subscription: &sub, State: r.state})
+	}
+}
