@@ -1,0 +1,93 @@
+package config
+
+import (
+	"reflect"
+	"time"
+)
+
+// Built-in settings, used when neither a node nor the defaults block sets
+// them. Exported so that code building Nodes without a file (the demo,
+// tests) uses the same values.
+const (
+	DefaultConnectTimeout     = 10 * time.Second
+	DefaultProbeInterval      = 30 * time.Second
+	DefaultProbeTimeout       = 10 * time.Second
+	DefaultBackoffMin         = 1 * time.Second
+	DefaultBackoffMax         = 1 * time.Minute
+	DefaultAuthFailureBackoff = 5 * time.Minute
+)
+
+// Config is a loaded, validated and fully resolved configuration file.
+type Config struct {
+	// Nodes in file order, every setting effective (defaults applied,
+	// password and CA files read).
+	Nodes []Node `yaml:"nodes"`
+	// PerCallMetrics enables the cms_call_* series (default true). When
+	// false only node and cluster aggregates are exported.
+	PerCallMetrics bool `yaml:"per_call_metrics"`
+	// Warnings are legal but risky settings (certificate verification
+	// switched off, a world-readable password file). The loader has no
+	// logger; the caller logs these at warning level.
+	Warnings []string `yaml:"-"`
+}
+
+// Node is one Call Bridge with every setting effective.
+type Node struct {
+	// Name is the value of the node= label: unique, [a-zA-Z0-9_.-]+.
+	Name string `yaml:"name"`
+	// URL is the node's base URL, "https://host[:port]" without a trailing
+	// slash; the API and events endpoints are derived from it.
+	URL string `yaml:"url"`
+	// Username and Password are the API credentials (HTTP Basic).
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+	// PasswordFile is where Password was read from ("" when the password
+	// was written inline), already resolved against the config's directory.
+	PasswordFile string `yaml:"password_file,omitempty"`
+	TLS          TLS    `yaml:"tls"`
+
+	// ConnectTimeout bounds one connection attempt (token + WebSocket).
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// ProbeInterval is how often the unchanged subscription is re-sent as
+	// a liveness probe; ProbeTimeout is how long its ack may take
+	// (always < ProbeInterval).
+	ProbeInterval time.Duration `yaml:"probe_interval"`
+	ProbeTimeout  time.Duration `yaml:"probe_timeout"`
+	// BackoffMin and BackoffMax bound the reconnect backoff
+	// (BackoffMin <= BackoffMax).
+	BackoffMin time.Duration `yaml:"backoff_min"`
+	BackoffMax time.Duration `yaml:"backoff_max"`
+	// AuthFailureBackoff is the wait after the server rejected the
+	// credentials: retrying fast would not help and may lock the account.
+	AuthFailureBackoff time.Duration `yaml:"auth_failure_backoff"`
+}
+
+// TLS says how a node's certificate is verified.
+type TLS struct {
+	// CAFile is the PEM bundle of trusted roots ("" = system roots),
+	// resolved against the config's directory. The loader reads it once;
+	// TLSConfig uses that content, so what Equal compared is what is used.
+	CAFile string `yaml:"ca_file,omitempty"`
+	// ServerName overrides the name the certificate is verified against
+	// (and sent as SNI); "" = the URL's host.
+	ServerName string `yaml:"server_name,omitempty"`
+	// InsecureSkipVerify disables certificate verification. Only ever set
+	// explicitly; the loader adds a warning when it is.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+
+	// ca is the content of CAFile as read at load time; nil for Nodes built
+	// in code, whose CAFile is then read by Config().
+	ca *caBundle
+}
+
+// caBundle is a pointer-held copy of a CA file so that printing a Node shows
+// an address instead of kilobytes of PEM bytes.
+type caBundle struct{ pem []byte }
+
+// Equal reports whether n and o have the same effective settings, including
+// the password value and the CA file content, so a reload restarts exactly the
+// nodes whose connection would behave differently.
+//
+// It is reflect.DeepEqual on purpose: a field added to Node later is compared
+// without anyone having to remember to extend this method.
+func (n Node) Equal(o Node) bool { return reflect.DeepEqual(n, o) }

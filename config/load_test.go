@@ -1,0 +1,208 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestInheritance(t *testing.T) {
+	dir := t.TempDir()
+	caPEM := selfSignedCA(t, "test-ca")
+	otherPEM := selfSignedCA(t, "other-ca")
+	writeFile(t, dir, "pw", filePassword+"\n")
+	writeFile(t, dir, "ca.pem", caPEM)
+	writeFile(t, dir, "sub/cms2_pw", "cms2-pw\r\n")
+	writeFile(t, dir, "other.pem", otherPEM)
+
+	cfg, err := Parse([]byte(y(
+		"defaults:",
+		"  username: metrics",
+		"  password_file: pw",
+		"  tls:",
+		"    ca_file: ca.pem",
+		"    server_name: cms.example.org",
+		"  connect_timeout: 5s",
+		"  probe_interval: 20s",
+		"  backoff_max: 2m",
+		"nodes:",
+		"  - name: cms1", // everything inherited
+		"    url: https://cms1.example.org:443/",
+		"  - name: cms2", // own credentials, partial TLS override, own timing
+		"    url: https://CMS2.example.org:8443",
+		"    username: other",
+		"    password_file: sub/cms2_pw",
+		"    tls:",
+		"      insecure_skip_verify: true",
+		"    probe_timeout: 15s",
+		"    auth_failure_backoff: 10m",
+		"  - name: cms3", // inline password replaces the default file; system roots
+		"    url: https://[2001:db8::3]:445",
+		"    password: "+inlinePassword,
+		"    tls:",
+		`      ca_file: ""`,
+		"      server_name: cms3.example.org",
+		"  - name: cms4", // own CA file, absolute path
+		"    url: https://cms4",
+		"    tls:",
+		"      ca_file: "+filepath.Join(dir, "other.pem"),
+		"per_call_metrics: false",
+	)), "cms.yml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PerCallMetrics {
+		t.Error("PerCallMetrics = true, want false")
+	}
+	timing := func(n Node, connect, interval, timeout, bmin, bmax, auth time.Duration) Node {
+		n.ConnectTimeout, n.ProbeInterval, n.ProbeTimeout = connect, interval, timeout
+		n.BackoffMin, n.BackoffMax, n.AuthFailureBackoff = bmin, bmax, auth
+		return n
+	}
+	s := time.Second
+	want := []Node{
+		timing(Node{
+			Name: "cms1", URL: "https://cms1.example.org:443", Username: "metrics",
+			Password: filePassword, PasswordFile: filepath.Join(dir, "pw"),
+			TLS: TLS{CAFile: filepath.Join(dir, "ca.pem"), ServerName: "cms.example.org", ca: &caBundle{[]byte(caPEM)}},
+		}, 5*s, 20*s, 10*s, 1*s, 2*time.Minute, 5*time.Minute),
+		timing(Node{
+			Name: "cms2", URL: "https://CMS2.example.org:8443", Username: "other",
+			Password: "cms2-pw", PasswordFile: filepath.Join(dir, "sub", "cms2_pw"),
+			TLS: TLS{CAFile: filepath.Join(dir, "ca.pem"), ServerName: "cms.example.org", InsecureSkipVerify: true, ca: &caBundle{[]byte(caPEM)}},
+		}, 5*s, 20*s, 15*s, 1*s, 2*time.Minute, 10*time.Minute),
+		timing(Node{
+			Name: "cms3", URL: "https://[2001:db8::3]:445", Username: "metrics",
+			Password: inlinePassword,
+			TLS:      TLS{ServerName: "cms3.example.org"},
+		}, 5*s, 20*s, 10*s, 1*s, 2*time.Minute, 5*time.Minute),
+		timing(Node{
+			Name: "cms4", URL: "https://cms4", Username: "metrics",
+			Password: filePassword, PasswordFile: filepath.Join(dir, "pw"),
+			TLS: TLS{CAFile: filepath.Join(dir, "other.pem"), ServerName: "cms.example.org", ca: &caBundle{[]byte(otherPEM)}},
+		}, 5*s, 20*s, 10*s, 1*s, 2*time.Minute, 5*time.Minute),
+	}
+	if len(cfg.Nodes) != len(want) {
+		t.Fatalf("got %d nodes, want %d", len(cfg.Nodes), len(want))
+	}
+	for i := range want {
+		if !cfg.Nodes[i].Equal(want[i]) {
+			t.Errorf("node %d:\n got %+v\nwant %+v\n(passwords %v)", i, cfg.Nodes[i], want[i],
+				cfg.Nodes[i].Password.Reveal() == want[i].Password.Reveal())
+		}
+	}
+	// cms2 switches verification off: exactly one warning, naming it.
+	if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0], "cms.yml:18: nodes[1] (cms2): tls.insecure_skip_verify: ") {
+		t.Errorf("warnings = %q", cfg.Warnings)
+	}
+}
+
+func TestBuiltinDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(y(
+		"nodes:",
+		"  - name: a",
+		"    url: https://a",
+		"    username: u",
+		"    password: p",
+	)), "cms.yml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Node{
+		Name: "a", URL: "https://a", Username: "u", Password: "p",
+		ConnectTimeout: DefaultConnectTimeout, ProbeInterval: DefaultProbeInterval, ProbeTimeout: DefaultProbeTimeout,
+		BackoffMin: DefaultBackoffMin, BackoffMax: DefaultBackoffMax, AuthFailureBackoff: DefaultAuthFailureBackoff,
+	}
+	if len(cfg.Nodes) != 1 || !cfg.Nodes[0].Equal(want) {
+		t.Errorf("got %+v\nwant %+v", cfg.Nodes, want)
+	}
+	if !cfg.PerCallMetrics {
+		t.Error("PerCallMetrics defaults to false, want true")
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("warnings = %q", cfg.Warnings)
+	}
+	// The built-in values satisfy the rules the file's values must obey.
+	if !(DefaultProbeTimeout < DefaultProbeInterval && DefaultBackoffMin <= DefaultBackoffMax) {
+		t.Error("built-in defaults break their own validation rules")
+	}
+}
+
+// Load resolves relative paths against the config file's directory, not the
+// working directory, and reports errors under the path it was given.
+func TestLoadRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "etc/pw", filePassword)
+	path := writeFile(t, dir, "etc/cms.yml", y(
+		"defaults: {username: u, password_file: pw}",
+		"nodes: [{name: a, url: 'https://a'}]",
+	))
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Nodes[0].Password.Reveal(); got != filePassword {
+		t.Errorf("password = %q, want the file's content", got)
+	}
+	if got, want := cfg.Nodes[0].PasswordFile, filepath.Join(dir, "etc", "pw"); got != want {
+		t.Errorf("PasswordFile = %q, want %q", got, want)
+	}
+}
+
+// A password file readable by everyone loads, with a warning naming the file
+// and the nodes affected.
+func TestWorldReadablePasswordWarning(t *testing.T) {
+	dir := t.TempDir()
+	pw := writeFile(t, dir, "pw", filePassword)
+	if err := os.Chmod(pw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse([]byte(y(
+		"defaults:",
+		"  username: u",
+		"  password_file: pw",
+		"nodes:",
+		"  - {name: a, url: 'https://a'}",
+		"  - {name: b, url: 'https://b'}",
+	)), "cms.yml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "cms.yml:3: defaults.password_file: for nodes a, b: " + pw + " is readable by all users"
+	if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0], want) {
+		t.Errorf("warnings = %q, want one starting %q", cfg.Warnings, want)
+	}
+}
+
+// A defaults password file that no node uses is not read: an error there
+// would block a config whose nodes all bring their own.
+func TestUnusedDefaultPasswordFileNotRead(t *testing.T) {
+	cfg, err := Parse([]byte(y(
+		"defaults: {username: u, password_file: missing}",
+		"nodes: [{name: a, url: 'https://a', password: p}]",
+	)), "cms.yml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Nodes[0].PasswordFile != "" || cfg.Nodes[0].Password.Reveal() != "p" {
+		t.Errorf("node = %+v", cfg.Nodes[0])
+	}
+}
+
+// Anchors and merge keys are plain YAML; operators use them.
+func TestYAMLAnchors(t *testing.T) {
+	cfg, err := Parse([]byte(y(
+		"defaults: {username: u, password: p}",
+		"nodes:",
+		"  - &n {name: a, url: 'https://a', probe_interval: 17s}",
+		"  - {<<: *n, name: b, url: 'https://b'}",
+	)), "cms.yml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Nodes) != 2 || cfg.Nodes[1].Name != "b" || cfg.Nodes[1].ProbeInterval != 17*time.Second {
+		t.Errorf("nodes = %+v", cfg.Nodes)
+	}
+}
