@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
+	"github.com/cms-exporter/cms_exporter/supervisor"
+)
+
+// demo is the --demo mode: the test suite's fake cluster, run in-process
+// with random traffic, monitored over real loopback TLS WebSockets exactly
+// like a real cluster. It lets a newcomer see every metric without a CMS.
+type demo struct {
+	cluster *cmswstest.Cluster
+	nodes   []string
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+const (
+	demoUser     = "demo"
+	demoPassword = "demo-password"
+)
+
+func startDemo(ctx context.Context, logger log.Logger, seed int64) (*demo, error) {
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	cluster, err := cmswstest.NewCluster(cmswstest.Options{
+		Nodes: 3, NodeNames: []string{"cms-a", "cms-b", "cms-c"},
+		Username: demoUser, Password: demoPassword, Seed: seed,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo cluster: %w", err)
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	d := &demo{cluster: cluster, nodes: cluster.Nodes(), cancel: cancel, done: make(chan struct{})}
+	traffic := cmswstest.NewTraffic(cluster, cmswstest.TrafficOptions{Seed: seed})
+	go func() {
+		defer close(d.done)
+		traffic.Run(tctx, 200*time.Millisecond)
+	}()
+	_ = logger
+	return d, nil
+}
+
+// specs is the demo's specSource: one client per simulated node, verifying
+// the simulated cluster's own CA (TLS stays on, as for a real cluster).
+func (d *demo) specs() ([]supervisor.Spec, bool, error) {
+	var specs []supervisor.Spec
+	for _, n := range d.nodes {
+		specs = append(specs, supervisor.Spec{
+			Settings: n + " " + d.cluster.URL(n),
+			Client: cmsws.Config{
+				Name: n, URL: d.cluster.URL(n),
+				Username: demoUser, Password: demoPassword,
+				TLS:           &tls.Config{RootCAs: d.cluster.CertPool(), MinVersion: tls.VersionTLS12},
+				ProbeInterval: 10 * time.Second, ProbeTimeout: 5 * time.Second,
+				Backoff:       cmsws.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second},
+				Subscriptions: callsSubscription(),
+			},
+		})
+	}
+	return specs, true, nil
+}
+
+func (d *demo) close() {
+	d.cancel()
+	<-d.done
+	d.cluster.Close()
+}
+
+// callsSubscription is the subscription every node carries: the calls list
+// with every element the model uses.
+func callsSubscription() []cmsws.Subscription {
+	return []cmsws.Subscription{{Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}}
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+)
+
+// handler serves the metrics, the lifecycle endpoints Prometheus tooling
+// expects (/-/healthy, /-/ready, /-/reload) and a landing page.
+func (x *exporter) handler(metricsPath string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(metricsPath, promhttp.InstrumentMetricHandler(x.registry,
+		promhttp.HandlerFor(x.registry, promhttp.HandlerOpts{
+			ErrorLog:          promhttpLogger{x},
+			ErrorHandling:     promhttp.ContinueOnError,
+			EnableOpenMetrics: true,
+		})))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy")
+	})
+	// Ready once every configured node has delivered one complete calls
+	// snapshot: before that, /metrics would under-report.
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !x.model.AllSynced() {
+			http.Error(w, "Not ready: waiting for the first calls snapshot of every node", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := x.reload(); err != nil {
+			level.Error(x.logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
+			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded")
+	})
+	if metricsPath != "/" && metricsPath != "" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        programName,
+			Description: "Prometheus exporter for Cisco Meeting Server clusters (events API)",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err != nil {
+			level.Error(x.logger).Log("msg", "landing page", "err", err)
+		} else {
+			mux.Handle("/", landing)
+		}
+	}
+	return mux
+}
+
+// promhttpLogger adapts go-kit to promhttp's Println-style error log.
+type promhttpLogger struct{ x *exporter }
+
+func (l promhttpLogger) Println(v ...any) {
+	level.Error(l.x.logger).Log("msg", strings.TrimSpace(fmt.Sprintln(v...)))
+}

@@ -1,0 +1,216 @@
+// Command cms_exporter keeps an events WebSocket open to every node of a
+// Cisco Meeting Server cluster, models the active calls from the pushed
+// updates and serves the model as Prometheus metrics.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/cms-exporter/cms_exporter/collector"
+	"github.com/cms-exporter/cms_exporter/config"
+	"github.com/cms-exporter/cms_exporter/supervisor"
+)
+
+// defaultListenAddress: the Prometheus port list's 9100–9999 range is
+// fully allocated, so we sit outside it, on a port no common exporter uses.
+const defaultListenAddress = ":10041"
+
+const programName = "cms_exporter"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: tests call it with their own context,
+// arguments and writers.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New(programName, "Prometheus exporter for Cisco Meeting Server clusters, fed by the CMS events WebSocket.")
+	app.Writer(stdout)
+	app.ErrorWriter(stderr)
+	app.UsageWriter(stdout)
+	var (
+		configFile  = app.Flag("config.file", "Configuration file (YAML).").Default("cms_exporter.yml").String()
+		configCheck = app.Flag("config.check", "Check the configuration file and exit (0 = valid).").Bool()
+		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		logLevel    = app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error")
+		logFormat   = app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json")
+		demo        = app.Flag("demo", "Run against a built-in simulated 3-node cluster with random traffic (no CMS, no config file needed).").Bool()
+		demoSeed    = app.Flag("demo.seed", "Random seed of the demo traffic (0 = time-based).").Default("0").Int64()
+		webFlags    = kingpinflag.AddFlags(app, defaultListenAddress)
+	)
+	app.Version(version.Print(programName))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
+		return 2
+	}
+	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
+		return 2
+	}
+
+	if *configCheck {
+		cfg, err := config.Load(*configFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "%v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: valid, %d node(s)\n", *configFile, len(cfg.Nodes))
+		return 0
+	}
+
+	level.Info(logger).Log("msg", "starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	x := newExporter(ctx, logger)
+	defer x.close()
+
+	if *demo {
+		d, err := startDemo(ctx, logger, *demoSeed)
+		if err != nil {
+			level.Error(logger).Log("msg", "cannot start the demo cluster", "err", err)
+			return 1
+		}
+		defer d.close()
+		x.source = d.specs
+		level.Info(logger).Log("msg", "demo mode: monitoring a simulated 3-node cluster over loopback WebSockets", "nodes", fmt.Sprint(d.nodes))
+	} else {
+		x.source = fileSource(*configFile)
+	}
+	if err := x.reload(); err != nil {
+		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
+		return 1
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := x.reload(); err != nil {
+					level.Error(logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
+				}
+			}
+		}
+	}()
+
+	srv := &http.Server{Handler: x.handler(*metricsPath), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(srv, webFlags, slogFor(logger, *logLevel)) }()
+
+	select {
+	case <-ctx.Done():
+		level.Info(logger).Log("msg", "shutting down")
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			level.Warn(logger).Log("msg", "HTTP shutdown", "err", err)
+		}
+		<-serveErr
+		return 0
+	case err := <-serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			return 0
+		}
+		level.Error(logger).Log("msg", "HTTP server failed", "err", err)
+		return 1
+	}
+}
+
+// specSource yields the node set to run: from the config file, or from the
+// demo cluster.
+type specSource func() (specs []supervisor.Spec, perCall bool, err error)
+
+// exporter ties the model, the clients and the HTTP side together.
+type exporter struct {
+	logger   log.Logger
+	registry *prometheus.Registry
+	model    *collector.Collector
+	sup      *supervisor.Supervisor
+	source   specSource
+
+	reloadMu        sync.Mutex
+	reloadOK        prometheus.Gauge
+	reloadTimestamp prometheus.Gauge
+}
+
+func newExporter(ctx context.Context, logger log.Logger) *exporter {
+	model := collector.New(collector.Options{Logger: logger, PerCallMetrics: true})
+	reg := prometheus.NewRegistry()
+	x := &exporter{
+		logger:   logger,
+		registry: reg,
+		model:    model,
+		sup:      supervisor.New(ctx, logger, model),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cms_exporter_config_last_reload_successful",
+			Help: "Whether the last configuration reload attempt was successful.",
+		}),
+		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cms_exporter_config_last_reload_success_timestamp_seconds",
+			Help: "Timestamp of the last successful configuration reload.",
+		}),
+	}
+	reg.MustRegister(
+		versioncollector.NewCollector(programName),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		model, x.reloadOK, x.reloadTimestamp,
+	)
+	go model.Run(ctx)
+	return x
+}
+
+func (x *exporter) close() { x.sup.Close() }
+
+// reload reads the node set and applies it. On error the running set is
+// untouched: a typo in the file must not take monitoring down.
+func (x *exporter) reload() error {
+	x.reloadMu.Lock()
+	defer x.reloadMu.Unlock()
+	specs, perCall, err := x.source()
+	if err == nil {
+		var ch supervisor.Changes
+		ch, err = x.sup.Apply(specs)
+		if err == nil {
+			x.model.SetPerCallMetrics(perCall)
+			level.Info(x.logger).Log("msg", "configuration applied", "nodes", len(specs),
+				"added", fmt.Sprint(ch.Added), "removed", fmt.Sprint(ch.Removed),
+				"restarted", fmt.Sprint(ch.Restarted), "unchanged", len(ch.Unchanged))
+		}
+	}
+	if err != nil {
+		x.reloadOK.Set(0)
+		return err
+	}
+	x.reloadOK.Set(1)
+	x.reloadTimestamp.SetToCurrentTime()
+	return nil
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/config"
+	"github.com/cms-exporter/cms_exporter/supervisor"
+)
+
+// fileSource reads the node set from the configuration file at every
+// (re)load, so SIGHUP and /-/reload see edits, including password files.
+func fileSource(path string) specSource {
+	return func() ([]supervisor.Spec, bool, error) {
+		cfg, err := config.Load(path)
+		if err != nil {
+			return nil, false, err
+		}
+		specs, err := specsFromConfig(cfg)
+		return specs, cfg.PerCallMetrics, err
+	}
+}
+
+// specsFromConfig turns resolved config nodes into client configurations.
+// The config.Node is the Spec's Settings: config.Node.Equal is deep
+// equality too, so a node restarts exactly when a setting (or the password,
+// or the CA file's content) changed.
+func specsFromConfig(cfg *config.Config) ([]supervisor.Spec, error) {
+	specs := make([]supervisor.Spec, 0, len(cfg.Nodes))
+	for _, n := range cfg.Nodes {
+		tlsConf, err := n.TLSConfig()
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		specs = append(specs, supervisor.Spec{
+			Settings: n,
+			Client: cmsws.Config{
+				Name:               n.Name,
+				URL:                n.URL,
+				Username:           n.Username,
+				Password:           n.Password.Reveal(),
+				TLS:                tlsConf,
+				ConnectTimeout:     n.ConnectTimeout,
+				ProbeInterval:      n.ProbeInterval,
+				ProbeTimeout:       n.ProbeTimeout,
+				Backoff:            cmsws.Backoff{Min: n.BackoffMin, Max: n.BackoffMax},
+				AuthFailureBackoff: n.AuthFailureBackoff,
+				Subscriptions:      callsSubscription(),
+			},
+		})
+	}
+	return specs, nil
+}

@@ -1,0 +1,178 @@
+// Package supervisor runs one CMS events client per configured node and
+// applies configuration changes: a reload starts clients for new nodes,
+// stops clients of removed nodes, restarts clients whose settings changed,
+// and leaves every other connection alone.
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+	"sync"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
+)
+
+// Target is what the clients feed: the model. It learns about nodes before
+// their first event and after their last one.
+type Target interface {
+	AddNode(name string)
+	RemoveNode(name string)
+	Handle(ev cmsws.Event)
+}
+
+// Spec is one node's client configuration. Settings is the node's effective
+// configuration as the operator wrote it (including the password value);
+// specs whose Settings are deeply equal leave the running connection alone.
+// cmsws.Config itself is not compared: it holds funcs and pointers.
+type Spec struct {
+	Client   cmsws.Config
+	Settings any
+}
+
+// Supervisor owns the running clients. Its methods are safe for concurrent
+// use; Apply calls are serialised.
+type Supervisor struct {
+	logger log.Logger
+	target Target
+	ctx    context.Context
+
+	mu      sync.Mutex
+	running map[string]*node
+}
+
+type node struct {
+	settings    any
+	client      *cmsws.Client
+	cancel      context.CancelFunc
+	done        chan struct{}
+}
+
+// New returns a Supervisor whose clients live until ctx is cancelled or
+// Close is called.
+func New(ctx context.Context, logger log.Logger, target Target) *Supervisor {
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	return &Supervisor{logger: logger, target: target, ctx: ctx, running: make(map[string]*node)}
+}
+
+// Changes lists what Apply did, for the reload log line and for tests.
+type Changes struct {
+	Added, Removed, Restarted, Unchanged []string
+}
+
+// Apply makes the running set equal specs. All clients are built before
+// anything is stopped, so an invalid spec leaves the old set running.
+func (s *Supervisor) Apply(specs []Spec) (Changes, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ch Changes
+	want := make(map[string]Spec, len(specs))
+	for _, sp := range specs {
+		if _, dup := want[sp.Client.Name]; dup {
+			return ch, fmt.Errorf("node %q configured twice", sp.Client.Name)
+		}
+		want[sp.Client.Name] = sp
+	}
+	fresh := make(map[string]*cmsws.Client)
+	for name, sp := range want {
+		if cur, ok := s.running[name]; ok && reflect.DeepEqual(cur.settings, sp.Settings) {
+			continue
+		}
+		cfg := sp.Client
+		cfg.Sink = s.target.Handle
+		if cfg.Logger == nil {
+			cfg.Logger = s.logger
+		}
+		c, err := cmsws.New(cfg)
+		if err != nil {
+			return ch, fmt.Errorf("node %q: %w", name, err)
+		}
+		fresh[name] = c
+	}
+	for name, cur := range s.running {
+		sp, keep := want[name]
+		switch {
+		case !keep:
+			s.stop(cur)
+			delete(s.running, name)
+			s.target.RemoveNode(name)
+			ch.Removed = append(ch.Removed, name)
+		case !reflect.DeepEqual(cur.settings, sp.Settings):
+			// Same node, new settings: its model state stays; the new
+			// connection's snapshot reconciles it.
+			s.stop(cur)
+			s.start(name, sp.Settings, fresh[name])
+			ch.Restarted = append(ch.Restarted, name)
+		default:
+			ch.Unchanged = append(ch.Unchanged, name)
+		}
+	}
+	for name, sp := range want {
+		if _, ok := s.running[name]; ok {
+			continue
+		}
+		s.target.AddNode(name)
+		s.start(name, sp.Settings, fresh[name])
+		ch.Added = append(ch.Added, name)
+	}
+	for _, l := range [][]string{ch.Added, ch.Removed, ch.Restarted, ch.Unchanged} {
+		sort.Strings(l)
+	}
+	return ch, nil
+}
+
+func (s *Supervisor) start(name string, settings any, c *cmsws.Client) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	n := &node{settings: settings, client: c, cancel: cancel, done: make(chan struct{})}
+	s.running[name] = n
+	go func() {
+		defer close(n.done)
+		if err := c.Run(ctx); err != nil {
+			level.Error(s.logger).Log("msg", "events client stopped", "node", name, "err", err)
+		}
+	}()
+}
+
+func (s *Supervisor) stop(n *node) {
+	n.cancel()
+	<-n.done
+}
+
+// SetSubscriptions changes one node's desired subscription set.
+func (s *Supervisor) SetSubscriptions(name string, subs []cmsws.Subscription) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.running[name]
+	if ok {
+		n.client.SetSubscriptions(subs)
+	}
+	return ok
+}
+
+// Nodes returns the names of the running nodes, sorted.
+func (s *Supervisor) Nodes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.running))
+	for name := range s.running {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Close stops every client (each sends a close frame) and waits for them.
+func (s *Supervisor) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, n := range s.running {
+		s.stop(n)
+		delete(s.running, name)
+	}
+}
