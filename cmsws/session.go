@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"sync"
 	"time"
@@ -279,12 +277,11 @@ func (s *session) readFailure(err error) readResult {
 	if closeErr != nil {
 		return readResult{DisconnectProbeTimeout, closeErr}
 	}
+	// gorilla reports a TCP connection that just vanished as close code
+	// 1006 (abnormal closure); only a real close frame is a server close.
 	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
+	if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
 		return readResult{DisconnectServerClose, fmt.Errorf("server closed the connection: %w", err)}
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
-		return readResult{DisconnectReadError, fmt.Errorf("read: %w", err)}
 	}
 	return readResult{DisconnectReadError, fmt.Errorf("read: %w", err)}
 }
