@@ -1,0 +1,231 @@
+package collector
+
+import (
+	"github.com/go-kit/log/level"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
+)
+
+// applyCallList applies one callListUpdate of a node's calls subscription.
+//
+// While the node is in its snapshot phase, a message made only of adds is
+// part of the snapshot. The first message with anything else ends the phase
+// before it is applied: CMS sends no end-of-snapshot marker, and an update
+// or remove can only be live.
+func (c *Collector) applyCallList(n *node, index int, updates []cmsws.CallUpdate) {
+	snapshot := n.phase.active && n.phase.index == index
+	if snapshot {
+		for i := range updates {
+			if updates[i].UpdateType != cmsws.UpdateAdd {
+				c.endSnapshot(n, "live update")
+				snapshot = false
+				break
+			}
+		}
+	}
+	if snapshot {
+		n.phase.last = c.now()
+	}
+	for i := range updates {
+		c.applyCallUpdate(n, &updates[i], snapshot)
+	}
+}
+
+func (c *Collector) applyCallUpdate(n *node, u *cmsws.CallUpdate, snapshot bool) {
+	if u.Call == "" {
+		c.invalid(n, "", "call", `""`)
+		return
+	}
+	// The call id becomes a label value: make it a valid one, the same way
+	// for every update of the call.
+	id := cleanLabel(u.Call)
+	switch u.UpdateType {
+	case cmsws.UpdateAdd:
+		c.addCall(n, id, u, snapshot)
+	case cmsws.UpdateUpdate:
+		cl, ok := n.calls[id]
+		if !ok {
+			c.unknownCall(n, u)
+			return
+		}
+		next := cl.st
+		lockTouched := c.applyFields(n, u, &next)
+		c.live(cl.meeting.key, keyFor(n.name, cl.id, &next), func() {
+			c.setState(cl, next)
+			if lockTouched {
+				c.markSettled(cl)
+			}
+		})
+	case cmsws.UpdateRemove:
+		cl, ok := n.calls[id]
+		if !ok {
+			c.unknownCall(n, u)
+			return
+		}
+		c.live(cl.meeting.key, cl.meeting.key, func() { c.dropCall(cl) })
+	default:
+		c.invalid(n, id, "updateType", u.UpdateType)
+	}
+}
+
+// addCall defines a call from an add: a replace, since an add carries every
+// subscribed element. A snapshot add changes meeting state silently (the
+// meeting did not just start, we just learnt of it); a live add counts.
+func (c *Collector) addCall(n *node, id string, u *cmsws.CallUpdate, snapshot bool) {
+	// An add's lockState is the announcement, not an update: it does not
+	// settle the call (see settleLock).
+	var next callState
+	c.applyFields(n, u, &next)
+	cl, existed := n.calls[id]
+	if !existed {
+		cl = &call{node: n, id: id, addedAt: c.now(), liveAdded: !snapshot}
+	}
+	// A re-added call keeps its settle status: a snapshot after a reconnect
+	// repeats a lock that was already believed (or not yet).
+	apply := func() {
+		if !existed {
+			n.calls[cl.id] = cl
+			c.unsettled[cl] = struct{}{}
+		}
+		c.setState(cl, next)
+	}
+	if snapshot {
+		apply()
+		cl.snapGen = n.phase.gen
+		return
+	}
+	var oldKey meetingKey
+	newKey := keyFor(n.name, cl.id, &next)
+	if existed {
+		oldKey = cl.meeting.key
+	} else {
+		oldKey = newKey
+	}
+	c.live(oldKey, newKey, apply)
+}
+
+// live applies a change caused by a live event and counts the meeting-level
+// transitions it causes. When the change moves the call to another meeting
+// (its correlator changed), the two meetings are compared as one: the call
+// went on, so re-keying it is neither an end of the old meeting nor a start
+// of the new one; only changes of the values themselves count.
+func (c *Collector) live(oldKey, newKey meetingKey, apply func()) {
+	state := func() meetingState {
+		s := c.meetings[oldKey].state()
+		if newKey != oldKey {
+			s = s.merge(c.meetings[newKey].state())
+		}
+		return s
+	}
+	before := state()
+	apply()
+	c.totals.count(before, state())
+}
+
+// setState installs a call's new state and moves it to the meeting its
+// correlator now names.
+func (c *Collector) setState(cl *call, st callState) {
+	if cl.st != st {
+		cl.st = st
+		cl.rendered = nil
+	}
+	key := keyFor(cl.node.name, cl.id, &cl.st)
+	if cl.meeting != nil && cl.meeting.key == key {
+		return
+	}
+	c.detach(cl)
+	m, ok := c.meetings[key]
+	if !ok {
+		m = &meeting{key: key}
+		c.meetings[key] = m
+	}
+	m.instances = append(m.instances, cl)
+	cl.meeting = m
+}
+
+func (c *Collector) detach(cl *call) {
+	m := cl.meeting
+	if m == nil {
+		return
+	}
+	for i, x := range m.instances {
+		if x == cl {
+			last := len(m.instances) - 1
+			m.instances[i] = m.instances[last]
+			m.instances[last] = nil
+			m.instances = m.instances[:last]
+			break
+		}
+	}
+	if len(m.instances) == 0 {
+		delete(c.meetings, m.key)
+	}
+	cl.meeting = nil
+}
+
+// dropCall removes a call from the model without counting anything; callers
+// that must count wrap it in live.
+func (c *Collector) dropCall(cl *call) {
+	c.detach(cl)
+	delete(cl.node.calls, cl.id)
+	delete(c.unsettled, cl)
+}
+
+// markSettled: the call's lockState is now believable.
+func (c *Collector) markSettled(cl *call) {
+	cl.settled = true
+	delete(c.unsettled, cl)
+}
+
+// settleLock is the LockSettle timer firing for a call that got no lockState
+// update since its add. CMS announces every new call "locked" and corrects
+// it milliseconds later, so until now its lock did not count. A call that is
+// still locked really is: for a live-added call that is a lock the meeting
+// gained live, so it counts; for a snapshot-added one it is not news.
+func (c *Collector) settleLock(cl *call) {
+	if !cl.liveAdded {
+		c.markSettled(cl)
+		return
+	}
+	k := cl.meeting.key
+	c.live(k, k, func() { c.markSettled(cl) })
+}
+
+func (c *Collector) startSnapshot(n *node, index int) {
+	n.phase.active = true
+	n.phase.index = index
+	n.phase.gen++
+	n.phase.last = c.now()
+	n.synced = false
+	level.Debug(c.logger).Log("msg", "calls snapshot started", "node", n.name, "conn", n.conn, "index", index)
+}
+
+// endSnapshot closes the snapshot phase: every call the snapshot did not
+// (re)add is stale (it ended while we were not listening) and leaves
+// silently; the node's calls are now known.
+func (c *Collector) endSnapshot(n *node, why string) {
+	n.phase.active = false
+	dropped := 0
+	for _, cl := range n.calls {
+		if cl.snapGen != n.phase.gen {
+			c.dropCall(cl)
+			dropped++
+		}
+	}
+	n.synced = true
+	n.syncedOnce = true
+	level.Info(c.logger).Log("msg", "node calls synced", "node", n.name, "conn", n.conn,
+		"calls", len(n.calls), "stale_dropped", dropped, "snapshot_end", why)
+}
+
+func (c *Collector) unknownCall(n *node, u *cmsws.CallUpdate) {
+	n.stats.errors[reasonUnknownCall]++
+	level.Warn(c.logger).Log("msg", "callListUpdate for a call the model does not hold ignored",
+		"node", n.name, "call", cleanLabel(u.Call), "update_type", cleanLabel(u.UpdateType))
+}
+
+func (c *Collector) invalid(n *node, callID, element, raw string) {
+	n.stats.errors[reasonInvalidValue]++
+	level.Warn(c.logger).Log("msg", "invalid value in callListUpdate left unchanged",
+		"node", n.name, "call", cleanLabel(callID), "element", element, "value", cleanLabel(raw))
+}

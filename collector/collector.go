@@ -1,0 +1,186 @@
+// Package collector is the exporter's model of a CMS cluster. It receives
+// the typed events of one cmsws client per node, applies them in order to an
+// in-memory model of the active calls, and renders that model as const
+// metrics when Prometheus scrapes (it is a prometheus.Collector).
+//
+// It knows nothing about sockets: everything it learns arrives through
+// Handle, and everything that depends on time advances through Tick, so the
+// model is deterministic under test and in capture replays.
+package collector
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+)
+
+// Defaults for Options.
+const (
+	DefaultSnapshotQuiet = time.Second
+	DefaultLockSettle    = 5 * time.Second
+	// tickInterval is how often Run advances the time-based rules. It bounds
+	// how late a snapshot phase ends or a lock settles, nothing more.
+	tickInterval = 250 * time.Millisecond
+)
+
+// Options configure a Collector. The zero value is usable.
+type Options struct {
+	Logger log.Logger
+	// PerCallMetrics false omits the per-call series (cms_call_*); the
+	// aggregates stay. For clusters where one series per call is too many.
+	PerCallMetrics bool
+	// SnapshotQuiet ends a reconnect snapshot when no callListUpdate arrived
+	// for this long (CMS sends no end-of-snapshot marker). Default 1s.
+	SnapshotQuiet time.Duration
+	// LockSettle is how long a new call instance may keep the "locked" CMS
+	// announces every call with before the lock is believed. Default 2s.
+	LockSettle time.Duration
+	// Now is the clock; default time.Now. Tests and replays inject theirs.
+	Now func() time.Time
+}
+
+// Collector holds the model and renders it. All methods are safe for
+// concurrent use; one mutex guards the whole model, which is cheap because
+// every operation on it is O(1) per update or O(calls) per scrape.
+type Collector struct {
+	logger log.Logger
+	quiet  time.Duration
+	settle time.Duration
+	now    func() time.Time
+	d      descs
+
+	mu        sync.Mutex
+	perCall   bool
+	nodes     map[string]*node
+	meetings  map[meetingKey]*meeting
+	unsettled map[*call]struct{}
+	totals    transitionTotals
+}
+
+// New returns an empty Collector.
+func New(o Options) *Collector {
+	c := &Collector{
+		logger:    o.Logger,
+		perCall:   o.PerCallMetrics,
+		quiet:     o.SnapshotQuiet,
+		settle:    o.LockSettle,
+		now:       o.Now,
+		d:         newDescs(),
+		nodes:     make(map[string]*node),
+		meetings:  make(map[meetingKey]*meeting),
+		unsettled: make(map[*call]struct{}),
+	}
+	if c.logger == nil {
+		c.logger = log.NewNopLogger()
+	}
+	if c.quiet <= 0 {
+		c.quiet = DefaultSnapshotQuiet
+	}
+	if c.settle <= 0 {
+		c.settle = DefaultLockSettle
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c
+}
+
+// AddNode declares a configured node. It shows cms_up 0 until its events
+// stream is up and its calls subscription active. Adding a known node is a
+// no-op, so a config reload can simply re-add everything it still lists.
+func (c *Collector) AddNode(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.nodes[name]; ok {
+		return
+	}
+	c.nodes[name] = newNode(name)
+}
+
+// RemoveNode forgets a node that a config reload removed: its calls leave
+// their meetings silently (the node was not asked whether they ended) and all
+// its series, including its self-metrics, disappear. Events that its client
+// still delivers afterwards are ignored.
+func (c *Collector) RemoveNode(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.nodes[name]
+	if !ok {
+		return
+	}
+	for _, cl := range n.calls {
+		c.dropCall(cl)
+	}
+	delete(c.nodes, name)
+	level.Info(c.logger).Log("msg", "node removed from the model", "node", name)
+}
+
+// Synced reports whether the node completed at least one calls snapshot
+// since it was added, i.e. its calls are known, not guessed.
+func (c *Collector) Synced(node string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.nodes[node]
+	return ok && n.syncedOnce
+}
+
+// AllSynced reports whether every added node has synced once. It backs the
+// readiness endpoint: before that, /metrics would under-report calls. With
+// no nodes it is vacuously true.
+func (c *Collector) AllSynced() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.nodes {
+		if !n.syncedOnce {
+			return false
+		}
+	}
+	return true
+}
+
+// Tick advances the rules that depend on time passing without events: the
+// end of a quiet snapshot and the settling of new calls' lock state.
+func (c *Collector) Tick(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, name := range c.sortedNodeNames() {
+		n := c.nodes[name]
+		if n.phase.active && now.Sub(n.phase.last) >= c.quiet {
+			c.endSnapshot(n, "quiet")
+		}
+	}
+	for cl := range c.unsettled {
+		if now.Sub(cl.addedAt) >= c.settle {
+			c.settleLock(cl)
+		}
+	}
+}
+
+// Run calls Tick every 250ms until ctx is done. It runs in the caller's
+// goroutine.
+func (c *Collector) Run(ctx context.Context) {
+	t := time.NewTicker(tickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.Tick(c.now())
+		}
+	}
+}
+
+// sortedNodeNames makes multi-node work (and thus log order) deterministic.
+func (c *Collector) sortedNodeNames() []string {
+	names := make([]string, 0, len(c.nodes))
+	for name := range c.nodes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,104 @@
+package collector
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// descs are the metric descriptors. Names and labels are the contract of
+// DESIGN.md §4: dashboards and alerts depend on them.
+type descs struct {
+	up *prometheus.Desc
+
+	callInfo                 *prometheus.Desc
+	callParticipants         *prometheus.Desc
+	callDistributedInstances *prometheus.Desc
+	callRecording            *prometheus.Desc
+	callStreaming            *prometheus.Desc
+	callEndpointRecording    *prometheus.Desc
+	callLocked               *prometheus.Desc
+
+	nodeCalls              *prometheus.Desc
+	clusterCalls           *prometheus.Desc
+	clusterParticipants    *prometheus.Desc
+	clusterCallsRecording  *prometheus.Desc
+	clusterCallsStreaming  *prometheus.Desc
+	clusterCallsLocked     *prometheus.Desc
+	callsStartedTotal      *prometheus.Desc
+	callsEndedTotal        *prometheus.Desc
+	recordingsStartedTotal *prometheus.Desc
+	recordingsStoppedTotal *prometheus.Desc
+	streamsStartedTotal    *prometheus.Desc
+	streamsStoppedTotal    *prometheus.Desc
+	callsLockedTotal       *prometheus.Desc
+	callsUnlockedTotal     *prometheus.Desc
+	eventsConnects         *prometheus.Desc
+	eventsConnectFailures  *prometheus.Desc
+	eventsDisconnects      *prometheus.Desc
+	eventsMessages         *prometheus.Desc
+	eventsMessageErrors    *prometheus.Desc
+	eventsSubscriptions    *prometheus.Desc
+	eventsLastMessage      *prometheus.Desc
+	eventsProbes           *prometheus.Desc
+	eventsProbeLatency     *prometheus.Desc
+	eventsSynced           *prometheus.Desc
+	eventsConnected        *prometheus.Desc
+}
+
+func newDescs() descs {
+	node := []string{"node"}
+	nodeCall := []string{"node", "call"}
+	d := func(name, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	return descs{
+		up: d("cms_up", "1 when the node's events stream is connected and its calls subscription is active, so its call metrics are live; 0 otherwise (its calls are kept as last seen until it reconnects).", node),
+
+		callInfo:                 d("cms_call_info", "One series per call instance on a node, value 1, carrying the call's correlator (shared by the instances of one meeting across nodes), name and type.", []string{"node", "call", "correlator", "name", "call_type"}),
+		callParticipants:         d("cms_call_participants", "Participants of the call as reported by CMS. This is the cluster-wide count, repeated on every node hosting the meeting: do not sum it across nodes.", nodeCall),
+		callDistributedInstances: d("cms_call_distributed_instances", "Number of other nodes hosting this call, as reported by CMS.", nodeCall),
+		callRecording:            d("cms_call_recording", "1 while CMS reports the call as being recorded.", nodeCall),
+		callStreaming:            d("cms_call_streaming", "1 while CMS reports the call as being streamed.", nodeCall),
+		callEndpointRecording:    d("cms_call_endpoint_recording", "1 while CMS reports the call as being recorded by an endpoint (Lync/Skype client).", nodeCall),
+		callLocked:               d("cms_call_locked", "1 while CMS reports the call as locked. Raw value per instance: CMS announces every new call as locked for a moment; the cluster-level lock metrics filter that out.", nodeCall),
+
+		nodeCalls:              d("cms_node_calls", "Call instances on the node by call type. A meeting hosted by several nodes counts once per node here; see cms_cluster_calls for meetings.", []string{"node", "call_type"}),
+		clusterCalls:           d("cms_cluster_calls", "Meetings in the cluster by call type: call instances deduplicated by callCorrelator.", []string{"call_type"}),
+		clusterParticipants:    d("cms_cluster_participants", "Participants in all meetings of the cluster, counted once per meeting (not per hosting node).", nil),
+		clusterCallsRecording:  d("cms_cluster_calls_recording", "Meetings being recorded on at least one hosting node.", nil),
+		clusterCallsStreaming:  d("cms_cluster_calls_streaming", "Meetings being streamed on at least one hosting node.", nil),
+		clusterCallsLocked:     d("cms_cluster_calls_locked", "Meetings locked on at least one hosting node, ignoring the momentary lock CMS announces new calls with.", nil),
+		callsStartedTotal:      d("cms_calls_started_total", "Meetings seen starting live (not ones found in a reconnect snapshot), deduplicated across nodes.", nil),
+		callsEndedTotal:        d("cms_calls_ended_total", "Meetings seen ending live: the last hosting instance was removed. Meetings that vanished while a node was disconnected are not counted.", nil),
+		recordingsStartedTotal: d("cms_recordings_started_total", "Meetings seen live changing to recording, deduplicated across nodes.", nil),
+		recordingsStoppedTotal: d("cms_recordings_stopped_total", "Meetings seen live stopping recording, including meetings ending while recording.", nil),
+		streamsStartedTotal:    d("cms_streams_started_total", "Meetings seen live changing to streaming, deduplicated across nodes.", nil),
+		streamsStoppedTotal:    d("cms_streams_stopped_total", "Meetings seen live stopping streaming, including meetings ending while streaming.", nil),
+		callsLockedTotal:       d("cms_calls_locked_total", "Meetings seen live becoming locked, ignoring the momentary lock CMS announces new calls with.", nil),
+		callsUnlockedTotal:     d("cms_calls_unlocked_total", "Meetings seen live becoming unlocked, including locked meetings that ended.", nil),
+
+		eventsConnects:        d("cms_events_connects_total", "Events WebSocket connections established to the node.", node),
+		eventsConnectFailures: d("cms_events_connect_failures_total", "Failed attempts to connect the events WebSocket, by reason (auth, token, network, tls, handshake, other).", []string{"node", "reason"}),
+		eventsDisconnects:     d("cms_events_disconnects_total", "Events WebSocket connections that ended, by reason.", []string{"node", "reason"}),
+		eventsMessages:        d("cms_events_messages_total", "Messages received from the node, by message type (unknown types as other).", []string{"node", "type"}),
+		eventsMessageErrors:   d("cms_events_message_errors_total", "Frames, messages or updates that could not be used, by reason: decoding and protocol errors of the client, plus the model's unknown_call, invalid_value, wrong_resource and request_failed.", []string{"node", "reason"}),
+		eventsSubscriptions:   d("cms_events_subscriptions", "Subscriptions of the node's current events connection by resource and server-reported state.", []string{"node", "resource", "state"}),
+		eventsLastMessage:     d("cms_events_last_message_timestamp_seconds", "Unix time the last message from the node was received.", node),
+		eventsProbes:          d("cms_events_probes_total", "Liveness probes the node acknowledged in time.", node),
+		eventsProbeLatency:    d("cms_events_probe_latency_seconds", "Round-trip time of the last acknowledged liveness probe.", node),
+		eventsSynced:          d("cms_events_synced", "1 when the current connection's calls snapshot is complete, so the node's calls are known rather than carried over from the last connection.", node),
+		eventsConnected:       d("cms_events_connected", "1 while the node's events WebSocket is connected (whatever the state of its subscriptions).", node),
+	}
+}
+
+func (d *descs) all() []*prometheus.Desc {
+	return []*prometheus.Desc{
+		d.up,
+		d.callInfo, d.callParticipants, d.callDistributedInstances, d.callRecording, d.callStreaming,
+		d.callEndpointRecording, d.callLocked,
+		d.nodeCalls, d.clusterCalls, d.clusterParticipants, d.clusterCallsRecording,
+		d.clusterCallsStreaming, d.clusterCallsLocked,
+		d.callsStartedTotal, d.callsEndedTotal, d.recordingsStartedTotal, d.recordingsStoppedTotal,
+		d.streamsStartedTotal, d.streamsStoppedTotal, d.callsLockedTotal, d.callsUnlockedTotal,
+		d.eventsConnects, d.eventsConnectFailures, d.eventsDisconnects, d.eventsMessages,
+		d.eventsMessageErrors, d.eventsSubscriptions, d.eventsLastMessage, d.eventsProbes,
+		d.eventsProbeLatency, d.eventsSynced, d.eventsConnected,
+	}
+}

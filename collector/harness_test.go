@@ -1,0 +1,217 @@
+package collector
+
+import (
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
+)
+
+// Subscription indexes as the captured client used them.
+const (
+	idxRoster = 1
+	idxInfo   = 2
+	idxCalls  = 3
+)
+
+var (
+	subCalls  = cmsws.Subscription{Index: idxCalls, Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}
+	subRoster = cmsws.Subscription{Index: idxRoster, Type: cmsws.ResourceCallRoster, Call: "c-roster"}
+	subInfo   = cmsws.Subscription{Index: idxInfo, Type: cmsws.ResourceCallInfo, Call: "c-roster"}
+)
+
+// harness drives a Collector with events as a cmsws client would emit them,
+// on a fake clock.
+type harness struct {
+	t     testing.TB
+	c     *Collector
+	mu    sync.Mutex
+	clock time.Time
+	conns map[string]uint64
+	msgID map[string]int64
+}
+
+func newHarness(t testing.TB, o Options) *harness {
+	t.Helper()
+	h := &harness{
+		t:     t,
+		clock: time.Date(2020, 6, 2, 9, 0, 0, 0, time.UTC),
+		conns: make(map[string]uint64),
+		msgID: make(map[string]int64),
+	}
+	o.Now = h.now
+	h.c = New(o)
+	return h
+}
+
+func (h *harness) now() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.clock
+}
+
+// advance moves the clock and ticks, as Run would.
+func (h *harness) advance(d time.Duration) {
+	h.mu.Lock()
+	h.clock = h.clock.Add(d)
+	now := h.clock
+	h.mu.Unlock()
+	h.c.Tick(now)
+}
+
+func (h *harness) ev(node string, ev cmsws.Event) {
+	ev.Node = node
+	if ev.Conn == 0 {
+		ev.Conn = h.conns[node]
+	}
+	ev.Time = h.now()
+	h.c.Handle(ev)
+}
+
+// connect opens a new connection and activates the calls subscription,
+// which starts a snapshot phase.
+func (h *harness) connect(node string) {
+	h.conns[node]++
+	h.msgID[node] = 0
+	h.ev(node, cmsws.Event{Kind: cmsws.EventConnected})
+	h.subState(node, subCalls, cmsws.StatePending)
+	h.subState(node, subCalls, cmsws.StateActive)
+}
+
+func (h *harness) disconnect(node, reason string) {
+	h.ev(node, cmsws.Event{Kind: cmsws.EventDisconnected, Reason: reason})
+}
+
+func (h *harness) subState(node string, sub cmsws.Subscription, state string) {
+	h.msg(node, &cmsws.Message{Type: cmsws.TypeSubscriptionUpdate,
+		Statuses: []cmsws.SubscriptionStatus{{Index: sub.Index, State: state}}}, nil)
+	h.ev(node, cmsws.Event{Kind: cmsws.EventSubscriptionState, Subscription: &sub, State: state})
+}
+
+func (h *harness) msg(node string, m *cmsws.Message, sub *cmsws.Subscription) {
+	h.msgID[node]++
+	m.MessageID = h.msgID[node]
+	if sub != nil {
+		idx := sub.Index
+		m.SubscriptionIndex = &idx
+	}
+	h.ev(node, cmsws.Event{Kind: cmsws.EventMessage, Message: m, Subscription: sub})
+}
+
+// calls delivers one callListUpdate on the calls subscription.
+func (h *harness) calls(node string, updates ...cmsws.CallUpdate) {
+	sub := subCalls
+	h.msg(node, &cmsws.Message{Type: cmsws.TypeCallListUpdate, CallUpdates: updates}, &sub)
+}
+
+// synced connects a node and ends its (empty or given) snapshot by the
+// quiet timer, so what follows is live.
+func (h *harness) synced(node string, snapshot ...cmsws.CallUpdate) {
+	h.connect(node)
+	if len(snapshot) > 0 {
+		h.calls(node, snapshot...)
+	}
+	h.advance(h.c.quiet)
+	if !h.c.Synced(node) {
+		h.t.Fatalf("node %s not synced after quiet period", node)
+	}
+}
+
+func (h *harness) expect(text string, names ...string) {
+	h.t.Helper()
+	if err := collectAndCompare(h.c, text, names...); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// Call update builders. add() starts from a plausible complete add of a
+// running, unlocked coSpace call; options override elements.
+
+type opt func(*cmsws.CallUpdate)
+
+func add(id, correlator string, opts ...opt) cmsws.CallUpdate {
+	u := cmsws.CallUpdate{
+		Call: id, UpdateType: cmsws.UpdateAdd,
+		Name:                 cmsws.Set("Space " + id),
+		Participants:         cmsws.Set(1),
+		DistributedInstances: cmsws.Set(0),
+		Recording:            cmsws.Set("inactive"),
+		EndpointRecording:    cmsws.Set("inactive"),
+		Streaming:            cmsws.Set("inactive"),
+		LockState:            cmsws.Set("notLocked"),
+		CallType:             cmsws.Set("coSpace"),
+		CallCorrelator:       cmsws.Set(correlator),
+	}
+	if correlator == "" {
+		u.CallCorrelator = cmsws.NullField[string]()
+	}
+	for _, o := range opts {
+		o(&u)
+	}
+	return u
+}
+
+func upd(id string, opts ...opt) cmsws.CallUpdate {
+	u := cmsws.CallUpdate{Call: id, UpdateType: cmsws.UpdateUpdate}
+	for _, o := range opts {
+		o(&u)
+	}
+	return u
+}
+
+func rm(id string) cmsws.CallUpdate {
+	return cmsws.CallUpdate{Call: id, UpdateType: cmsws.UpdateRemove, Reason: cmsws.Set("allLeft")}
+}
+
+func participants(n int) opt { return func(u *cmsws.CallUpdate) { u.Participants = cmsws.Set(n) } }
+func recording(v string) opt { return func(u *cmsws.CallUpdate) { u.Recording = cmsws.Set(v) } }
+func streaming(v string) opt { return func(u *cmsws.CallUpdate) { u.Streaming = cmsws.Set(v) } }
+func lock(v string) opt      { return func(u *cmsws.CallUpdate) { u.LockState = cmsws.Set(v) } }
+func callType(v string) opt  { return func(u *cmsws.CallUpdate) { u.CallType = cmsws.Set(v) } }
+func name(v string) opt      { return func(u *cmsws.CallUpdate) { u.Name = cmsws.Set(v) } }
+func correlator(v string) opt {
+	return func(u *cmsws.CallUpdate) { u.CallCorrelator = cmsws.Set(v) }
+}
+
+// The counter families, for expectations that cover all of them.
+var counterNames = []string{
+	"cms_calls_started_total", "cms_calls_ended_total",
+	"cms_recordings_started_total", "cms_recordings_stopped_total",
+	"cms_streams_started_total", "cms_streams_stopped_total",
+	"cms_calls_locked_total", "cms_calls_unlocked_total",
+}
+
+// counters renders the eight transition counters as exposition text, in
+// counterNames order.
+func counters(v ...int) string {
+	var s string
+	for i, n := range counterNames {
+		s += "# TYPE " + n + " counter\n" + n + " " + strconv.Itoa(v[i]) + "\n"
+	}
+	return s
+}
+
+// value is the single series of name with the given label pairs (k, v, ...).
+func (h *harness) value(name string, kv ...string) float64 {
+	h.t.Helper()
+	want := make(map[string]string)
+	for i := 0; i+1 < len(kv); i += 2 {
+		want[kv[i]] = kv[i+1]
+	}
+	v, ok, err := value(h.c, name, want)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if !ok {
+		h.t.Fatalf("no single series %s%v", name, want)
+	}
+	return v
+}
+
+// errors is cms_events_message_errors_total for a node and reason.
+func (h *harness) errors(node, reason string) float64 {
+	h.t.Helper()
+	return h.value("cms_events_message_errors_total", "node", node, "reason", reason)
+}

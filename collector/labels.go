@@ -1,0 +1,93 @@
+package collector
+
+import (
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
+)
+
+// Label values that come from the network are mapped onto these fixed sets
+// so that a misbehaving server or a newer CMS cannot explode cardinality.
+// The known values are also rendered as zero rows, so rate() works from the
+// first increment.
+
+const labelOther = "other"
+
+// callTypeUnknown labels calls whose callType CMS has not (validly) set.
+const callTypeUnknown = "unknown"
+
+var (
+	knownCallTypes = []string{"coSpace", "adHoc", "lyncConferencing", "forwarding"}
+
+	knownMessageTypes = []string{cmsws.TypeSubscriptionUpdate, cmsws.TypeCallListUpdate,
+		cmsws.TypeRosterUpdate, cmsws.TypeCallInfoUpdate}
+
+	knownConnectFailures = []string{cmsws.ConnectFailureAuth, cmsws.ConnectFailureToken,
+		cmsws.ConnectFailureNetwork, cmsws.ConnectFailureTLS, cmsws.ConnectFailureHandshake}
+
+	knownDisconnects = []string{cmsws.DisconnectProbeTimeout, cmsws.DisconnectReadError,
+		cmsws.DisconnectServerClose, cmsws.DisconnectWriteError, cmsws.DisconnectProtocol,
+		cmsws.DisconnectShutdown}
+
+	knownErrorReasons = []string{
+		// decoding, from cmsws
+		cmsws.ReasonMalformedJSON, cmsws.ReasonUnknownEnvelope, cmsws.ReasonMissingMessageID,
+		cmsws.ReasonBadUpdates,
+		// protocol, from cmsws
+		cmsws.MessageErrorUnknownType, cmsws.MessageErrorUnknownSubscription,
+		cmsws.MessageErrorUnexpectedAck, cmsws.MessageErrorSequence,
+		// the model's own
+		reasonUnknownCall, reasonInvalidValue, reasonRequestFailed, reasonWrongResource,
+	}
+
+	knownResources = []string{string(cmsws.ResourceCalls), string(cmsws.ResourceCallRoster),
+		string(cmsws.ResourceCallInfo)}
+
+	knownSubStates = []string{cmsws.StatePending, cmsws.StateActive, cmsws.StateDeactivated}
+)
+
+// Model error reasons for cms_events_message_errors_total.
+const (
+	// reasonUnknownCall: an update or remove for a call id the model does
+	// not hold (a lost add, or a message out of order).
+	reasonUnknownCall = "unknown_call"
+	// reasonInvalidValue: an element of the wrong JSON type or outside its
+	// documented values; the element is left unchanged.
+	reasonInvalidValue = "invalid_value"
+	// reasonRequestFailed: the server acked one of our requests with a
+	// status other than success.
+	reasonRequestFailed = "request_failed"
+	// reasonWrongResource: a callListUpdate on a subscription that is not a
+	// calls subscription.
+	reasonWrongResource = "wrong_resource"
+)
+
+// bounded returns v if it is one of known, else "other".
+func bounded(v string, known []string) string {
+	if slices.Contains(known, v) {
+		return v
+	}
+	return labelOther
+}
+
+// maxLabelLen caps names and ids that become label values: a CMS space name
+// is short in practice, and a label of kilobytes would only be an accident.
+const maxLabelLen = 256
+
+// cleanLabel makes a server-provided string safe as a label value: valid
+// UTF-8 (client_golang refuses anything else) and of bounded length.
+func cleanLabel(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= maxLabelLen {
+		return s
+	}
+	cut := maxLabelLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}

@@ -1,0 +1,252 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
+)
+
+// node is one configured Call Bridge as seen through its events client.
+type node struct {
+	name string
+
+	// conn is the number of the current (or last) connection and connected
+	// says whether it is up. Messages of any other connection are stale.
+	conn      uint64
+	connected bool
+	// subs are the subscription states of the current connection, by index.
+	subs map[int]*subscription
+
+	// calls are kept across a disconnect (no gaps on a blip) and replaced by
+	// the next snapshot.
+	calls map[string]*call
+	phase snapshotPhase
+
+	// synced: the current connection's calls snapshot is complete.
+	// syncedOnce: some connection's snapshot completed since AddNode.
+	synced     bool
+	syncedOnce bool
+	// up is the last cms_up value, kept to log changes only.
+	up bool
+
+	stats nodeStats
+}
+
+func newNode(name string) *node {
+	return &node{
+		name:  name,
+		subs:  make(map[int]*subscription),
+		calls: make(map[string]*call),
+		stats: newNodeStats(),
+	}
+}
+
+// callsLive reports whether some calls subscription of the current
+// connection is live (cms_up).
+func (n *node) callsLive() bool {
+	if !n.connected {
+		return false
+	}
+	for _, s := range n.subs {
+		if s.resource == cmsws.ResourceCalls && s.live {
+			return true
+		}
+	}
+	return false
+}
+
+// subscription is the server-reported state of one subscription index.
+type subscription struct {
+	resource cmsws.Resource
+	call     string
+	state    string // bounded: pending, active, deactivated, other
+	// live: it became active on this connection and was not deactivated
+	// since. The liveness probe re-sends the unchanged request, which makes
+	// CMS report pending then active again; that is neither an outage nor
+	// a new snapshot, so "pending" does not clear live.
+	live bool
+}
+
+// snapshotPhase is the replace-on-relist window after a calls subscription
+// became active: adds define the node's calls, and whatever they do not
+// mention is stale when the phase ends.
+type snapshotPhase struct {
+	active bool
+	index  int       // the calls subscription index the snapshot comes on
+	gen    uint64    // increments per phase; calls re-added carry it
+	last   time.Time // activation or last snapshot message
+}
+
+// call is one call instance on one node.
+type call struct {
+	node *node
+	id   string
+	st   callState
+
+	addedAt   time.Time
+	liveAdded bool // announced by a live add (not a snapshot)
+	// settled: its lockState can be believed (see settleLock).
+	settled bool
+	snapGen uint64
+	meeting *meeting
+	// rendered caches the call's per-call series between scrapes; most
+	// calls do not change between two scrapes, and building const metrics
+	// is most of a scrape's cost. setState clears it.
+	rendered []prometheus.Metric
+}
+
+// callState is the part of a call that updates change. It is a value so an
+// update can be applied to a copy first and compared.
+type callState struct {
+	correlator           string
+	name                 string
+	callType             string // one of knownCallTypes, or "" when unset
+	participants         int
+	distributedInstances int
+	recording            bool
+	streaming            bool
+	endpointRecording    bool
+	locked               bool
+	// set records which elements hold a value from CMS (rather than unset by
+	// null or never sent), per element bit.
+	set elementSet
+}
+
+type elementSet uint16
+
+const (
+	elName elementSet = 1 << iota
+	elParticipants
+	elDistributedInstances
+	elRecording
+	elEndpointRecording
+	elStreaming
+	elLockState
+	elCallType
+	elCallCorrelator
+)
+
+// meetingKey groups call instances into meetings: by correlator, or, for a
+// call without one, by the call itself.
+type meetingKey struct {
+	correlator string
+	node       string
+	call       string
+}
+
+func keyFor(nodeName, callID string, st *callState) meetingKey {
+	if st.correlator != "" {
+		return meetingKey{correlator: st.correlator}
+	}
+	return meetingKey{node: nodeName, call: callID}
+}
+
+// meeting is the set of call instances sharing a key; typically one per
+// hosting node, so a slice is the right container.
+type meeting struct {
+	key       meetingKey
+	instances []*call
+}
+
+// meetingState is the meeting-level view that gauges show and transition
+// counters compare. The zero value is "absent".
+type meetingState struct {
+	present      bool
+	participants int
+	recording    bool
+	streaming    bool
+	locked       bool
+}
+
+func (m *meeting) state() meetingState {
+	if m == nil || len(m.instances) == 0 {
+		return meetingState{}
+	}
+	s := meetingState{present: true}
+	for _, cl := range m.instances {
+		// CMS reports the cluster-wide count on every instance: max, not sum.
+		s.participants = max(s.participants, cl.st.participants)
+		s.recording = s.recording || cl.st.recording
+		s.streaming = s.streaming || cl.st.streaming
+		s.locked = s.locked || (cl.settled && cl.st.locked)
+	}
+	return s
+}
+
+// merge combines two meetings' states as if they were one.
+func (s meetingState) merge(o meetingState) meetingState {
+	return meetingState{
+		present:      s.present || o.present,
+		participants: max(s.participants, o.participants),
+		recording:    s.recording || o.recording,
+		streaming:    s.streaming || o.streaming,
+		locked:       s.locked || o.locked,
+	}
+}
+
+// callType picks the meeting's type deterministically: instances normally
+// agree; if not, the alphabetically first known one wins.
+func (m *meeting) callType() string {
+	t := ""
+	for _, cl := range m.instances {
+		if ct := cl.st.callType; ct != "" && (t == "" || ct < t) {
+			t = ct
+		}
+	}
+	return t
+}
+
+// transitionTotals are the cluster-wide meeting transition counters. They
+// survive RemoveNode: counters must never go backwards.
+type transitionTotals struct {
+	callsStarted      float64
+	callsEnded        float64
+	recordingsStarted float64
+	recordingsStopped float64
+	streamsStarted    float64
+	streamsStopped    float64
+	callsLocked       float64
+	callsUnlocked     float64
+}
+
+// count adds the transitions between two meeting states caused by a live
+// event. Absent counts as "off" in every respect.
+func (t *transitionTotals) count(before, after meetingState) {
+	edge := func(b, a bool, on, off *float64) {
+		switch {
+		case !b && a:
+			*on++
+		case b && !a:
+			*off++
+		}
+	}
+	edge(before.present, after.present, &t.callsStarted, &t.callsEnded)
+	edge(before.recording, after.recording, &t.recordingsStarted, &t.recordingsStopped)
+	edge(before.streaming, after.streaming, &t.streamsStarted, &t.streamsStopped)
+	edge(before.locked, after.locked, &t.callsLocked, &t.callsUnlocked)
+}
+
+// nodeStats are a node's cms_events_* self-metrics. They live in the model
+// (not in client_golang counters) so RemoveNode drops them with the node.
+// Every map key is a bounded label value.
+type nodeStats struct {
+	connects        float64
+	connectFailures map[string]float64
+	disconnects     map[string]float64
+	messages        map[string]float64
+	errors          map[string]float64
+	lastMessage     time.Time
+	probes          float64
+	probeLatency    time.Duration
+}
+
+func newNodeStats() nodeStats {
+	return nodeStats{
+		connectFailures: make(map[string]float64),
+		disconnects:     make(map[string]float64),
+		messages:        make(map[string]float64),
+		errors:          make(map[string]float64),
+	}
+}
