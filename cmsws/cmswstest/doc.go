@@ -1,0 +1,20 @@
+// Package cmswstest runs a fake Cisco Meeting Server cluster in-process, in
+// the spirit of net/http/httptest. It serves the real wire protocol (token
+// endpoint, hand-written RFC 6455 server side, subscribeRequest /
+// subscriptionUpdate / callListUpdate / rosterUpdate / callInfoUpdate with
+// acknowledgements) and models the cluster semantics described in
+// DESIGN.md §2, including the server's rudeness: it refuses the sixth
+// connection and the 101st subscription, closes the TCP connection on a
+// fragmented, ping, pong or binary frame, stalls without acks and
+// announces every new call as locked before unlocking it.
+//
+// Tests and the demo drive it with a scenario API (StartMeeting,
+// AddParticipant, RestartNode, ...) and compare what a client built from the
+// stream with Truth, which is exactly what the fake has told, or will tell
+// once its queues drain, its subscribers. Traffic generates seeded random
+// but realistic activity.
+//
+// Every state change is applied and fanned out to the connections' queues
+// under one cluster lock, so the order of messages on every connection
+// agrees with the order of changes, and Truth never runs ahead of a queue.
+package cmswstest
