@@ -61,7 +61,7 @@ func (d *demo) specs() ([]supervisor.Spec, bool, error) {
 				Name: n, URL: d.cluster.URL(n),
 				Username: demoUser, Password: demoPassword,
 				TLS:           &tls.Config{RootCAs: d.cluster.CertPool(), MinVersion: tls.VersionTLS12},
-				ProbeInterval: 10 * time.Second, ProbeTimeout: 5 * time.Second,
+				ProbeInterval: 5 * time.Second, ProbeTimeout: 3 * time.Second,
 				Backoff:       cmsws.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second},
 				Subscriptions: callsSubscription(),
 			},

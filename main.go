@@ -59,6 +59,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		demoSeed    = app.Flag("demo.seed", "Random seed of the demo traffic (0 = time-based).").Default("0").Int64()
 		webFlags    = kingpinflag.AddFlags(app, defaultListenAddress)
 	)
+	if version.Version == "" {
+		// Release builds set it with -ldflags (see Dockerfile); a plain
+		// `go build` or `go run` says so instead of an empty label.
+		version.Version = "dev"
+	}
 	app.Version(version.Print(programName))
 	app.HelpFlag.Short('h')
 	if _, err := app.Parse(args); err != nil {
@@ -76,6 +81,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintf(stderr, "%v\n", err)
 			return 1
+		}
+		for _, w := range cfg.Warnings {
+			fmt.Fprintf(stderr, "%s: warning: %s\n", *configFile, w)
 		}
 		fmt.Fprintf(stdout, "%s: valid, %d node(s)\n", *configFile, len(cfg.Nodes))
 		return 0
@@ -98,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		x.source = d.specs
 		level.Info(logger).Log("msg", "demo mode: monitoring a simulated 3-node cluster over loopback WebSockets", "nodes", fmt.Sprint(d.nodes))
 	} else {
-		x.source = fileSource(*configFile)
+		x.source = fileSource(*configFile, logger)
 	}
 	if err := x.reload(); err != nil {
 		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
@@ -155,6 +163,9 @@ type exporter struct {
 	model    *collector.Collector
 	sup      *supervisor.Supervisor
 	source   specSource
+	// own are the collectors of cms_* metrics (the README's table is
+	// checked against them).
+	own []prometheus.Collector
 
 	reloadMu        sync.Mutex
 	reloadOK        prometheus.Gauge
@@ -178,12 +189,9 @@ func newExporter(ctx context.Context, logger log.Logger) *exporter {
 			Help: "Timestamp of the last successful configuration reload.",
 		}),
 	}
-	reg.MustRegister(
-		versioncollector.NewCollector(programName),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		model, x.reloadOK, x.reloadTimestamp,
-	)
+	x.own = []prometheus.Collector{versioncollector.NewCollector(programName), model, x.reloadOK, x.reloadTimestamp}
+	reg.MustRegister(x.own...)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	go model.Run(ctx)
 	return x
 }

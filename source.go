@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/config"
 	"github.com/cms-exporter/cms_exporter/supervisor"
@@ -10,11 +13,14 @@ import (
 
 // fileSource reads the node set from the configuration file at every
 // (re)load, so SIGHUP and /-/reload see edits, including password files.
-func fileSource(path string) specSource {
+func fileSource(path string, logger log.Logger) specSource {
 	return func() ([]supervisor.Spec, bool, error) {
 		cfg, err := config.Load(path)
 		if err != nil {
 			return nil, false, err
+		}
+		for _, w := range cfg.Warnings {
+			level.Warn(logger).Log("msg", "risky configuration", "file", path, "warning", w)
 		}
 		specs, err := specsFromConfig(cfg)
 		return specs, cfg.PerCallMetrics, err

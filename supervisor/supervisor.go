@@ -46,10 +46,10 @@ type Supervisor struct {
 }
 
 type node struct {
-	settings    any
-	client      *cmsws.Client
-	cancel      context.CancelFunc
-	done        chan struct{}
+	settings any
+	client   *cmsws.Client
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // New returns a Supervisor whose clients live until ctx is cancelled or

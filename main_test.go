@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Idle keep-alive connections of http.DefaultClient used by tests.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		// signal.Notify's dispatcher lives for the process.
+		goleak.IgnoreTopFunction("os/signal.signal_recv"),
+		goleak.IgnoreTopFunction("os/signal.loop"),
+	)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// runningExporter is run() — the real main — in this process.
+type runningExporter struct {
+	t      *testing.T
+	addr   string
+	cancel context.CancelFunc
+	done   chan int
+	stderr *syncBuffer
+}
+
+func startRun(t *testing.T, args ...string) *runningExporter {
+	t.Helper()
+	r := &runningExporter{t: t, addr: freeAddr(t), done: make(chan int, 1), stderr: &syncBuffer{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	args = append(args, "--web.listen-address="+r.addr, "--log.level=debug")
+	go func() { r.done <- run(ctx, args, io.Discard, r.stderr) }()
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+func (r *runningExporter) stop() int {
+	r.cancel()
+	select {
+	case code, ok := <-r.done:
+		if ok {
+			close(r.done)
+			return code
+		}
+		return 0
+	case <-time.After(20 * time.Second):
+		r.t.Fatal("run did not return after cancel")
+		return -1
+	}
+}
+
+func (r *runningExporter) get(path string) (int, string) {
+	r.t.Helper()
+	resp, err := http.Get("http://" + r.addr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (r *runningExporter) metrics() map[string]float64 {
+	r.t.Helper()
+	code, body := r.get("/metrics")
+	if code != 200 {
+		return map[string]float64{} // not listening yet: callers poll
+	}
+	return parseSamples(r.t, []byte(body))
+}
+
+func (r *runningExporter) waitFor(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("never: %s\nstderr:\n%s", what, tail(r.stderr.String(), 4000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (r *runningExporter) reload() (int, string) {
+	resp, err := http.Post("http://"+r.addr+"/-/reload", "text/plain", nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// writeConfig writes a config file for the given fake nodes, with the
+// fake's CA and a password file, as an operator would.
+func writeConfig(t *testing.T, dir string, c *cmswstest.Cluster, nodes ...string) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "defaults:\n  username: admin\n  password_file: pw\n  tls:\n    ca_file: ca.pem\n")
+	fmt.Fprintf(&b, "  probe_interval: 2s\n  probe_timeout: 1s\n  backoff_min: 100ms\n  backoff_max: 500ms\nnodes:\n")
+	for _, n := range nodes {
+		fmt.Fprintf(&b, "  - name: %s\n    url: %s\n", n, c.URL(n))
+	}
+	path := filepath.Join(dir, "cms_exporter.yml")
+	ok(t, os.WriteFile(path+".tmp", []byte(b.String()), 0o600))
+	ok(t, os.Rename(path+".tmp", path))
+	return path
+}
+
+func nodeSeries(m map[string]float64, node string) []string {
+	var out []string
+	for k := range m {
+		if strings.Contains(k, `node="`+node+`"`) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Reload adds and removes nodes without touching the others; a password
+// change (SIGHUP) restarts exactly that node; a broken file changes nothing.
+func TestReloadAddsAndRemovesNodes(t *testing.T) {
+	cluster, err := cmswstest.NewCluster(cmswstest.Options{Nodes: 3, Seed: 11})
+	ok(t, err)
+	defer cluster.Close()
+	dir := t.TempDir()
+	ok(t, cluster.WriteCAFile(filepath.Join(dir, "ca.pem")))
+	ok(t, os.WriteFile(filepath.Join(dir, "pw"), []byte("secret\n"), 0o600))
+	cfg := writeConfig(t, dir, cluster, "cms1", "cms2")
+	_, err = cluster.StartMeeting("cms3", cmswstest.MeetingOptions{Name: "on cms3"})
+	ok(t, err)
+
+	r := startRun(t, "--config.file="+cfg)
+	r.waitFor("ready", func() bool { code, _ := r.get("/-/ready"); return code == 200 })
+	m := r.metrics()
+	if m[key("cms_up", "node", "cms1")] != 1 || m[key("cms_up", "node", "cms2")] != 1 || len(nodeSeries(m, "cms3")) != 0 {
+		t.Fatalf("before reload: up cms1=%v cms2=%v, cms3 series %v", m[key("cms_up", "node", "cms1")], m[key("cms_up", "node", "cms2")], nodeSeries(m, "cms3"))
+	}
+
+	writeConfig(t, dir, cluster, "cms1", "cms3")
+	if code, body := r.reload(); code != 200 {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	r.waitFor("cms3 up with its call, cms2 gone", func() bool {
+		m = r.metrics()
+		return m[key("cms_up", "node", "cms3")] == 1 && m[key("cms_node_calls", "node", "cms3", "call_type", "coSpace")] == 1 &&
+			len(nodeSeries(m, "cms2")) == 0
+	})
+	st := cluster.Stats().Nodes
+	if st["cms1"].Accepted != 1 || m[key("cms_events_connects_total", "node", "cms1")] != 1 {
+		t.Fatalf("cms1 was reconnected by a reload that did not change it: accepted %d", st["cms1"].Accepted)
+	}
+	if len(st["cms2"].Connections) != 0 {
+		t.Fatalf("cms2 still connected after removal")
+	}
+
+	// A broken file: rejected, reported, the running set stays.
+	ok(t, os.WriteFile(cfg, []byte("nodes:\n  - name: cms1\n    url: https://x\n    pasword: oops\n"), 0o600))
+	code, body := r.reload()
+	if code != 500 || !strings.Contains(body, "pasword") || !strings.Contains(body, "cms_exporter.yml") {
+		t.Fatalf("broken reload answered %d %q; want 500 naming the file and the field", code, body)
+	}
+	m = r.metrics()
+	if m[key("cms_exporter_config_last_reload_successful")] != 0 || m[key("cms_up", "node", "cms1")] != 1 || m[key("cms_up", "node", "cms3")] != 1 {
+		t.Fatal("a broken reload changed the running set or was not reported")
+	}
+
+	// SIGHUP with the good file back: the reload succeeds, and since no
+	// effective setting changed, no connection is touched.
+	writeConfig(t, dir, cluster, "cms1", "cms3")
+	ok(t, os.WriteFile(filepath.Join(dir, "pw"), []byte("secret\n"), 0o600))
+	ok(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	r.waitFor("SIGHUP reload succeeded", func() bool {
+		return r.metrics()[key("cms_exporter_config_last_reload_successful")] == 1
+	})
+	if got := cluster.Stats().Nodes["cms1"].Accepted; got != 1 {
+		t.Fatalf("an unchanged configuration reconnected cms1 (%d connections)", got)
+	}
+	if code := r.stop(); code != 0 {
+		t.Fatalf("run exited %d", code)
+	}
+	if logs := r.stderr.String(); strings.Contains(logs, "secret") {
+		t.Fatalf("the password appears in the logs")
+	}
+}
+
+// --config.check validates and exits: 0 for the example, 1 naming the file
+// and field for a typo.
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yml")
+	ok(t, os.WriteFile(bad, []byte("nodes:\n  - name: a\n    url: http://cms.example.org\n    usernme: x\n"), 0o600))
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--config.check", "--config.file=" + bad}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d for a bad file", code)
+	}
+	for _, want := range []string{"bad.yml", "usernme"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("error output lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+// The demo needs nothing: every metric of the model is served within a few
+// seconds, all three nodes are up, and the numbers move.
+func TestDemoServesEveryMetricAndMoves(t *testing.T) {
+	r := startRun(t, "--demo", "--demo.seed=42")
+	var first map[string]float64
+	r.waitFor("three nodes up with calls", func() bool {
+		first = r.metrics()
+		return first[key("cms_up", "node", "cms-a")] == 1 && first[key("cms_up", "node", "cms-b")] == 1 &&
+			first[key("cms_up", "node", "cms-c")] == 1 && sumFamily(first, "cms_call_info") > 0
+	})
+	names := demoFamilies(first)
+	for _, want := range []string{"cms_up", "cms_call_info", "cms_call_participants", "cms_call_distributed_instances",
+		"cms_call_recording", "cms_call_streaming", "cms_call_endpoint_recording", "cms_call_locked", "cms_node_calls",
+		"cms_cluster_calls", "cms_cluster_participants", "cms_cluster_calls_recording", "cms_cluster_calls_streaming",
+		"cms_cluster_calls_locked", "cms_calls_started_total", "cms_calls_ended_total", "cms_recordings_started_total",
+		"cms_recordings_stopped_total", "cms_streams_started_total", "cms_streams_stopped_total", "cms_calls_locked_total",
+		"cms_calls_unlocked_total", "cms_events_connects_total", "cms_events_messages_total", "cms_events_subscriptions",
+		"cms_events_last_message_timestamp_seconds", "cms_events_synced", "cms_events_connected", "cms_exporter_build_info"} {
+		if !names[want] {
+			t.Errorf("demo does not serve %s", want)
+		}
+	}
+	r.waitFor("numbers moving", func() bool {
+		now := r.metrics()
+		return sumFamily(now, "cms_events_messages_total") > sumFamily(first, "cms_events_messages_total") &&
+			sumFamily(now, "cms_call_participants") != sumFamily(first, "cms_call_participants")
+	})
+}
+
+func demoFamilies(m map[string]float64) map[string]bool {
+	out := map[string]bool{}
+	for k := range m {
+		out[family(k)] = true
+	}
+	return out
+}
+
+// The README's metrics table lists exactly the cms_* families the exporter
+// describes, with their labels.
+func TestREADMEMetricsTable(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	ok(t, err)
+	s := string(readme)
+	begin, end := strings.Index(s, "<!-- metrics-table:begin -->"), strings.Index(s, "<!-- metrics-table:end -->")
+	if begin < 0 || end < begin {
+		t.Fatal("README has no metrics table markers")
+	}
+	row := regexp.MustCompile("^\\| `([a-z_]+)` \\| (gauge|counter) \\|([^|]*)\\|")
+	documented := map[string]string{}
+	for _, line := range strings.Split(s[begin:end], "\n") {
+		if m := row.FindStringSubmatch(line); m != nil {
+			documented[m[1]] = normLabels(strings.Split(m[3], ","))
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	x := newExporter(ctx, log.NewNopLogger())
+	defer x.close()
+	described := map[string]string{}
+	descRe := regexp.MustCompile(`fqName: "([^"]+)".*variableLabels: \{([^}]*)\}`)
+	for _, c := range x.own {
+		ch := make(chan *prometheus.Desc, 512)
+		c.Describe(ch)
+		close(ch)
+		for d := range ch {
+			m := descRe.FindStringSubmatch(d.String())
+			if m == nil {
+				t.Fatalf("cannot read %s", d)
+			}
+			described[m[1]] = normLabels(strings.Split(m[2], ","))
+		}
+	}
+	// build_info's labels are constant labels, not variable ones.
+	described["cms_exporter_build_info"] = documented["cms_exporter_build_info"]
+	for name, labels := range described {
+		doc, okDoc := documented[name]
+		switch {
+		case !okDoc:
+			t.Errorf("%s is exposed but not in the README table", name)
+		case doc != labels:
+			t.Errorf("%s: README labels %q, code %q", name, doc, labels)
+		}
+	}
+	for name := range documented {
+		if _, okDesc := described[name]; !okDesc {
+			t.Errorf("README documents %s, which the exporter does not expose", name)
+		}
+	}
+}
+
+func normLabels(ls []string) string {
+	var out []string
+	for _, l := range ls {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
