@@ -35,6 +35,11 @@ const TokenHeader = "X-Cisco-CMS-Auth-Token"
 type Config struct {
 	// Name is the node's configured name, copied into every Event.
 	Name string
+	// Link numbers this connection among the node's connections (0 = the
+	// primary one, which carries the calls subscription), copied into every
+	// Event. CMS allows 5 event connections per node; a large cluster may
+	// need more than one for its roster subscriptions.
+	Link int
 	// URL is the node's API base, https://host[:port].
 	URL      string
 	Username string
@@ -189,8 +194,14 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) SetSubscriptions(subs []Subscription) {
 	n := normalize(subs)
 	c.mu.Lock()
+	same := slices.EqualFunc(c.desired, n, func(a, b Subscription) bool {
+		return a.Key() == b.Key() && slices.Equal(a.Elements, b.Elements)
+	})
 	c.desired = n
 	c.mu.Unlock()
+	if same {
+		return // nothing to tell CMS: no request, no snapshot replay
+	}
 	select {
 	case c.changed <- struct{}{}:
 	default:
@@ -236,6 +247,7 @@ func normalize(subs []Subscription) []Subscription {
 
 func (c *Client) emit(ev Event) {
 	ev.Node = c.cfg.Name
+	ev.Link = c.cfg.Link
 	if ev.Time.IsZero() {
 		ev.Time = c.cfg.Now()
 	}

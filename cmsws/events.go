@@ -97,6 +97,7 @@ const (
 type Event struct {
 	Kind   EventKind
 	Node   string    // the client's configured name
+	Link   int       // the client's connection slot on that node (Config.Link)
 	Conn   uint64    // connection sequence number within this client (1, 2, ...)
 	Time   time.Time // when the client observed it (client's clock)
 	Reason string
