@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"regexp"
 	"time"
 )
 
@@ -25,6 +26,8 @@ type Config struct {
 	// PerCallMetrics enables the cms_call_* series (default true). When
 	// false only node and cluster aggregates are exported.
 	PerCallMetrics bool `yaml:"per_call_metrics"`
+	// Roster chooses the meetings whose participants are watched.
+	Roster Roster `yaml:"roster"`
 	// Warnings are legal but risky settings (certificate verification
 	// switched off, a world-readable password file). The loader has no
 	// logger; the caller logs these at warning level.
@@ -60,6 +63,37 @@ type Node struct {
 	// AuthFailureBackoff is the wait after the server rejected the
 	// credentials: retrying fast would not help and may lock the account.
 	AuthFailureBackoff time.Duration `yaml:"auth_failure_backoff"`
+
+	// Connections is the number of event connections the exporter opens
+	// to the node (1–4): the first carries the calls subscription, and
+	// each carries up to 100 subscriptions, one per watched meeting. CMS
+	// allows 5 per node and Cisco Meeting Management needs one.
+	Connections int `yaml:"connections"`
+	// CapacityParticipants is what the node is licensed or sized for, in
+	// participants (0 = not stated); exported for utilisation dashboards
+	// and alerts.
+	CapacityParticipants int `yaml:"capacity_participants"`
+}
+
+// MaxConnections bounds Node.Connections: CMS allows 5 event connections
+// per node, and Cisco Meeting Management needs one of them.
+const MaxConnections = 4
+
+// DefaultBatchInterval is how often roster subscription changes are sent.
+const DefaultBatchInterval = 500 * time.Millisecond
+
+// Roster chooses which meetings get a roster subscription when the budget
+// (100 subscriptions per connection) cannot cover them all. Patterns are
+// regular expressions matched against the whole meeting name (anchored, as
+// in Prometheus relabelling).
+type Roster struct {
+	// Include: only meetings whose name matches one of these (empty = all).
+	Include []*regexp.Regexp `yaml:"-"`
+	// Exclude: never meetings whose name matches one of these.
+	Exclude []*regexp.Regexp `yaml:"-"`
+	// BatchInterval: subscription changes are gathered and sent at most
+	// this often, so 50 meetings starting together cost a few requests.
+	BatchInterval time.Duration `yaml:"batch_interval"`
 }
 
 // TLS says how a node's certificate is verified.

@@ -64,6 +64,7 @@ func TestEqualCoversEveryField(t *testing.T) {
 		Name: "a", URL: "https://a", Username: "u", Password: "p", PasswordFile: "/f",
 		TLS:            TLS{CAFile: "/ca", ServerName: "s", ca: &caBundle{[]byte("pem")}},
 		ConnectTimeout: 1, ProbeInterval: 2, ProbeTimeout: 3, BackoffMin: 4, BackoffMax: 5, AuthFailureBackoff: 6,
+		Connections: 2, CapacityParticipants: 7,
 	}
 	if !base.Equal(base) {
 		t.Fatal("a node is not equal to itself")
@@ -105,7 +106,7 @@ func fieldByPath(v reflect.Value, path string) reflect.Value {
 func mutate(t *testing.T, name string, v reflect.Value) {
 	v = reflect.NewAt(v.Type(), v.Addr().UnsafePointer()).Elem()
 	switch {
-	case v.Type() == reflect.TypeFor[time.Duration]():
+	case v.Type() == reflect.TypeFor[time.Duration](), v.Kind() == reflect.Int:
 		v.SetInt(v.Int() + 1)
 	case v.Kind() == reflect.String:
 		v.SetString(v.String() + "x")

@@ -59,6 +59,7 @@ func TestInheritance(t *testing.T) {
 	timing := func(n Node, connect, interval, timeout, bmin, bmax, auth time.Duration) Node {
 		n.ConnectTimeout, n.ProbeInterval, n.ProbeTimeout = connect, interval, timeout
 		n.BackoffMin, n.BackoffMax, n.AuthFailureBackoff = bmin, bmax, auth
+		n.Connections = 1
 		return n
 	}
 	s := time.Second
@@ -114,6 +115,7 @@ func TestBuiltinDefaults(t *testing.T) {
 		Name: "a", URL: "https://a", Username: "u", Password: "p",
 		ConnectTimeout: DefaultConnectTimeout, ProbeInterval: DefaultProbeInterval, ProbeTimeout: DefaultProbeTimeout,
 		BackoffMin: DefaultBackoffMin, BackoffMax: DefaultBackoffMax, AuthFailureBackoff: DefaultAuthFailureBackoff,
+		Connections: 1,
 	}
 	if len(cfg.Nodes) != 1 || !cfg.Nodes[0].Equal(want) {
 		t.Errorf("got %+v\nwant %+v", cfg.Nodes, want)
@@ -204,5 +206,61 @@ func TestYAMLAnchors(t *testing.T) {
 	}
 	if len(cfg.Nodes) != 2 || cfg.Nodes[1].Name != "b" || cfg.Nodes[1].ProbeInterval != 17*time.Second {
 		t.Errorf("nodes = %+v", cfg.Nodes)
+	}
+}
+
+func TestConnectionsCapacityAndRoster(t *testing.T) {
+	cfg, err := Parse([]byte(strings.Join([]string{
+		"defaults:",
+		"  username: u",
+		"  password: p",
+		"  connections: 2",
+		"  capacity_participants: 500",
+		"roster:",
+		"  include: ['Board.*', 'All hands']",
+		"  exclude: ['.*test.*']",
+		"  batch_interval: 250ms",
+		"nodes:",
+		"  - name: a",
+		"    url: https://a",
+		"  - name: b",
+		"    url: https://b",
+		"    connections: 1",
+		"    capacity_participants: 0",
+	}, "\n")), "cms.yml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := cfg.Nodes[0], cfg.Nodes[1]; a.Connections != 2 || a.CapacityParticipants != 500 || b.Connections != 1 || b.CapacityParticipants != 0 {
+		t.Fatalf("inheritance: a %d/%d, b %d/%d", a.Connections, a.CapacityParticipants, b.Connections, b.CapacityParticipants)
+	}
+	ro := cfg.Roster
+	if ro.BatchInterval != 250*time.Millisecond || len(ro.Include) != 2 || len(ro.Exclude) != 1 {
+		t.Fatalf("roster = %+v", ro)
+	}
+	// Anchored like Prometheus relabelling: a full match, not a substring.
+	if !ro.Include[0].MatchString("Board meeting") || ro.Include[1].MatchString("All hands 2") || !ro.Exclude[0].MatchString("a test b") {
+		t.Fatal("patterns are not anchored full matches")
+	}
+
+	_, err = Parse([]byte(strings.Join([]string{
+		"defaults:",
+		"  username: u",
+		"  password: p",
+		"roster:",
+		"  include: ['(unclosed']",
+		"nodes:",
+		"  - name: a",
+		"    url: https://a",
+		"    connections: 5",
+		"    capacity_participants: -1",
+	}, "\n")), "cms.yml", t.TempDir())
+	if err == nil {
+		t.Fatal("invalid values accepted")
+	}
+	for _, want := range []string{"cms.yml:5: roster.include[0]", "(unclosed", "cms.yml:9: nodes[0] (a): connections: 5 is out of range 1..4", "capacity_participants: must not be negative"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -44,6 +45,7 @@ func resolve(raw *fileYAML, p *problems, baseDir string) *Config {
 	if raw.PerCallMetrics != nil {
 		cfg.PerCallMetrics = *raw.PerCallMetrics
 	}
+	cfg.Roster = r.roster()
 
 	r.checkBlock("defaults", "", &raw.Defaults)
 	defaults := timings{}.with(&raw.Defaults)
@@ -76,6 +78,8 @@ func (r *resolver) node(i int, defaults timings, names, urls map[string]int) Nod
 	t := defaults.with(own)
 	r.checkTimings(path, n.Name, t, own)
 	t.apply(&n)
+	n.Connections, _ = pick(own.Connections, r.raw.Defaults.Connections, path, 1)
+	n.CapacityParticipants, _ = pick(own.CapacityParticipants, r.raw.Defaults.CapacityParticipants, path, 0)
 	r.credentials(path, label, own, &n)
 	r.tls(path, label, own, &n)
 	return n
@@ -240,6 +244,12 @@ func plural(n int, one, many string) string {
 // checkBlock validates the settings written in one block (defaults or a
 // node), independently of inheritance.
 func (r *resolver) checkBlock(path, node string, s *settingsYAML) {
+	if s.Connections != nil && (*s.Connections < 1 || *s.Connections > MaxConnections) {
+		r.p.at(path+".connections", node, nil, "%d is out of range 1..%d (CMS allows 5 event connections per node and Cisco Meeting Management needs one)", *s.Connections, MaxConnections)
+	}
+	if s.CapacityParticipants != nil && *s.CapacityParticipants < 0 {
+		r.p.at(path+".capacity_participants", node, nil, "must not be negative")
+	}
 	if s.Username != nil {
 		switch {
 		case *s.Username == "":
@@ -355,4 +365,33 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// roster compiles the roster block's patterns, anchored like Prometheus
+// relabelling regexes, reporting each bad one where it is written.
+func (r *resolver) roster() Roster {
+	raw := &r.raw.Roster
+	ro := Roster{BatchInterval: DefaultBatchInterval}
+	if raw.BatchInterval != nil {
+		if d := time.Duration(*raw.BatchInterval); d < 10*time.Millisecond || d > time.Minute {
+			r.p.at("roster.batch_interval", "", nil, "%s is out of range 10ms..1m", d)
+		} else {
+			ro.BatchInterval = d
+		}
+	}
+	compile := func(key string, pats []string) []*regexp.Regexp {
+		var out []*regexp.Regexp
+		for i, pat := range pats {
+			re, err := regexp.Compile("^(?:" + pat + ")$")
+			if err != nil {
+				r.p.at(fmt.Sprintf("roster.%s[%d]", key, i), "", nil, "invalid regular expression %q: %v", pat, err)
+				continue
+			}
+			out = append(out, re)
+		}
+		return out
+	}
+	ro.Include = compile("include", raw.Include)
+	ro.Exclude = compile("exclude", raw.Exclude)
+	return ro
 }

@@ -13,6 +13,14 @@ type fileYAML struct {
 	Defaults       settingsYAML `yaml:"defaults"`
 	Nodes          []nodeYAML   `yaml:"nodes"`
 	PerCallMetrics *bool        `yaml:"per_call_metrics"`
+	Roster         rosterYAML   `yaml:"roster"`
+}
+
+// rosterYAML chooses which meetings get a roster subscription.
+type rosterYAML struct {
+	Include       []string  `yaml:"include"`
+	Exclude       []string  `yaml:"exclude"`
+	BatchInterval *Duration `yaml:"batch_interval"`
 }
 
 // settingsYAML holds everything a node may inherit from defaults.
@@ -27,6 +35,10 @@ type settingsYAML struct {
 	BackoffMin         *Duration `yaml:"backoff_min"`
 	BackoffMax         *Duration `yaml:"backoff_max"`
 	AuthFailureBackoff *Duration `yaml:"auth_failure_backoff"`
+	// Connections per node (1–4) and the node's capacity in participants
+	// (0 = not stated), see Node.
+	Connections          *int `yaml:"connections"`
+	CapacityParticipants *int `yaml:"capacity_participants"`
 }
 
 type tlsYAML struct {
@@ -47,7 +59,7 @@ type nodeYAML struct {
 // cannot drift from the schema.
 func knownKeys() map[string][]string {
 	m := map[string][]string{}
-	for _, v := range []any{fileYAML{}, settingsYAML{}, tlsYAML{}, nodeYAML{}} {
+	for _, v := range []any{fileYAML{}, settingsYAML{}, tlsYAML{}, nodeYAML{}, rosterYAML{}} {
 		t := reflect.TypeOf(v)
 		m[t.String()] = yamlKeys(t)
 	}
