@@ -76,7 +76,7 @@ const (
 	DisconnectReadError    = "read_error"    // the socket failed or the peer vanished
 	DisconnectServerClose  = "server_close"  // the server sent a close frame
 	DisconnectWriteError   = "write_error"   // a write failed or timed out
-	DisconnectProtocol     = "protocol"      // the server broke the protocol beyond recovery (e.g. binary frame)
+	DisconnectProtocol     = "protocol"      // reserved: a server breaking the protocol beyond recovery (a binary frame is only counted, as unknown_envelope)
 	DisconnectShutdown     = "shutdown"      // we closed it: Close or context cancelled
 )
 

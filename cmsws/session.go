@@ -84,6 +84,7 @@ func (c *Client) serve(ctx context.Context, ws *websocket.Conn, connSeq uint64) 
 		case <-ctx.Done():
 			s.closeGracefully()
 			<-readerDone
+			ws.Close()
 			return DisconnectShutdown, nil
 		case r := <-readerDone:
 			ws.Close()
@@ -199,7 +200,9 @@ func (s *session) write(data []byte) error {
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if err := s.ws.SetWriteDeadline(s.c.cfg.Now().Add(s.c.cfg.WriteTimeout)); err != nil {
+	// Wall clock, not cfg.Now: socket deadlines are compared with the
+	// kernel's clock, and an injected test clock would expire every write.
+	if err := s.ws.SetWriteDeadline(time.Now().Add(s.c.cfg.WriteTimeout)); err != nil {
 		return fmt.Errorf("set write deadline: %w", err)
 	}
 	if err := s.ws.WriteMessage(websocket.TextMessage, data); err != nil {
@@ -216,11 +219,22 @@ func (s *session) closeWith(err error) {
 }
 
 // closeGracefully sends a close frame (allowed by CMS: only ping/pong are
-// not) and closes the socket without waiting long for the peer's reply.
+// not) and gives the peer at most a second to answer it; the caller waits
+// for the reader and then closes the socket. The frame must be written
+// before the socket is closed, or it never leaves and the server sees a
+// vanished peer instead of a clean goodbye. The reader ends on the peer's
+// close reply, on the read deadline, or at once when the write failed and
+// the socket is closed here.
 func (s *session) closeGracefully() {
-	s.closeWith(nil)
-	_ = s.ws.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseNormalClosure, "shutdown"), time.Now().Add(time.Second))
+	deadline := time.Now().Add(time.Second)
+	err := s.ws.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, "shutdown"), deadline)
+	if err == nil {
+		err = s.ws.SetReadDeadline(deadline)
+	}
+	if err != nil {
+		s.closeWith(nil)
+	}
 }
 
 type readResult struct {

@@ -1,0 +1,971 @@
+package cmsws_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
+)
+
+// waitTimeout bounds every "wait until" of these tests. It is generous on
+// purpose: the machine is shared and -race is slow; a passing test never
+// waits for it.
+const waitTimeout = 10 * time.Second
+
+// gorillaDefaultWriteBuffer is gorilla/websocket's write buffer when none is
+// configured; a client message larger than its write buffer is sent as
+// several frames, which CMS answers by closing the connection.
+const gorillaDefaultWriteBuffer = 4096
+
+const node = "cms1"
+
+// ---- event recorder ------------------------------------------------------
+
+// recorder is a Sink that keeps every event and lets the test goroutine wait
+// for a condition over them. Safe for concurrent use.
+type recorder struct {
+	mu     sync.Mutex
+	events []cmsws.Event
+	wake   chan struct{} // closed and replaced on every event
+}
+
+func newRecorder() *recorder { return &recorder{wake: make(chan struct{})} }
+
+func (r *recorder) sink(ev cmsws.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+	close(r.wake)
+	r.wake = make(chan struct{})
+}
+
+func (r *recorder) snapshot() ([]cmsws.Event, <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events), r.wake
+}
+
+func (r *recorder) all() []cmsws.Event {
+	evs, _ := r.snapshot()
+	return evs
+}
+
+// waitUntil returns the events as soon as cond holds for them, and fails
+// the test after waitTimeout.
+func (r *recorder) waitUntil(t *testing.T, desc string, cond func([]cmsws.Event) bool) []cmsws.Event {
+	t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	for {
+		evs, wake := r.snapshot()
+		if cond(evs) {
+			return evs
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+			t.Fatalf("timed out after %v waiting for %s; events:\n%s", waitTimeout, desc, dump(evs))
+		}
+	}
+}
+
+// waitFor waits for the first event at position from or later that
+// matches pred, and returns its position and the event.
+func (r *recorder) waitFor(t *testing.T, from int, desc string, pred func(cmsws.Event) bool) (int, cmsws.Event) {
+	t.Helper()
+	pos := -1
+	evs := r.waitUntil(t, desc, func(evs []cmsws.Event) bool {
+		for i := from; i < len(evs); i++ {
+			if pred(evs[i]) {
+				pos = i
+				return true
+			}
+		}
+		return false
+	})
+	return pos, evs[pos]
+}
+
+func kindIs(k cmsws.EventKind) func(cmsws.Event) bool {
+	return func(ev cmsws.Event) bool { return ev.Kind == k }
+}
+
+func countKind(evs []cmsws.Event, k cmsws.EventKind) int {
+	n := 0
+	for _, ev := range evs {
+		if ev.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// describe renders an event compactly, for comparisons and failure dumps.
+func describe(ev cmsws.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s#%d", ev.Kind, ev.Conn)
+	if ev.Reason != "" {
+		fmt.Fprintf(&b, " reason=%s", ev.Reason)
+	}
+	if ev.Message != nil {
+		fmt.Fprintf(&b, " %s id=%d", ev.Message.Type, ev.Message.MessageID)
+	}
+	if ev.Subscription != nil {
+		fmt.Fprintf(&b, " sub=%d:%s:%s", ev.Subscription.Index, ev.Subscription.Type, ev.Subscription.Call)
+	}
+	if ev.State != "" {
+		fmt.Fprintf(&b, " state=%s", ev.State)
+	}
+	if ev.Err != nil {
+		fmt.Fprintf(&b, " err=%v", ev.Err)
+	}
+	return b.String()
+}
+
+func dump(evs []cmsws.Event) string {
+	const keep = 60
+	var b strings.Builder
+	start := max(0, len(evs)-keep)
+	if start > 0 {
+		fmt.Fprintf(&b, "  ... %d earlier events\n", start)
+	}
+	for i := start; i < len(evs); i++ {
+		fmt.Fprintf(&b, "  %3d %s\n", i, describe(evs[i]))
+	}
+	return b.String()
+}
+
+// ---- subscription sets as the server reported them --------------------------
+
+// subSet is one subscriptionUpdate with the subscriptions the client
+// resolved its indexes to (the EventSubscriptionState events that follow
+// the EventMessage).
+type subSet struct {
+	conn     uint64
+	pos      int // position of the EventMessage
+	final    bool
+	complete bool // every listed index was resolved
+	byIndex  map[int]cmsws.Subscription
+	states   map[int]string
+}
+
+func (s subSet) keys() []cmsws.Key {
+	var ks []cmsws.Key
+	for _, sub := range s.byIndex {
+		ks = append(ks, sub.Key())
+	}
+	sortKeys(ks)
+	return ks
+}
+
+func (s subSet) indexOf(k cmsws.Key) int {
+	for idx, sub := range s.byIndex {
+		if sub.Key() == k {
+			return idx
+		}
+	}
+	return 0
+}
+
+func sortKeys(ks []cmsws.Key) {
+	slices.SortFunc(ks, func(a, b cmsws.Key) int {
+		if c := strings.Compare(string(a.Type), string(b.Type)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Call, b.Call)
+	})
+}
+
+func keysOf(subs []cmsws.Subscription) []cmsws.Key {
+	var ks []cmsws.Key
+	for _, s := range subs {
+		ks = append(ks, s.Key())
+	}
+	sortKeys(ks)
+	return ks
+}
+
+func subscriptionSets(evs []cmsws.Event) []subSet {
+	var out []subSet
+	for i, ev := range evs {
+		if ev.Kind != cmsws.EventMessage || ev.Message.Type != cmsws.TypeSubscriptionUpdate {
+			continue
+		}
+		s := subSet{conn: ev.Conn, pos: i, final: true, byIndex: map[int]cmsws.Subscription{}, states: map[int]string{}}
+		for _, st := range ev.Message.Statuses {
+			if st.State == cmsws.StatePending {
+				s.final = false
+			}
+		}
+		for j := i + 1; j < len(evs) && evs[j].Kind == cmsws.EventSubscriptionState; j++ {
+			sub := *evs[j].Subscription
+			s.byIndex[sub.Index] = sub
+			s.states[sub.Index] = evs[j].State
+		}
+		s.complete = len(s.byIndex) == len(ev.Message.Statuses)
+		out = append(out, s)
+	}
+	return out
+}
+
+// waitSet waits for a complete, final subscriptionUpdate at position from
+// or later that lists exactly the targets of want.
+func waitSet(t *testing.T, r *recorder, from int, want []cmsws.Subscription) subSet {
+	t.Helper()
+	wantKeys := keysOf(want)
+	var got subSet
+	r.waitUntil(t, fmt.Sprintf("a final subscriptionUpdate listing %d subscriptions", len(want)), func(evs []cmsws.Event) bool {
+		for _, s := range subscriptionSets(evs) {
+			if s.pos >= from && s.final && s.complete && slices.Equal(s.keys(), wantKeys) {
+				got = s
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// ---- fixtures -------------------------------------------------------------
+
+func newCluster(t *testing.T, o cmswstest.Options) *cmswstest.Cluster {
+	t.Helper()
+	if len(o.NodeNames) == 0 && o.Nodes == 0 {
+		o.NodeNames = []string{node}
+	}
+	if o.Logf == nil {
+		o.Logf = t.Logf
+	}
+	c, err := cmswstest.NewCluster(o)
+	if err != nil {
+		t.Fatalf("NewCluster: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func callsSub() cmsws.Subscription {
+	return cmsws.Subscription{Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}
+}
+
+func rosterSub(call string) cmsws.Subscription {
+	return cmsws.Subscription{Type: cmsws.ResourceCallRoster, Call: call, Elements: cmsws.CallRosterElements}
+}
+
+// madeUpCall is a GUID-shaped call id no node knows.
+func madeUpCall(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+
+// clientConfig trusts the cluster's CA and retries fast, so reconnects are
+// quick in tests while every mechanism of a production client stays on.
+func clientConfig(c *cmswstest.Cluster, r *recorder) cmsws.Config {
+	return cmsws.Config{
+		Name:               node,
+		URL:                c.URL(node),
+		Username:           "admin",
+		Password:           "secret",
+		TLS:                &tls.Config{RootCAs: c.CertPool(), MinVersion: tls.VersionTLS12},
+		ConnectTimeout:     5 * time.Second,
+		Backoff:            cmsws.Backoff{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond},
+		AuthFailureBackoff: time.Hour,
+		Subscriptions:      []cmsws.Subscription{callsSub()},
+		Sink:               r.sink,
+	}
+}
+
+// startClient runs a client until the returned stop is called (also at the
+// end of the test); stop returns what Run returned.
+func startClient(t *testing.T, cfg cmsws.Config) (*cmsws.Client, func() error) {
+	t.Helper()
+	cl, err := cmsws.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cl.Run(ctx) }()
+	var (
+		once   sync.Once
+		runErr error
+	)
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(waitTimeout):
+				runErr = errors.New("Run did not return after its context was cancelled")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return cl, stop
+}
+
+// eventually polls cond until it holds, failing after waitTimeout.
+func eventually(t *testing.T, desc string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", waitTimeout, desc)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func nodeStats(c *cmswstest.Cluster) cmswstest.NodeStats { return c.Stats().Nodes[node] }
+
+func waitIdle(t *testing.T, c *cmswstest.Cluster) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := c.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// syncBuffer is a log destination the test can read while the client logs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// ---- tests ----------------------------------------------------------------
+
+// TestConnectSubscribeSnapshot: the first connection reports connecting,
+// connected, pending → active for the calls subscription, then the snapshot
+// of the calls that existed before the client connected; every server
+// message was acked in order.
+func TestConnectSubscribeSnapshot(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 1})
+	for i := range 3 {
+		if _, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: fmt.Sprintf("space %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	truth := c.Truth().Nodes[node].Calls
+	rec := newRecorder()
+	startClient(t, clientConfig(c, rec))
+
+	addsOf := func(evs []cmsws.Event) map[string]cmsws.CallUpdate {
+		adds := map[string]cmsws.CallUpdate{}
+		for _, ev := range evs {
+			if ev.Kind == cmsws.EventMessage && ev.Message.Type == cmsws.TypeCallListUpdate {
+				for _, u := range ev.Message.CallUpdates {
+					adds[u.Call] = u
+				}
+			}
+		}
+		return adds
+	}
+	evs := rec.waitUntil(t, "the snapshot of every call", func(evs []cmsws.Event) bool {
+		return len(addsOf(evs)) >= len(truth)
+	})
+
+	if len(evs) < 7 || evs[3].Subscription == nil {
+		t.Fatalf("too few events:\n%s", dump(evs))
+	}
+	idx := evs[3].Subscription.Index // whichever index the client chose
+	want := []string{
+		"connecting#0",
+		"connected#1",
+		"message#1 subscriptionUpdate id=1",
+		fmt.Sprintf("subscription_state#1 sub=%d:calls: state=pending", idx),
+		"message#1 subscriptionUpdate id=2",
+		fmt.Sprintf("subscription_state#1 sub=%d:calls: state=active", idx),
+		fmt.Sprintf("message#1 callListUpdate id=3 sub=%d:calls:", idx),
+	}
+	for i, w := range want {
+		if got := describe(evs[i]); got != w {
+			t.Fatalf("event %d = %q, want %q; events:\n%s", i, got, w, dump(evs))
+		}
+	}
+	snap := evs[6]
+	if snap.Message.SubscriptionIndex == nil || *snap.Message.SubscriptionIndex != snap.Subscription.Index {
+		t.Errorf("callListUpdate index %v, resolved to subscription %d", snap.Message.SubscriptionIndex, snap.Subscription.Index)
+	}
+	if !slices.Equal(snap.Subscription.Elements, cmsws.CallsElements) {
+		t.Errorf("resolved subscription elements %v, want %v", snap.Subscription.Elements, cmsws.CallsElements)
+	}
+
+	adds := addsOf(evs)
+	if len(adds) != len(truth) {
+		t.Fatalf("snapshot has %d calls, truth %d", len(adds), len(truth))
+	}
+	for id, tc := range truth {
+		u, ok := adds[id]
+		switch {
+		case !ok:
+			t.Errorf("call %s missing from the snapshot", id)
+		case u.UpdateType != cmsws.UpdateAdd || u.Name.Value != tc.Name || u.CallCorrelator.Value != tc.Correlator:
+			t.Errorf("call %s: got %s name=%q correlator=%q, truth name=%q correlator=%q",
+				id, u.UpdateType, u.Name.Value, u.CallCorrelator.Value, tc.Name, tc.Correlator)
+		}
+	}
+
+	waitIdle(t, c)
+	evs = rec.all()
+	var ids []int64
+	for _, ev := range evs {
+		if ev.Kind == cmsws.EventMessage {
+			ids = append(ids, ev.Message.MessageID)
+		}
+		if ev.Kind == cmsws.EventMessageError || ev.Kind == cmsws.EventRequestFailed || ev.Kind == cmsws.EventDisconnected {
+			t.Errorf("unexpected %s", describe(ev))
+		}
+	}
+	for i, id := range ids {
+		if id != int64(i+1) {
+			t.Fatalf("server messageIds seen by the sink: %v, want 1, 2, 3, ...", ids)
+		}
+	}
+	st := nodeStats(c)
+	if st.Violations() != 0 {
+		t.Errorf("protocol violations: %v", st.ProtocolViolations)
+	}
+	if len(st.Connections) != 1 || st.Connections[0].Acked != int64(len(ids)) || st.Connections[0].Sent != int64(len(ids)) {
+		t.Errorf("fake connections %+v; the sink saw %d messages", st.Connections, len(ids))
+	}
+	if st.SubscribeRequests != 1 {
+		t.Errorf("subscribeRequests = %d, want 1", st.SubscribeRequests)
+	}
+}
+
+// TestHundredSubscriptionsInOneFrame: a full 100-entry request (far larger
+// than gorilla's default write buffer) reaches the fake as one frame; the
+// 101st subscription is refused with a failed ack and nothing else breaks.
+func TestHundredSubscriptionsInOneFrame(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 2})
+	corr, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: "real"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddParticipant(corr, node, cmswstest.ParticipantOptions{Name: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	realCall := c.Truth().Meetings[corr].Calls[node]
+
+	rec := newRecorder()
+	cl, _ := startClient(t, clientConfig(c, rec))
+	waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
+
+	subs := []cmsws.Subscription{callsSub(), rosterSub(realCall)}
+	for i := 1; len(subs) < 100; i++ {
+		subs = append(subs, rosterSub(madeUpCall(i)))
+	}
+	// The request as the client sends it, give or take index digits.
+	probe := make([]cmsws.Subscription, len(subs))
+	for i, s := range subs {
+		s.Index = i + 1
+		probe[i] = s
+	}
+	payload, err := cmsws.EncodeMessage(&cmsws.Message{MessageID: 2, Type: cmsws.TypeSubscribeRequest, Subscriptions: probe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(payload) <= gorillaDefaultWriteBuffer || len(payload) > cmsws.MaxMessageSize {
+		t.Fatalf("100-subscription request is %d bytes; the test needs it above %d (gorilla's default buffer) and within %d",
+			len(payload), gorillaDefaultWriteBuffer, cmsws.MaxMessageSize)
+	}
+	t.Logf("100-subscription request: %d bytes", len(payload))
+
+	mark := len(rec.all())
+	cl.SetSubscriptions(subs)
+	set := waitSet(t, rec, mark, subs)
+	eventually(t, "the fake holding 100 subscriptions", func() bool {
+		st := nodeStats(c)
+		return len(st.Connections) == 1 && st.Connections[0].Subscriptions == 100
+	})
+	active := 0
+	for idx, state := range set.states {
+		if state == cmsws.StateActive {
+			active++
+			if k := set.byIndex[idx].Key(); k != callsSub().Key() && k != rosterSub(realCall).Key() {
+				t.Errorf("made-up call %v reported active", k)
+			}
+		}
+	}
+	if active != 2 {
+		t.Errorf("%d active subscriptions, want 2 (calls and the real call's roster)", active)
+	}
+	st := nodeStats(c)
+	if len(st.Closes) != 0 || st.RefusedSubscribes != 0 || st.Violations() != 0 {
+		t.Fatalf("fake saw closes %v (fragmented: %d), refused subscribes %d, violations %v",
+			st.Closes, st.Closes[cmswstest.CloseFragmented], st.RefusedSubscribes, st.ProtocolViolations)
+	}
+	connID := st.Connections[0].ID
+	evs := rec.all()
+	for _, k := range []cmsws.EventKind{cmsws.EventRequestFailed, cmsws.EventDisconnected, cmsws.EventMessageError} {
+		if n := countKind(evs, k); n != 0 {
+			t.Fatalf("%d %s events:\n%s", n, k, dump(evs))
+		}
+	}
+
+	// One more is over the limit: refused, and the connection goes on
+	// with the previous 100.
+	mark = len(rec.all())
+	cl.SetSubscriptions(append(slices.Clone(subs), rosterSub(madeUpCall(1000))))
+	_, failed := rec.waitFor(t, mark, "the refused 101-subscription request", kindIs(cmsws.EventRequestFailed))
+	if failed.Reason == cmsws.AckSuccess || failed.Reason == "" {
+		t.Errorf("request failed with reason %q", failed.Reason)
+	}
+	corr2, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: "after the refusal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCall := c.Truth().Meetings[corr2].Calls[node]
+	rec.waitFor(t, mark, "the new call on the same connection", func(ev cmsws.Event) bool {
+		if ev.Kind != cmsws.EventMessage || ev.Message.Type != cmsws.TypeCallListUpdate {
+			return false
+		}
+		for _, u := range ev.Message.CallUpdates {
+			if u.Call == newCall && u.UpdateType == cmsws.UpdateAdd {
+				return true
+			}
+		}
+		return false
+	})
+	st = nodeStats(c)
+	if len(st.Connections) != 1 || st.Connections[0].ID != connID || st.Connections[0].Subscriptions != 100 {
+		t.Errorf("fake connections after the refusal: %+v, want connection %d with 100 subscriptions", st.Connections, connID)
+	}
+	if st.RefusedSubscribes != 1 || len(st.Closes) != 0 {
+		t.Errorf("refused subscribes %d (want 1), closes %v", st.RefusedSubscribes, st.Closes)
+	}
+	if n := countKind(rec.all(), cmsws.EventDisconnected); n != 0 {
+		t.Errorf("%d disconnects", n)
+	}
+}
+
+// TestIndexDiscipline: across changes of the set and a reconnect, an index
+// always names the same target, unchanged targets keep their index, new,
+// re-added or changed targets get an index never used before, and updates
+// resolve to the right subscription.
+func TestIndexDiscipline(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 3})
+	calls := map[string]string{}
+	for _, name := range []string{"A", "B", "C"} {
+		corr, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.AddParticipant(corr, node, cmswstest.ParticipantOptions{Name: "p" + name}); err != nil {
+			t.Fatal(err)
+		}
+		calls[name] = c.Truth().Meetings[corr].Calls[node]
+	}
+	rosterB2 := rosterSub(calls["B"])
+	rosterB2.Elements = []string{"name", "state"}
+
+	rec := newRecorder()
+	cl, _ := startClient(t, clientConfig(c, rec))
+
+	targetOf := map[int]cmsws.Key{} // every index ever reported
+	check := func(step string, prev, cur subSet, changed map[cmsws.Key]bool) {
+		t.Helper()
+		fresh := map[int]bool{}
+		for idx, sub := range cur.byIndex {
+			k := sub.Key()
+			if old, seen := targetOf[idx]; seen && old != k {
+				t.Fatalf("%s: index %d reused: was %v, now %v", step, idx, old, k)
+			} else if !seen {
+				fresh[idx] = true
+			}
+			was := prev.indexOf(k)
+			switch {
+			case was != 0 && !changed[k] && was != idx:
+				t.Errorf("%s: unchanged %v moved from index %d to %d", step, k, was, idx)
+			case (was == 0 || changed[k]) && !fresh[idx]:
+				t.Errorf("%s: new or changed %v got index %d, which was used before", step, k, idx)
+			}
+		}
+		for idx, sub := range cur.byIndex {
+			targetOf[idx] = sub.Key()
+		}
+	}
+
+	prev := waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
+	check("initial", subSet{}, prev, nil)
+	steps := []struct {
+		name    string
+		subs    []cmsws.Subscription
+		changed []cmsws.Key
+	}{
+		{"add A and B", []cmsws.Subscription{callsSub(), rosterSub(calls["A"]), rosterSub(calls["B"])}, nil},
+		{"drop A, add C", []cmsws.Subscription{callsSub(), rosterSub(calls["B"]), rosterSub(calls["C"])}, nil},
+		{"re-add A", []cmsws.Subscription{callsSub(), rosterSub(calls["A"]), rosterSub(calls["B"]), rosterSub(calls["C"])}, nil},
+		{"change B's elements", []cmsws.Subscription{callsSub(), rosterSub(calls["A"]), rosterB2, rosterSub(calls["C"])},
+			[]cmsws.Key{rosterB2.Key()}},
+		{"drop everything but C", []cmsws.Subscription{rosterSub(calls["C"])}, nil},
+		{"calls again", []cmsws.Subscription{callsSub(), rosterSub(calls["C"])}, nil},
+	}
+	for _, s := range steps {
+		mark := len(rec.all())
+		cl.SetSubscriptions(s.subs)
+		cur := waitSet(t, rec, mark, s.subs)
+		changed := map[cmsws.Key]bool{}
+		for _, k := range s.changed {
+			changed[k] = true
+		}
+		check(s.name, prev, cur, changed)
+		eventually(t, s.name+": the fake holding the new set", func() bool {
+			st := nodeStats(c)
+			return len(st.Connections) == 1 && st.Connections[0].Subscriptions == len(s.subs)
+		})
+		prev = cur
+	}
+	// "calls again" re-added calls after it was dropped: a fresh index.
+	if first := subscriptionSets(rec.all())[0].indexOf(callsSub().Key()); prev.indexOf(callsSub().Key()) == first {
+		t.Errorf("re-added calls subscription reuses index %d", first)
+	}
+
+	// Updates resolve to the subscription their index names now.
+	mark := len(rec.all())
+	corrC := c.Truth().Nodes[node].Calls[calls["C"]].Correlator
+	pid, err := c.AddParticipant(corrC, node, cmswstest.ParticipantOptions{Name: "late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ev := rec.waitFor(t, mark, "the roster add of the late participant", func(ev cmsws.Event) bool {
+		return ev.Kind == cmsws.EventMessage && ev.Message.Type == cmsws.TypeRosterUpdate &&
+			len(ev.Message.RosterUpdates) > 0 && ev.Message.RosterUpdates[0].Participant == pid
+	})
+	if ev.Subscription == nil || ev.Subscription.Key() != rosterSub(calls["C"]).Key() || ev.Subscription.Index != prev.indexOf(rosterSub(calls["C"]).Key()) {
+		t.Errorf("roster update resolved to %+v, want C's roster at index %d", ev.Subscription, prev.indexOf(rosterSub(calls["C"]).Key()))
+	}
+
+	// A new connection starts over with indexes never used before.
+	mark = len(rec.all())
+	if n := c.DropConnections(node); n != 1 {
+		t.Fatalf("dropped %d connections", n)
+	}
+	want := []cmsws.Subscription{callsSub(), rosterSub(calls["C"])}
+	cur := waitSet(t, rec, mark, want)
+	if cur.conn != 2 {
+		t.Errorf("set after the drop reported on connection %d, want 2", cur.conn)
+	}
+	for idx, sub := range cur.byIndex {
+		if old, seen := targetOf[idx]; seen {
+			t.Errorf("after reconnect, %v got index %d, used before for %v", sub.Key(), idx, old)
+		}
+	}
+
+	evs := rec.all()
+	for _, k := range []cmsws.EventKind{cmsws.EventMessageError, cmsws.EventRequestFailed} {
+		if n := countKind(evs, k); n != 0 {
+			t.Errorf("%d %s events:\n%s", n, k, dump(evs))
+		}
+	}
+	if v := nodeStats(c).ProtocolViolations; len(v) != 0 {
+		t.Errorf("protocol violations: %v", v)
+	}
+}
+
+// TestCleanShutdown: cancelling Run sends a close frame the fake answers,
+// reports a shutdown disconnect, and returns nil; goleak (TestMain) proves
+// that nothing keeps running.
+func TestCleanShutdown(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 4})
+	rec := newRecorder()
+	_, stop := startClient(t, clientConfig(c, rec))
+	waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
+	waitIdle(t, c)
+
+	if err := stop(); err != nil {
+		t.Fatalf("Run returned %v, want nil", err)
+	}
+	evs := rec.all()
+	last := evs[len(evs)-1]
+	if last.Kind != cmsws.EventDisconnected || last.Reason != cmsws.DisconnectShutdown || last.Conn != 1 {
+		t.Fatalf("last event %s, want disconnected#1 reason=shutdown; events:\n%s", describe(last), dump(evs))
+	}
+	if n := countKind(evs, cmsws.EventDisconnected); n != 1 {
+		t.Errorf("%d disconnects, want 1", n)
+	}
+	eventually(t, "the fake recording the client's close", func() bool {
+		st := nodeStats(c)
+		return len(st.Connections) == 0 && len(st.Closes) > 0
+	})
+	st := nodeStats(c)
+	if want := map[string]int{cmswstest.CloseClientClose: 1}; !maps.Equal(st.Closes, want) {
+		t.Errorf("fake closes %v, want %v (never ping/pong/binary/fragmented)", st.Closes, want)
+	}
+	if st.Violations() != 0 {
+		t.Errorf("protocol violations: %v", st.ProtocolViolations)
+	}
+}
+
+// TestProbeTimeoutReconnects: a peer that stops acking is declared dead by
+// the application probe, and the client connects again.
+func TestProbeTimeoutReconnects(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 5})
+	rec := newRecorder()
+	cfg := clientConfig(c, rec)
+	cfg.ProbeInterval = 300 * time.Millisecond
+	cfg.ProbeTimeout = 200 * time.Millisecond
+	startClient(t, cfg)
+
+	// A healthy peer acks the probe.
+	_, probe := rec.waitFor(t, 0, "an acked probe", kindIs(cmsws.EventProbe))
+	if probe.Conn != 1 || probe.Latency <= 0 {
+		t.Errorf("probe %s latency %v", describe(probe), probe.Latency)
+	}
+	mark := len(rec.all())
+	if n := c.StallConnections(node); n != 1 {
+		t.Fatalf("stalled %d connections", n)
+	}
+	if n := countKind(rec.all()[:mark], cmsws.EventDisconnected); n != 0 {
+		t.Fatalf("disconnected before the stall:\n%s", dump(rec.all()))
+	}
+	_, disc := rec.waitFor(t, mark, "the disconnect", kindIs(cmsws.EventDisconnected))
+	if disc.Conn != 1 || disc.Reason != cmsws.DisconnectProbeTimeout {
+		t.Fatalf("got %s, want disconnected#1 reason=probe_timeout", describe(disc))
+	}
+	_, conn := rec.waitFor(t, mark, "the reconnect", kindIs(cmsws.EventConnected))
+	if conn.Conn != 2 {
+		t.Fatalf("got %s, want connected#2", describe(conn))
+	}
+	set := waitSet(t, rec, mark, []cmsws.Subscription{callsSub()})
+	if set.conn != 2 {
+		t.Errorf("calls subscription confirmed on connection %d, want 2", set.conn)
+	}
+	st := nodeStats(c)
+	if len(st.Closes) != 0 || st.Violations() != 0 {
+		t.Errorf("fake closes %v, violations %v", st.Closes, st.ProtocolViolations)
+	}
+}
+
+// tokenShaped matches the fake's uuid-shaped tokens.
+var tokenShaped = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// TestAuthFailureRetriesSlowlyWithoutSecrets: refused credentials are
+// reported once and retried only after AuthFailureBackoff, and the password
+// shows up in no event and no log line.
+func TestAuthFailureRetriesSlowlyWithoutSecrets(t *testing.T) {
+	const password = "Tr0ub4dor&3-wrong"
+	c := newCluster(t, cmswstest.Options{Seed: 6})
+	rec := newRecorder()
+	var logs syncBuffer
+	cfg := clientConfig(c, rec)
+	cfg.Password = password
+	cfg.AuthFailureBackoff = time.Hour
+	cfg.Logger = log.NewLogfmtLogger(&logs)
+	startClient(t, cfg)
+
+	_, failed := rec.waitFor(t, 0, "the connect failure", kindIs(cmsws.EventConnectFailed))
+	if failed.Reason != cmsws.ConnectFailureAuth || !errors.Is(failed.Err, cmsws.ErrAuth) || failed.RetryIn != time.Hour {
+		t.Fatalf("got %s retry_in=%v, want reason=auth wrapping ErrAuth, retry in 1h", describe(failed), failed.RetryIn)
+	}
+	time.Sleep(500 * time.Millisecond) // a fast retry would show up here
+	evs := rec.all()
+	if len(evs) != 2 || evs[0].Kind != cmsws.EventConnecting {
+		t.Fatalf("want exactly connecting, connect_failed; got:\n%s", dump(evs))
+	}
+	st := nodeStats(c)
+	if st.AuthFailures != 1 || st.TokensIssued != 0 || st.Accepted != 0 {
+		t.Errorf("fake: %d auth failures (want 1), %d tokens, %d connections", st.AuthFailures, st.TokensIssued, st.Accepted)
+	}
+
+	out := logs.String()
+	if !strings.Contains(out, "authentication failed") || !strings.Contains(out, "admin") {
+		t.Fatalf("the log lacks the authentication failure line:\n%s", out)
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte("admin:" + password))
+	for _, secret := range []string{password, basic} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log output contains a secret:\n%s", out)
+		}
+		for _, ev := range evs {
+			if ev.Err != nil && strings.Contains(ev.Err.Error(), secret) {
+				t.Errorf("event %s contains a secret", describe(ev))
+			}
+		}
+	}
+}
+
+// TestHandshakeRefusedWithoutToken: a token refused at the upgrade is a
+// handshake failure, and the token appears in no event and no log line.
+func TestHandshakeRefusedWithoutToken(t *testing.T) {
+	// Every look at the fake's clock is an hour later: each token has
+	// expired by the time the client presents it.
+	var hours atomic.Int64
+	start := time.Now()
+	c := newCluster(t, cmswstest.Options{Seed: 7, TokenTTL: time.Minute, Now: func() time.Time {
+		return start.Add(time.Duration(hours.Add(1)) * time.Hour)
+	}})
+	rec := newRecorder()
+	var logs syncBuffer
+	cfg := clientConfig(c, rec)
+	cfg.Backoff = cmsws.Backoff{Min: time.Hour, Max: time.Hour}
+	cfg.Logger = log.NewLogfmtLogger(&logs)
+	startClient(t, cfg)
+
+	_, failed := rec.waitFor(t, 0, "the connect failure", kindIs(cmsws.EventConnectFailed))
+	if failed.Reason != cmsws.ConnectFailureHandshake || failed.Err == nil || !strings.Contains(failed.Err.Error(), "401") {
+		t.Fatalf("got %s, want reason=handshake mentioning HTTP 401", describe(failed))
+	}
+	st := nodeStats(c)
+	if st.TokensIssued != 1 || st.TokensRejected != 1 {
+		t.Errorf("fake issued %d and rejected %d tokens, want 1 and 1", st.TokensIssued, st.TokensRejected)
+	}
+	if out := logs.String(); !strings.Contains(out, "cannot connect") || tokenShaped.MatchString(out) {
+		t.Errorf("log output lacks the failure or contains a token:\n%s", out)
+	}
+	if tokenShaped.MatchString(failed.Err.Error()) {
+		t.Errorf("event error contains a token: %v", failed.Err)
+	}
+}
+
+// TestTLSVerification: without the fake's CA the client refuses the
+// server (reason tls, no credentials sent); with it, it connects.
+func TestTLSVerification(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 8})
+
+	t.Run("system roots", func(t *testing.T) {
+		rec := newRecorder()
+		cfg := clientConfig(c, rec)
+		cfg.TLS = nil
+		cfg.Backoff = cmsws.Backoff{Min: time.Hour, Max: time.Hour}
+		_, stop := startClient(t, cfg)
+		_, failed := rec.waitFor(t, 0, "the connect failure", kindIs(cmsws.EventConnectFailed))
+		if failed.Reason != cmsws.ConnectFailureTLS {
+			t.Errorf("got %s, want reason=tls", describe(failed))
+		}
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if st := nodeStats(c); st.TokensIssued != 0 || st.AuthFailures != 0 {
+			t.Errorf("credentials reached an untrusted server: %d tokens, %d auth failures", st.TokensIssued, st.AuthFailures)
+		}
+	})
+	t.Run("cluster CA", func(t *testing.T) {
+		rec := newRecorder()
+		startClient(t, clientConfig(c, rec))
+		rec.waitFor(t, 0, "the connection", kindIs(cmsws.EventConnected))
+		if n := countKind(rec.all(), cmsws.EventConnectFailed); n != 0 {
+			t.Errorf("%d connect failures:\n%s", n, dump(rec.all()))
+		}
+	})
+}
+
+// TestGarbageFramesDoNotBreakConnection: frames the client cannot use are
+// reported with a bounded reason, numbered ones are still acked, and the
+// connection and later updates go on.
+func TestGarbageFramesDoNotBreakConnection(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 9})
+	if _, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	startClient(t, clientConfig(c, rec))
+	waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
+	waitIdle(t, c)
+	connID := nodeStats(c).Connections[0].ID
+
+	mark := len(rec.all())
+	frames := []string{
+		`{not json`,
+		`{"type":"gossip","message":{"messageId":1}}`,
+		// Numbered frames: the fake accepts the client's acks of these ids.
+		`{"type":"message","message":{"messageId":1000000,"type":"fancyNewUpdate"}}`,
+		`{"type":"message","message":{"messageId":1000001,"type":"callListUpdate","subscriptionIndex":9999,"updates":[]}}`,
+		`{"type":"message","message":{"messageId":1000002,"type":"callListUpdate","subscriptionIndex":1,"updates":"oops"}}`,
+	}
+	for _, f := range frames {
+		if n := c.InjectRaw(node, []byte(f)); n != 1 {
+			t.Fatalf("injected into %d connections", n)
+		}
+	}
+	corr, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: "after"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCall := c.Truth().Meetings[corr].Calls[node]
+	pos, ev := rec.waitFor(t, mark, "the call started after the garbage", func(ev cmsws.Event) bool {
+		if ev.Kind != cmsws.EventMessage || ev.Message.Type != cmsws.TypeCallListUpdate {
+			return false
+		}
+		for _, u := range ev.Message.CallUpdates {
+			if u.Call == newCall && u.UpdateType == cmsws.UpdateAdd {
+				return true
+			}
+		}
+		return false
+	})
+	if ev.Subscription == nil || ev.Subscription.Type != cmsws.ResourceCalls {
+		t.Errorf("update resolved to %+v, want the calls subscription", ev.Subscription)
+	}
+
+	evs := rec.all()[mark:pos]
+	var reasons []string
+	sawUnknownType := false
+	for _, ev := range evs {
+		switch ev.Kind {
+		case cmsws.EventMessageError:
+			reasons = append(reasons, ev.Reason)
+			if ev.Err == nil {
+				t.Errorf("%s without Err", describe(ev))
+			}
+		case cmsws.EventMessage:
+			sawUnknownType = sawUnknownType || ev.Message.Type == "fancyNewUpdate"
+		case cmsws.EventDisconnected, cmsws.EventConnected:
+			t.Errorf("unexpected %s", describe(ev))
+		}
+	}
+	want := []string{
+		cmsws.ReasonMalformedJSON,
+		cmsws.ReasonUnknownEnvelope,
+		cmsws.MessageErrorSequence, // 1000000 does not follow the fake's last id
+		cmsws.MessageErrorUnknownType,
+		cmsws.MessageErrorUnknownSubscription,
+		cmsws.ReasonBadUpdates,
+		cmsws.MessageErrorSequence, // the fake's next id does not follow 1000002
+	}
+	if !slices.Equal(reasons, want) {
+		t.Errorf("message error reasons %v, want %v; events:\n%s", reasons, want, dump(evs))
+	}
+	if !sawUnknownType {
+		t.Errorf("the unknown message type was not passed on as a message")
+	}
+
+	waitIdle(t, c) // acks keep flowing
+	st := nodeStats(c)
+	if len(st.Connections) != 1 || st.Connections[0].ID != connID || len(st.Closes) != 0 {
+		t.Errorf("fake connections %+v, closes %v; want connection %d still open", st.Connections, st.Closes, connID)
+	}
+	if st.Violations() != 0 {
+		t.Errorf("protocol violations: %v (every numbered frame must be acked once, in order)", st.ProtocolViolations)
+	}
+}
