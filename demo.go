@@ -10,6 +10,7 @@ import (
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
+	"github.com/cms-exporter/cms_exporter/config"
 	"github.com/cms-exporter/cms_exporter/supervisor"
 )
 
@@ -52,7 +53,7 @@ func startDemo(ctx context.Context, logger log.Logger, seed int64) (*demo, error
 
 // specs is the demo's specSource: one client per simulated node, verifying
 // the simulated cluster's own CA (TLS stays on, as for a real cluster).
-func (d *demo) specs() ([]supervisor.Spec, bool, error) {
+func (d *demo) specs() (settings, error) {
 	var specs []supervisor.Spec
 	for _, n := range d.nodes {
 		specs = append(specs, supervisor.Spec{
@@ -67,7 +68,12 @@ func (d *demo) specs() ([]supervisor.Spec, bool, error) {
 			},
 		})
 	}
-	return specs, true, nil
+	capacity := map[string]int{}
+	for _, n := range d.nodes {
+		capacity[n] = 60
+	}
+	return settings{specs: specs, perCall: true, capacity: capacity,
+		roster: config.Roster{BatchInterval: config.DefaultBatchInterval}}, nil
 }
 
 func (d *demo) close() {

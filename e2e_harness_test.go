@@ -21,6 +21,7 @@ import (
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
+	"github.com/cms-exporter/cms_exporter/config"
 	"github.com/cms-exporter/cms_exporter/supervisor"
 )
 
@@ -99,7 +100,7 @@ func (h *harness) setNodes(nodes ...string) {
 	h.nodes = nodes
 }
 
-func (h *harness) specs() ([]supervisor.Spec, bool, error) {
+func (h *harness) specs() (settings, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var specs []supervisor.Spec
@@ -115,7 +116,7 @@ func (h *harness) specs() ([]supervisor.Spec, bool, error) {
 		}
 		specs = append(specs, supervisor.Spec{Client: c, Settings: c.Name + c.URL + c.Password})
 	}
-	return specs, true, nil
+	return settings{specs: specs, perCall: true, roster: config.Roster{BatchInterval: 100 * time.Millisecond}}, nil
 }
 
 // scrape fetches /metrics and returns every sample as "name{labels}" → value.

@@ -152,9 +152,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// specSource yields the node set to run: from the config file, or from the
+// settings is what a (re)load yields: the nodes to run and the options
+// that may change with them.
+type settings struct {
+	specs    []supervisor.Spec
+	perCall  bool
+	capacity map[string]int // node → stated capacity in participants
+	roster   config.Roster
+}
+
+// specSource yields the settings to run: from the config file, or from the
 // demo cluster.
-type specSource func() (specs []supervisor.Spec, perCall bool, err error)
+type specSource func() (settings, error)
 
 // exporter ties the model, the clients and the HTTP side together.
 type exporter struct {
@@ -163,6 +172,7 @@ type exporter struct {
 	model    *collector.Collector
 	sup      *supervisor.Supervisor
 	source   specSource
+	capacity *capacityCollector
 	// own are the collectors of cms_* metrics (the README's table is
 	// checked against them).
 	own []prometheus.Collector
@@ -180,6 +190,7 @@ func newExporter(ctx context.Context, logger log.Logger) *exporter {
 		registry: reg,
 		model:    model,
 		sup:      supervisor.New(ctx, logger, model),
+		capacity: newCapacityCollector(),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cms_exporter_config_last_reload_successful",
 			Help: "Whether the last configuration reload attempt was successful.",
@@ -189,7 +200,7 @@ func newExporter(ctx context.Context, logger log.Logger) *exporter {
 			Help: "Timestamp of the last successful configuration reload.",
 		}),
 	}
-	x.own = []prometheus.Collector{versioncollector.NewCollector(programName), model, x.reloadOK, x.reloadTimestamp}
+	x.own = []prometheus.Collector{versioncollector.NewCollector(programName), model, x.capacity, x.reloadOK, x.reloadTimestamp}
 	reg.MustRegister(x.own...)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	go model.Run(ctx)
@@ -203,13 +214,14 @@ func (x *exporter) close() { x.sup.Close() }
 func (x *exporter) reload() error {
 	x.reloadMu.Lock()
 	defer x.reloadMu.Unlock()
-	specs, perCall, err := x.source()
+	st, err := x.source()
 	if err == nil {
 		var ch supervisor.Changes
-		ch, err = x.sup.Apply(specs)
+		ch, err = x.sup.Apply(st.specs)
 		if err == nil {
-			x.model.SetPerCallMetrics(perCall)
-			level.Info(x.logger).Log("msg", "configuration applied", "nodes", len(specs),
+			x.model.SetPerCallMetrics(st.perCall)
+			x.capacity.set(st.capacity)
+			level.Info(x.logger).Log("msg", "configuration applied", "nodes", len(st.specs),
 				"added", fmt.Sprint(ch.Added), "removed", fmt.Sprint(ch.Removed),
 				"restarted", fmt.Sprint(ch.Restarted), "unchanged", len(ch.Unchanged))
 		}

@@ -14,16 +14,23 @@ import (
 // fileSource reads the node set from the configuration file at every
 // (re)load, so SIGHUP and /-/reload see edits, including password files.
 func fileSource(path string, logger log.Logger) specSource {
-	return func() ([]supervisor.Spec, bool, error) {
+	return func() (settings, error) {
 		cfg, err := config.Load(path)
 		if err != nil {
-			return nil, false, err
+			return settings{}, err
 		}
 		for _, w := range cfg.Warnings {
 			level.Warn(logger).Log("msg", "risky configuration", "file", path, "warning", w)
 		}
 		specs, err := specsFromConfig(cfg)
-		return specs, cfg.PerCallMetrics, err
+		if err != nil {
+			return settings{}, err
+		}
+		capacity := make(map[string]int, len(cfg.Nodes))
+		for _, n := range cfg.Nodes {
+			capacity[n.Name] = n.CapacityParticipants
+		}
+		return settings{specs: specs, perCall: cfg.PerCallMetrics, capacity: capacity, roster: cfg.Roster}, nil
 	}
 }
 
@@ -40,6 +47,7 @@ func specsFromConfig(cfg *config.Config) ([]supervisor.Spec, error) {
 		}
 		specs = append(specs, supervisor.Spec{
 			Settings: n,
+			Links:    n.Connections,
 			Client: cmsws.Config{
 				Name:               n.Name,
 				URL:                n.URL,

@@ -29,8 +29,13 @@ type Target interface {
 // configuration as the operator wrote it (including the password value);
 // specs whose Settings are deeply equal leave the running connection alone.
 // cmsws.Config itself is not compared: it holds funcs and pointers.
+//
+// Links is the number of event connections to open to the node (0 means
+// 1). Link 0 starts with Client.Subscriptions; further links start with
+// none and receive theirs through SetSubscriptions.
 type Spec struct {
 	Client   cmsws.Config
+	Links    int
 	Settings any
 }
 
@@ -47,9 +52,9 @@ type Supervisor struct {
 
 type node struct {
 	settings any
-	client   *cmsws.Client
+	clients  []*cmsws.Client // by link
 	cancel   context.CancelFunc
-	done     chan struct{}
+	done     chan struct{} // closed when every link's client returned
 }
 
 // New returns a Supervisor whose clients live until ctx is cancelled or
@@ -79,21 +84,28 @@ func (s *Supervisor) Apply(specs []Spec) (Changes, error) {
 		}
 		want[sp.Client.Name] = sp
 	}
-	fresh := make(map[string]*cmsws.Client)
+	fresh := make(map[string][]*cmsws.Client)
 	for name, sp := range want {
 		if cur, ok := s.running[name]; ok && reflect.DeepEqual(cur.settings, sp.Settings) {
 			continue
 		}
-		cfg := sp.Client
-		cfg.Sink = s.target.Handle
-		if cfg.Logger == nil {
-			cfg.Logger = s.logger
+		links := max(sp.Links, 1)
+		for link := range links {
+			cfg := sp.Client
+			cfg.Link = link
+			cfg.Sink = s.target.Handle
+			if cfg.Logger == nil {
+				cfg.Logger = s.logger
+			}
+			if link > 0 {
+				cfg.Subscriptions = nil
+			}
+			c, err := cmsws.New(cfg)
+			if err != nil {
+				return ch, fmt.Errorf("node %q: %w", name, err)
+			}
+			fresh[name] = append(fresh[name], c)
 		}
-		c, err := cmsws.New(cfg)
-		if err != nil {
-			return ch, fmt.Errorf("node %q: %w", name, err)
-		}
-		fresh[name] = c
 	}
 	for name, cur := range s.running {
 		sp, keep := want[name]
@@ -127,15 +139,23 @@ func (s *Supervisor) Apply(specs []Spec) (Changes, error) {
 	return ch, nil
 }
 
-func (s *Supervisor) start(name string, settings any, c *cmsws.Client) {
+func (s *Supervisor) start(name string, settings any, clients []*cmsws.Client) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	n := &node{settings: settings, client: c, cancel: cancel, done: make(chan struct{})}
+	n := &node{settings: settings, clients: clients, cancel: cancel, done: make(chan struct{})}
 	s.running[name] = n
+	var wg sync.WaitGroup
+	for link, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Run(ctx); err != nil {
+				level.Error(s.logger).Log("msg", "events client stopped", "node", name, "link", link, "err", err)
+			}
+		}()
+	}
 	go func() {
-		defer close(n.done)
-		if err := c.Run(ctx); err != nil {
-			level.Error(s.logger).Log("msg", "events client stopped", "node", name, "err", err)
-		}
+		wg.Wait()
+		close(n.done)
 	}()
 }
 
@@ -144,15 +164,17 @@ func (s *Supervisor) stop(n *node) {
 	<-n.done
 }
 
-// SetSubscriptions changes one node's desired subscription set.
-func (s *Supervisor) SetSubscriptions(name string, subs []cmsws.Subscription) bool {
+// SetSubscriptions changes the desired subscription set of one connection
+// of one node. It reports false when there is no such connection.
+func (s *Supervisor) SetSubscriptions(name string, link int, subs []cmsws.Subscription) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, ok := s.running[name]
-	if ok {
-		n.client.SetSubscriptions(subs)
+	if !ok || link < 0 || link >= len(n.clients) {
+		return false
 	}
-	return ok
+	n.clients[link].SetSubscriptions(subs)
+	return true
 }
 
 // Nodes returns the names of the running nodes, sorted.
