@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,4 +81,185 @@ func BenchmarkHandleCallUpdate(b *testing.B) {
 		h.c.Handle(ev)
 		i++
 	}
+}
+
+// rosterBench builds calls meetings (one call each, round-robin on 3
+// nodes), each placed on its node and fed a snapshot of per participants
+// through a live roster subscription.
+func rosterBench(b *testing.B, calls, per int) *harness {
+	b.Helper()
+	h := newHarness(b, perCall)
+	nodes := []string{"a", "b", "c"}
+	for _, n := range nodes {
+		h.c.AddNode(n)
+		h.connect(n)
+	}
+	h.plan = map[string]Slot{}
+	for i := range calls {
+		n := nodes[i%len(nodes)]
+		id := fmt.Sprintf("call-%d", i)
+		h.calls(n, add(id, fmt.Sprintf("meeting-%d", i), participants(per)))
+		h.plan[fmt.Sprintf("meeting-%d", i)] = Slot{Node: n}
+	}
+	h.advance(h.c.quiet)
+	h.setPlan(nil, nil)
+	ups := make([]cmsws.RosterUpdate, per)
+	for i := range calls {
+		n := nodes[i%len(nodes)]
+		sub := rosterSub(100+i, fmt.Sprintf("call-%d", i))
+		h.activate(n, 0, sub)
+		for j := range ups {
+			// Every fifth participant muted, one presenting, one speaking.
+			ups[j] = padd(fmt.Sprintf("%s-%d", guid(i), j), audioMuted(j%5 == 0), presenter(j == 0), activeSpeaker(j == 1))
+		}
+		h.roster(n, 0, sub, ups...)
+	}
+	h.advance(h.c.quiet)
+	if got := h.value("cms_roster_coverage_ratio"); got != 1 {
+		b.Fatalf("coverage %v, want 1", got)
+	}
+	return h
+}
+
+// BenchmarkCollectRoster measures one scrape (Collect, channel drained as
+// the registry does) of calls × participants, every call and roster changed
+// since the last scrape (the worst case: the per-call caches are cold).
+// The cost must follow the calls, not the participants: compare 100x20
+// with 100x200, and 1000x20 with 100x200 (same participants). The
+// _unchanged variant is the steady state of a quiet cluster (all cached).
+func BenchmarkCollectRoster(b *testing.B) {
+	for _, size := range []struct {
+		calls, per int
+		cached     bool
+	}{{1000, 20, false}, {100, 200, false}, {100, 20, false}, {1000, 20, true}} {
+		name := fmt.Sprintf("%dx%d", size.calls, size.per)
+		if size.cached {
+			name += "_unchanged"
+		}
+		b.Run(name, func(b *testing.B) {
+			h := rosterBench(b, size.calls, size.per)
+			ch := make(chan prometheus.Metric, 32768)
+			b.ReportAllocs()
+			for b.Loop() {
+				h.c.mu.Lock()
+				for _, m := range h.c.meetings {
+					if size.cached {
+						break
+					}
+					m.roster.rendered = nil
+					for _, cl := range m.instances {
+						cl.rendered = nil
+					}
+				}
+				h.c.mu.Unlock()
+				h.c.Collect(ch)
+				for len(ch) > 0 {
+					<-ch
+				}
+			}
+		})
+	}
+}
+
+// captureUpdateShapes returns the roster "update"s of the 81-connection
+// capture, in order: mostly activeSpeaker toggles, then state changes,
+// mutes and layouts, as real meetings produce them.
+func captureUpdateShapes(b *testing.B) []cmsws.RosterUpdate {
+	var out []cmsws.RosterUpdate
+	for _, l := range readCapture(b, "one-bridge-81-connections.jsonl") {
+		if l.typ != cmsws.TypeRosterUpdate {
+			continue
+		}
+		fr, err := cmsws.DecodeFrame(l.raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, u := range fr.Message.RosterUpdates {
+			if u.UpdateType == cmsws.UpdateUpdate {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
+// BenchmarkApplyRosterUpdate measures the apply path (Handle of a live
+// rosterUpdate message of one update, lock included) in a model of 1,000
+// meetings × 20 participants, with the update shapes of the capture
+// re-targeted round-robin at the model's participants. It reports
+// updates/s on one core.
+func BenchmarkApplyRosterUpdate(b *testing.B) {
+	h := rosterBench(b, 1000, 20)
+	shapes := captureUpdateShapes(b)
+	counts := map[string]int{}
+	for _, u := range shapes {
+		switch {
+		case u.ActiveSpeaker.State != cmsws.Absent:
+			counts["activeSpeaker"]++
+		case u.State.State != cmsws.Absent:
+			counts["state"]++
+		default:
+			counts["other"]++
+		}
+	}
+	b.Logf("%d update shapes from the capture: %v", len(shapes), counts)
+	nodes := []string{"a", "b", "c"}
+	evs := make([]cmsws.Event, 4096)
+	for i := range evs {
+		meeting := (i * 7) % 1000
+		u := shapes[i%len(shapes)]
+		u.Participant = fmt.Sprintf("%s-%d", guid(meeting), i%20)
+		sub := rosterSub(100+meeting, fmt.Sprintf("call-%d", meeting))
+		idx := sub.Index
+		evs[i] = cmsws.Event{Kind: cmsws.EventMessage, Node: nodes[meeting%3], Conn: 1, Subscription: &sub,
+			Message: &cmsws.Message{Type: cmsws.TypeRosterUpdate, SubscriptionIndex: &idx, RosterUpdates: []cmsws.RosterUpdate{u}}}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		h.c.Handle(evs[i%len(evs)])
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+	if got := h.errors("a", "unknown_participant"); got != 0 {
+		b.Fatalf("unknown_participant = %v: the benchmark missed its participants", got)
+	}
+}
+
+// BenchmarkRosterMemory measures the heap a roster costs per participant:
+// 100 meetings × 1,000 participants built through Handle, live heap before
+// and after (garbage collected), divided by the participants.
+func BenchmarkRosterMemory(b *testing.B) {
+	const meetings, per = 100, 1000
+	var perPart float64
+	for b.Loop() {
+		h := newHarness(b, perCall)
+		h.c.AddNode("a")
+		h.connect("a")
+		for i := range meetings {
+			h.calls("a", add(fmt.Sprintf("call-%d", i), fmt.Sprintf("meeting-%d", i)))
+		}
+		h.advance(h.c.quiet)
+		subs := make([]cmsws.Subscription, meetings)
+		for i := range subs {
+			subs[i] = rosterSub(100+i, fmt.Sprintf("call-%d", i))
+			h.activate("a", 0, subs[i])
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i, sub := range subs {
+			ups := make([]cmsws.RosterUpdate, per)
+			for j := range ups {
+				ups[j] = padd(guid(i*per+j), audioMuted(j%3 == 0))
+			}
+			h.roster("a", 0, sub, ups...)
+		}
+		h.advance(h.c.quiet)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perPart = float64(after.HeapAlloc-before.HeapAlloc) / (meetings * per)
+		runtime.KeepAlive(h)
+	}
+	b.ReportMetric(perPart, "B/participant")
 }

@@ -133,14 +133,22 @@ func (c *Collector) setState(cl *call, st callState) {
 	if cl.meeting != nil && cl.meeting.key == key {
 		return
 	}
+	old := cl.meeting
 	c.detach(cl)
 	m, ok := c.meetings[key]
 	if !ok {
-		m = &meeting{key: key}
+		m = &meeting{key: key, planKey: key.planKey()}
 		c.meetings[key] = m
 	}
 	m.instances = append(m.instances, cl)
 	cl.meeting = m
+	// A call re-keyed out of a meeting it was the last instance of (its
+	// correlator arrived late) takes the roster along: the participants did
+	// not go anywhere.
+	if old != nil && len(old.instances) == 0 && old.roster != nil && m.roster == nil {
+		m.roster, old.roster = old.roster, nil
+		m.roster.rendered = nil
+	}
 }
 
 func (c *Collector) detach(cl *call) {
@@ -158,7 +166,10 @@ func (c *Collector) detach(cl *call) {
 		}
 	}
 	if len(m.instances) == 0 {
+		// The meeting ended (or lost its key): its roster goes with it.
 		delete(c.meetings, m.key)
+	} else if m.avoid[cl.node.name] && !m.hostedOn(cl.node) {
+		delete(m.avoid, cl.node.name)
 	}
 	cl.meeting = nil
 }
@@ -197,7 +208,7 @@ func (c *Collector) startSnapshot(n *node, index int) {
 	n.phase.gen++
 	n.phase.last = c.now()
 	n.synced = false
-	level.Debug(c.logger).Log("msg", "calls snapshot started", "node", n.name, "conn", n.conn, "index", index)
+	level.Debug(c.logger).Log("msg", "calls snapshot started", "node", n.name, "conn", n.primary().conn, "index", index)
 }
 
 // endSnapshot closes the snapshot phase: every call the snapshot did not
@@ -214,7 +225,7 @@ func (c *Collector) endSnapshot(n *node, why string) {
 	}
 	n.synced = true
 	n.syncedOnce = true
-	level.Info(c.logger).Log("msg", "node calls synced", "node", n.name, "conn", n.conn,
+	level.Info(c.logger).Log("msg", "node calls synced", "node", n.name, "conn", n.primary().conn,
 		"calls", len(n.calls), "stale_dropped", dropped, "snapshot_end", why)
 }
 

@@ -19,15 +19,16 @@ const captureDir = "../../shared/fixtures/cms-capture"
 // captureLine is one line of a capture as the test's own plain JSON reading
 // sees it, independent of cmsws's decoder.
 type captureLine struct {
-	raw     []byte
-	date    time.Time
-	id      int64
-	typ     string
-	index   int
-	updates []map[string]any
+	raw      []byte
+	date     time.Time
+	id       int64
+	typ      string
+	index    int
+	updates  []map[string]any
+	callInfo map[string]any
 }
 
-func readCapture(t *testing.T, file string) []captureLine {
+func readCapture(t testing.TB, file string) []captureLine {
 	t.Helper()
 	f, err := os.Open(filepath.Join(captureDir, file))
 	if err != nil {
@@ -46,13 +47,14 @@ func readCapture(t *testing.T, file string) []captureLine {
 				Type              string           `json:"type"`
 				SubscriptionIndex int              `json:"subscriptionIndex"`
 				Updates           []map[string]any `json:"updates"`
+				CallInfo          map[string]any   `json:"callInfo"`
 			} `json:"message"`
 		}
 		if err := json.Unmarshal(raw, &env); err != nil {
 			t.Fatalf("%s line %d: %v", file, len(out)+1, err)
 		}
 		l := captureLine{raw: raw, id: env.Message.MessageID, typ: env.Message.Type,
-			index: env.Message.SubscriptionIndex, updates: env.Message.Updates}
+			index: env.Message.SubscriptionIndex, updates: env.Message.Updates, callInfo: env.Message.CallInfo}
 		if env.Date != "" {
 			if l.date, err = time.Parse("2006-01-02T15:04:05.999999", env.Date); err != nil {
 				t.Fatalf("%s line %d: date: %v", file, len(out)+1, err)
@@ -267,6 +269,8 @@ func TestCaptureReplay(t *testing.T) {
 		c.Handle(ev)
 	}
 	o := &oracle{calls: map[string]map[string]any{}}
+	ro := newRosterOracle()
+	var followed, followedCorr string
 	msgTypes := map[string]int{}
 
 	check := func(when string) {
@@ -288,7 +292,12 @@ func TestCaptureReplay(t *testing.T) {
 			handle(cmsws.Event{Kind: cmsws.EventDisconnected, Conn: uint64(k), Reason: cmsws.DisconnectReadError})
 		}
 		// The capture lacks subscriptionUpdate frames: synthesize what the
-		// client reported before the first message.
+		// client reported before the first message. Its roster and callInfo
+		// subscriptions followed one call of the connection's snapshot.
+		followed, followedCorr = rosterCallOf(t, conn)
+		subs[idxRoster] = rosterSub(idxRoster, followed)
+		subs[idxInfo] = cmsws.Subscription{Index: idxInfo, Type: cmsws.ResourceCallInfo, Call: followed}
+		ro.reset() // each connection's roster snapshot replaces the roster
 		clock = conn[0].date
 		handle(cmsws.Event{Kind: cmsws.EventConnected, Conn: uint64(k + 1)})
 		for _, idx := range []int{idxCalls, idxRoster, idxInfo} {
@@ -315,14 +324,39 @@ func TestCaptureReplay(t *testing.T) {
 				}
 				for _, u := range l.updates {
 					o.apply(u, sawSnapshot)
+					if u["call"] == followed && u["updateType"] == "remove" {
+						ro.reset() // the meeting ended: its roster goes
+					}
 				}
 				sawSnapshot = true
+			}
+			if l.typ == cmsws.TypeRosterUpdate {
+				// Joins depend on when a quiet snapshot ended, so this
+				// replay only checks what does not: the roster and leaves.
+				for _, u := range l.updates {
+					ro.apply(u, true)
+				}
 			}
 		}
 	}
 	clock = clock.Add(time.Minute)
 	c.Tick(clock)
 	check("end of capture")
+
+	// The roster of the meeting followed last, and every leave, as the
+	// capture itself says.
+	slot := Slot{Node: node}
+	c.SetPlan(map[string]Slot{followedCorr: slot}, nil, nil, map[Slot]int{slot: 3})
+	want := ro.expected(node, followed)
+	if err := collectAndCompare(c, rosterText(want)+partTotalsText(0, 0, ro.left)+
+		clusterRosterText(want.audio, want.video, want.txAudio, want.txVideo, want.pres)+coverageText(1, 1, 0, 0, 0),
+		append(append(append(append([]string{}, rosterFamilies...), "cms_participants_left_total"), clusterRosterNames...), coverageNames...)...); err != nil {
+		t.Errorf("roster at the end of the capture: %v", err)
+	}
+	t.Logf("roster at the end: %+v; leaves %v", want, ro.left)
+	if len(ro.parts) == 0 || len(ro.left) < 3 {
+		t.Errorf("the roster oracle ends with %d participants and %d leave reasons: the replay would prove little", len(ro.parts), len(ro.left))
+	}
 
 	// Every message counted by type; no errors at all.
 	for typ, n := range msgTypes {

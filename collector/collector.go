@@ -1,7 +1,13 @@
 // Package collector is the exporter's model of a CMS cluster. It receives
-// the typed events of one cmsws client per node, applies them in order to an
-// in-memory model of the active calls, and renders that model as const
+// the typed events of the cmsws clients (one per node and connection),
+// applies them in order to an in-memory model of the active calls, their
+// meetings and the meetings' rosters, and renders that model as const
 // metrics when Prometheus scrapes (it is a prometheus.Collector).
+//
+// Which meeting's roster is subscribed where is the planner's business: the
+// model tells it what exists (PlanInput) and learns what was decided
+// (SetPlan), which it needs for coverage, the budget metrics and the
+// labels of the per-call roster series.
 //
 // It knows nothing about sockets: everything it learns arrives through
 // Handle, and everything that depends on time advances through Tick, so the
@@ -34,7 +40,8 @@ type Options struct {
 	// aggregates stay. For clusters where one series per call is too many.
 	PerCallMetrics bool
 	// SnapshotQuiet ends a reconnect snapshot when no callListUpdate arrived
-	// for this long (CMS sends no end-of-snapshot marker). Default 1s.
+	// for this long (CMS sends no end-of-snapshot marker), and a roster
+	// subscription's snapshot when no rosterUpdate arrived on it. Default 1s.
 	SnapshotQuiet time.Duration
 	// LockSettle is how long a new call instance may keep the "locked" CMS
 	// announces every call with before the lock is believed. Default 2s.
@@ -53,12 +60,16 @@ type Collector struct {
 	now    func() time.Time
 	d      descs
 
-	mu        sync.Mutex
-	perCall   bool
-	nodes     map[string]*node
-	meetings  map[meetingKey]*meeting
-	unsettled map[*call]struct{}
-	totals    transitionTotals
+	mu         sync.Mutex
+	perCall    bool
+	nodes      map[string]*node
+	meetings   map[meetingKey]*meeting
+	unsettled  map[*call]struct{}
+	totals     transitionTotals
+	partTotals rosterTotals
+	plan       plan
+	// coverageFull is the last logged coverage state (see checkCoverage).
+	coverageFull bool
 }
 
 // New returns an empty Collector.
@@ -73,6 +84,8 @@ func New(o Options) *Collector {
 		nodes:     make(map[string]*node),
 		meetings:  make(map[meetingKey]*meeting),
 		unsettled: make(map[*call]struct{}),
+		// With no meeting, coverage is complete: nothing to log at start.
+		coverageFull: true,
 	}
 	if c.logger == nil {
 		c.logger = log.NewNopLogger()
@@ -143,7 +156,8 @@ func (c *Collector) AllSynced() bool {
 }
 
 // Tick advances the rules that depend on time passing without events: the
-// end of a quiet snapshot and the settling of new calls' lock state.
+// end of a quiet snapshot (of calls or of a roster), the settling of new
+// calls' lock state, and the coverage log line.
 func (c *Collector) Tick(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -152,12 +166,21 @@ func (c *Collector) Tick(now time.Time) {
 		if n.phase.active && now.Sub(n.phase.last) >= c.quiet {
 			c.endSnapshot(n, "quiet")
 		}
+		for _, id := range n.sortedLinks() {
+			l := n.links[id]
+			for _, s := range l.subs {
+				if s.feed != nil && s.feed.snapshot && now.Sub(s.feed.last) >= c.quiet {
+					c.endRosterSnapshot(n, l, s, "quiet")
+				}
+			}
+		}
 	}
 	for cl := range c.unsettled {
 		if now.Sub(cl.addedAt) >= c.settle {
 			c.settleLock(cl)
 		}
 	}
+	c.checkCoverage()
 }
 
 // Run calls Tick every 250ms until ctx is done. It runs in the caller's

@@ -40,6 +40,24 @@ type descs struct {
 	eventsProbeLatency     *prometheus.Desc
 	eventsSynced           *prometheus.Desc
 	eventsConnected        *prometheus.Desc
+
+	// roster, per call
+	callRosterParticipants *prometheus.Desc
+	callPartFlags          [numFlags]*prometheus.Desc // by partFlags bit
+	// roster, cluster
+	clusterPartAudioMuted   *prometheus.Desc
+	clusterPartVideoMuted   *prometheus.Desc
+	clusterPartTxAudioMuted *prometheus.Desc
+	clusterPartTxVideoMuted *prometheus.Desc
+	clusterPartPresenting   *prometheus.Desc
+	participantsJoined      *prometheus.Desc
+	participantsLeft        *prometheus.Desc
+	participantsMoved       *prometheus.Desc
+	// coverage and budget
+	rosterCoverage *prometheus.Desc
+	rosterMeetings *prometheus.Desc
+	budgetUsed     *prometheus.Desc
+	budgetLeft     *prometheus.Desc
 }
 
 func newDescs() descs {
@@ -78,13 +96,37 @@ func newDescs() descs {
 		eventsConnectFailures: d("cms_events_connect_failures_total", "Failed attempts to connect the events WebSocket, by reason (auth, token, network, tls, handshake, other).", []string{"node", "reason"}),
 		eventsDisconnects:     d("cms_events_disconnects_total", "Events WebSocket connections that ended, by reason.", []string{"node", "reason"}),
 		eventsMessages:        d("cms_events_messages_total", "Messages received from the node, by message type (unknown types as other).", []string{"node", "type"}),
-		eventsMessageErrors:   d("cms_events_message_errors_total", "Frames, messages or updates that could not be used, by reason: decoding and protocol errors of the client, plus the model's unknown_call, invalid_value, wrong_resource and request_failed.", []string{"node", "reason"}),
-		eventsSubscriptions:   d("cms_events_subscriptions", "Subscriptions of the node's current events connection by resource and server-reported state.", []string{"node", "resource", "state"}),
+		eventsMessageErrors:   d("cms_events_message_errors_total", "Frames, messages or updates that could not be used, by reason: decoding and protocol errors of the client, plus the model's unknown_call, unknown_participant, invalid_value, wrong_resource and request_failed. Counted over all the node's events connections.", []string{"node", "reason"}),
+		eventsSubscriptions:   d("cms_events_subscriptions", "Subscriptions of the node's current events connections (all of them) by resource and server-reported state.", []string{"node", "resource", "state"}),
 		eventsLastMessage:     d("cms_events_last_message_timestamp_seconds", "Unix time the last message from the node was received.", node),
 		eventsProbes:          d("cms_events_probes_total", "Liveness probes the node acknowledged in time.", node),
 		eventsProbeLatency:    d("cms_events_probe_latency_seconds", "Round-trip time of the last acknowledged liveness probe.", node),
 		eventsSynced:          d("cms_events_synced", "1 when the current connection's calls snapshot is complete, so the node's calls are known rather than carried over from the last connection.", node),
-		eventsConnected:       d("cms_events_connected", "1 while the node's events WebSocket is connected (whatever the state of its subscriptions).", node),
+		eventsConnected:       d("cms_events_connected", "1 while the node's primary events WebSocket (the one carrying the calls subscription) is connected, whatever the state of its subscriptions.", node),
+
+		callRosterParticipants: d("cms_call_roster_participants", "Participants in the meeting's roster by state (initial, ringing, connected, onHold, other). One series set per meeting, on the call instance whose node carries its roster subscription; they move when the subscription is re-homed.", []string{"node", "call", "state"}),
+		callPartFlags: [numFlags]*prometheus.Desc{
+			d("cms_call_participants_audio_muted", "Participants of the meeting whose audio the Meeting Server mutes (roster audioMuted). On the instance carrying the roster subscription.", nodeCall),
+			d("cms_call_participants_video_muted", "Participants of the meeting whose video the Meeting Server mutes (roster videoMuted). On the instance carrying the roster subscription.", nodeCall),
+			d("cms_call_participants_tx_audio_muted", "Participants of the meeting whose audio transmission is muted (roster txAudioMuted). On the instance carrying the roster subscription.", nodeCall),
+			d("cms_call_participants_tx_video_muted", "Participants of the meeting whose video transmission is muted (roster txVideoMuted). On the instance carrying the roster subscription.", nodeCall),
+			d("cms_call_participants_presenting", "Participants of the meeting currently presenting. On the instance carrying the roster subscription.", nodeCall),
+			d("cms_call_participants_active_speakers", "Participants of the meeting currently considered active speakers. On the instance carrying the roster subscription.", nodeCall),
+			d("cms_call_participants_endpoint_recording", "Participants of the meeting recording it from their endpoint. On the instance carrying the roster subscription.", nodeCall),
+		},
+		clusterPartAudioMuted:   d("cms_cluster_participants_audio_muted", "Participants with audio muted, over the meetings whose roster is covered (see cms_roster_coverage_ratio).", nil),
+		clusterPartVideoMuted:   d("cms_cluster_participants_video_muted", "Participants with video muted, over the meetings whose roster is covered.", nil),
+		clusterPartTxAudioMuted: d("cms_cluster_participants_tx_audio_muted", "Participants with audio transmission muted, over the meetings whose roster is covered.", nil),
+		clusterPartTxVideoMuted: d("cms_cluster_participants_tx_video_muted", "Participants with video transmission muted, over the meetings whose roster is covered.", nil),
+		clusterPartPresenting:   d("cms_cluster_participants_presenting", "Participants presenting, over the meetings whose roster is covered.", nil),
+		participantsJoined:      d("cms_participants_joined_total", "Participants seen joining a meeting live (not ones found in a roster snapshot), once per participant even when several subscriptions report the join.", nil),
+		participantsLeft:        d("cms_participants_left_total", "Participants seen leaving a meeting live, by CMS's reason (known reasons, other, none when CMS gave none: it gives none for participants hosted on another node), once per leave.", []string{"reason"}),
+		participantsMoved:       d("cms_participants_moved_total", "Participants that joined a meeting by being moved from another one (movedParticipant holds a participant GUID).", nil),
+
+		rosterCoverage: d("cms_roster_coverage_ratio", "Meetings whose roster subscription is active and synced, divided by the meetings not excluded by the name patterns; 1 when there are none. Below 1 the participant metrics are partial.", nil),
+		rosterMeetings: d("cms_roster_meetings", "Meetings by roster coverage state: covered (subscription active and synced), pending (placed or new, not yet covered), skipped (no subscription budget left), excluded (name patterns).", []string{"state"}),
+		budgetUsed:     d("cms_subscription_budget_used", "Subscriptions the plan puts on the node's events connection (calls included); CMS allows 100.", []string{"node", "connection"}),
+		budgetLeft:     d("cms_subscription_budget_left", "Subscriptions still free on the node's events connection: 100 minus cms_subscription_budget_used.", []string{"node", "connection"}),
 	}
 }
 
@@ -100,5 +142,11 @@ func (d *descs) all() []*prometheus.Desc {
 		d.eventsConnects, d.eventsConnectFailures, d.eventsDisconnects, d.eventsMessages,
 		d.eventsMessageErrors, d.eventsSubscriptions, d.eventsLastMessage, d.eventsProbes,
 		d.eventsProbeLatency, d.eventsSynced, d.eventsConnected,
+		d.callRosterParticipants, d.callPartFlags[0], d.callPartFlags[1], d.callPartFlags[2],
+		d.callPartFlags[3], d.callPartFlags[4], d.callPartFlags[5], d.callPartFlags[6],
+		d.clusterPartAudioMuted, d.clusterPartVideoMuted, d.clusterPartTxAudioMuted,
+		d.clusterPartTxVideoMuted, d.clusterPartPresenting,
+		d.participantsJoined, d.participantsLeft, d.participantsMoved,
+		d.rosterCoverage, d.rosterMeetings, d.budgetUsed, d.budgetLeft,
 	}
 }

@@ -31,6 +31,8 @@ type harness struct {
 	clock time.Time
 	conns map[string]uint64
 	msgID map[string]int64
+	// plan is what place has put into the collector's plan so far.
+	plan map[string]Slot
 }
 
 func newHarness(t testing.TB, o Options) *harness {

@@ -40,6 +40,7 @@ var (
 		cmsws.MessageErrorUnexpectedAck, cmsws.MessageErrorSequence,
 		// the model's own
 		reasonUnknownCall, reasonInvalidValue, reasonRequestFailed, reasonWrongResource,
+		reasonUnknownParticipant,
 	}
 
 	knownResources = []string{string(cmsws.ResourceCalls), string(cmsws.ResourceCallRoster),
@@ -60,9 +61,35 @@ const (
 	// status other than success.
 	reasonRequestFailed = "request_failed"
 	// reasonWrongResource: a callListUpdate on a subscription that is not a
-	// calls subscription.
+	// calls subscription (or a rosterUpdate on one that is not callRoster).
 	reasonWrongResource = "wrong_resource"
+	// reasonUnknownParticipant: a roster update or remove for a participant
+	// the meeting's roster does not hold (and who did not just leave).
+	reasonUnknownParticipant = "unknown_participant"
 )
+
+// Leave reasons of cms_participants_left_total: the ones seen in real
+// traffic, then "other" (an unexpected value) and "none" (absent or null:
+// CMS gives no reason for participants hosted on another node).
+const leaveReasonNone = "none"
+
+var leaveReasons = []string{"timeout", "noAnswer", "notFound", "remoteTeardown", "callEnded",
+	"unknownDestination", labelOther, leaveReasonNone}
+
+// leaveReasonIndex maps a removal's reason onto leaveReasons.
+func leaveReasonIndex(f cmsws.Field[string]) int {
+	if f.State != cmsws.Valid {
+		if f.State == cmsws.Invalid {
+			return slices.Index(leaveReasons, labelOther)
+		}
+		return slices.Index(leaveReasons, leaveReasonNone)
+	}
+	// The known reasons are all but the last two (other, none).
+	if i := slices.Index(leaveReasons[:len(leaveReasons)-2], f.Value); i >= 0 {
+		return i
+	}
+	return slices.Index(leaveReasons, labelOther)
+}
 
 // bounded returns v if it is one of known, else "other".
 func bounded(v string, known []string) string {

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"sort"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -8,53 +9,93 @@ import (
 	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
-// node is one configured Call Bridge as seen through its events client.
+// node is one configured Call Bridge as seen through its events clients.
 type node struct {
 	name string
 
-	// conn is the number of the current (or last) connection and connected
-	// says whether it is up. Messages of any other connection are stale.
-	conn      uint64
-	connected bool
-	// subs are the subscription states of the current connection, by index.
-	subs map[int]*subscription
+	// links are the node's event connections by slot number. Link 0 is the
+	// primary one: it carries the calls subscription and drives cms_up and
+	// the calls snapshot. Links 1..3 carry roster subscriptions only. Link 0
+	// always exists; the others appear with their first event.
+	links map[int]*link
 
 	// calls are kept across a disconnect (no gaps on a blip) and replaced by
 	// the next snapshot.
 	calls map[string]*call
 	phase snapshotPhase
 
-	// synced: the current connection's calls snapshot is complete.
+	// synced: the current primary connection's calls snapshot is complete.
 	// syncedOnce: some connection's snapshot completed since AddNode.
 	synced     bool
 	syncedOnce bool
 	// up is the last cms_up value, kept to log changes only.
 	up bool
 
+	// stats aggregate the node's links: dashboards know cms_events_* by
+	// node, and a link label would change every series' identity.
 	stats nodeStats
 }
 
 func newNode(name string) *node {
 	return &node{
 		name:  name,
-		subs:  make(map[int]*subscription),
+		links: map[int]*link{0: newLink(0)},
 		calls: make(map[string]*call),
 		stats: newNodeStats(),
 	}
 }
 
-// callsLive reports whether some calls subscription of the current
+// primary is link 0, the connection carrying the calls subscription.
+func (n *node) primary() *link { return n.links[0] }
+
+// callsLive reports whether some calls subscription of the primary
 // connection is live (cms_up).
 func (n *node) callsLive() bool {
-	if !n.connected {
+	l := n.primary()
+	if !l.connected {
 		return false
 	}
-	for _, s := range n.subs {
-		if s.resource == cmsws.ResourceCalls && s.live {
+	for _, s := range l.callSubs {
+		if s.live {
 			return true
 		}
 	}
 	return false
+}
+
+// sortedLinks returns the link numbers in order, for deterministic work.
+func (n *node) sortedLinks() []int {
+	ids := make([]int, 0, len(n.links))
+	for id := range n.links {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	return ids
+}
+
+// link is one events connection of a node. Each has its own connection
+// numbering (Event.Conn) and its own subscriptions; a disconnect of one link
+// touches nothing of the others.
+type link struct {
+	id int
+	// conn is the number of the current (or last) connection and connected
+	// says whether it is up. Messages of any other connection are stale.
+	conn      uint64
+	connected bool
+	// subs are the subscription states of the current connection, by index.
+	subs map[int]*subscription
+	// rosters indexes the callRoster subscriptions of subs by call id, so
+	// that checking a meeting's placement costs O(1), not O(subscriptions).
+	rosters map[string]*subscription
+	// callSubs are the calls subscriptions of subs (normally one): cms_up
+	// is evaluated after every event, and a link holds up to 100 roster
+	// subscriptions that must not be scanned each time.
+	callSubs map[int]*subscription
+}
+
+func newLink(id int) *link {
+	return &link{id: id, subs: make(map[int]*subscription), rosters: make(map[string]*subscription),
+		callSubs: make(map[int]*subscription)}
 }
 
 // subscription is the server-reported state of one subscription index.
@@ -67,6 +108,15 @@ type subscription struct {
 	// CMS report pending then active again; that is neither an outage nor
 	// a new snapshot, so "pending" does not clear live.
 	live bool
+
+	// callID is call as the model keys calls (cleaned), for callRoster.
+	callID string
+	// feed is the roster snapshot state of a callRoster subscription; nil
+	// for other resources.
+	feed *rosterFeed
+	// strikes counts consecutive plans that no longer want this callRoster
+	// subscription on its link; see SetPlan.
+	strikes int
 }
 
 // snapshotPhase is the replace-on-relist window after a calls subscription
@@ -143,11 +193,59 @@ func keyFor(nodeName, callID string, st *callState) meetingKey {
 	return meetingKey{node: nodeName, call: callID}
 }
 
+// planKey is the meeting's key towards the planner: its correlator, or for
+// a call without one a string no correlator (a GUID) can take.
+func (k meetingKey) planKey() string {
+	if k.correlator != "" {
+		return k.correlator
+	}
+	return "call:" + k.node + "/" + k.call
+}
+
 // meeting is the set of call instances sharing a key; typically one per
 // hosting node, so a slice is the right container.
 type meeting struct {
 	key       meetingKey
+	planKey   string
 	instances []*call
+	// roster is the meeting's participant list, fed by its roster
+	// subscription(s); nil until one delivers something. It ends with the
+	// meeting.
+	roster *roster
+	// avoid: nodes where a roster subscription for this meeting was
+	// deactivated while the meeting still ran there; the planner should
+	// place it elsewhere. An entry goes when the meeting leaves that node.
+	avoid map[string]bool
+}
+
+// hostedOn reports whether some instance of the meeting is on n.
+func (m *meeting) hostedOn(n *node) bool {
+	for _, cl := range m.instances {
+		if cl.node == n {
+			return true
+		}
+	}
+	return false
+}
+
+// instanceOn returns the meeting's instance on the named node (the one with
+// the smallest id, should there be several), or nil.
+func (m *meeting) instanceOn(nodeName string) *call {
+	var found *call
+	for _, cl := range m.instances {
+		if cl.node.name == nodeName && (found == nil || cl.id < found.id) {
+			found = cl
+		}
+	}
+	return found
+}
+
+// ensureRoster returns the meeting's roster, creating an empty one.
+func (m *meeting) ensureRoster() *roster {
+	if m.roster == nil {
+		m.roster = newRoster()
+	}
+	return m.roster
 }
 
 // meetingState is the meeting-level view that gauges show and transition

@@ -73,6 +73,7 @@ cms_events_message_errors_total{node="a",reason="unknown_call"} 1
 cms_events_message_errors_total{node="a",reason="invalid_value"} 0
 cms_events_message_errors_total{node="a",reason="request_failed"} 1
 cms_events_message_errors_total{node="a",reason="wrong_resource"} 0
+cms_events_message_errors_total{node="a",reason="unknown_participant"} 0
 cms_events_message_errors_total{node="a",reason="other"} 1
 # TYPE cms_events_subscriptions gauge
 cms_events_subscriptions{node="a",resource="calls",state="pending"} 0

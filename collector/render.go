@@ -32,18 +32,22 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 // render appends the model's metrics to out. Callers hold c.mu.
 func (c *Collector) render(out []prometheus.Metric) []prometheus.Metric {
-	size := 40
+	size := 60
 	for _, n := range c.nodes {
-		size += 60
+		size += 60 + 2*len(n.links)
 		if c.perCall {
 			size += 7 * len(n.calls)
 		}
+	}
+	if c.perCall {
+		size += (numStates + numFlags) * len(c.meetings)
 	}
 	r := renderer{out: slices.Grow(out, size)}
 	for _, n := range c.nodes {
 		c.renderNode(&r, n)
 	}
 	c.renderCluster(&r)
+	c.renderRosters(&r)
 	if r.errs > 0 {
 		level.Warn(c.logger).Log("msg", "series dropped from the scrape", "count", r.errs, "err", r.err)
 	}
@@ -127,9 +131,10 @@ func (c *Collector) renderNode(r *renderer, n *node) {
 	}
 	types.each(func(ct string, v float64) { r.gauge(d.nodeCalls, v, n.name, ct) })
 
+	primary := n.primary()
 	r.gauge(d.up, b2f(n.callsLive()), n.name)
-	r.gauge(d.eventsConnected, b2f(n.connected), n.name)
-	r.gauge(d.eventsSynced, b2f(n.synced && n.connected), n.name)
+	r.gauge(d.eventsConnected, b2f(primary.connected), n.name)
+	r.gauge(d.eventsSynced, b2f(n.synced && primary.connected), n.name)
 
 	s := &n.stats
 	r.counter(d.eventsConnects, s.connects, n.name)
@@ -149,9 +154,14 @@ func (c *Collector) renderNode(r *renderer, n *node) {
 	// plus any "other" pair that occurs.
 	type pair struct{ resource, state string }
 	var subs map[pair]float64
-	if len(n.subs) > 0 {
-		subs = make(map[pair]float64, len(n.subs))
-		for _, sub := range n.subs {
+	for _, l := range n.links {
+		if len(l.subs) == 0 {
+			continue
+		}
+		if subs == nil {
+			subs = make(map[pair]float64, 9)
+		}
+		for _, sub := range l.subs {
 			subs[pair{bounded(string(sub.resource), knownResources), sub.state}]++
 		}
 	}

@@ -305,11 +305,14 @@ func TestCallListUpdateOnWrongResource(t *testing.T) {
 	}
 }
 
-func TestRosterAndCallInfoMessagesCountedOnly(t *testing.T) {
+// Roster messages feed the roster model (see the roster tests), callInfo
+// messages are counted only; neither touches the calls.
+func TestRosterAndCallInfoMessagesLeaveCallsAlone(t *testing.T) {
 	h := newHarness(t, perCall)
 	h.c.AddNode("a")
 	h.synced("a", add("c1", "m1"))
-	r, i := subRoster, subInfo
+	r, i := rosterSub(idxRoster, "c1"), subInfo
+	h.ev("a", cmsws.Event{Kind: cmsws.EventSubscriptionState, Subscription: &r, State: cmsws.StateActive})
 	h.msg("a", &cmsws.Message{Type: cmsws.TypeRosterUpdate, RosterUpdates: []cmsws.RosterUpdate{{Participant: "p1", UpdateType: "add"}}}, &r)
 	h.msg("a", &cmsws.Message{Type: cmsws.TypeCallInfoUpdate, CallInfo: &cmsws.CallInfo{Participants: cmsws.Set(5)}}, &i)
 	h.expect(nodeCallsText("a", 1)+callsText(callRow{node: "a", id: "c1", correlator: "m1", name: "Space c1", callType: "coSpace", participants: 1}),

@@ -1,0 +1,278 @@
+package collector
+
+import (
+	"maps"
+	"sort"
+
+	"github.com/go-kit/log/level"
+)
+
+// subscriptionBudget is CMS's limit of subscriptions per events connection.
+const subscriptionBudget = 100
+
+// Slot is one events connection of a node, where subscriptions live.
+type Slot struct {
+	Node string
+	Link int
+}
+
+// PlanMeeting is a meeting as the planner sees it. Key is the meeting's
+// correlator (for a call without one, a "call:node/id" key that no
+// correlator can take); Size its participants as CMS counts them; Calls
+// maps each hosting node to the meeting's call id there.
+type PlanMeeting struct {
+	Key, Name string
+	Size      int
+	Calls     map[string]string
+}
+
+// plan is what the planner last decided, as far as the model needs it:
+// which slot feeds each meeting's roster (for coverage and for the labels
+// of the per-call roster series) and the budget per slot.
+type plan struct {
+	placements map[string]Slot
+	skipped    map[string]bool
+	excluded   map[string]bool
+	used       map[Slot]int
+}
+
+// PlanInput returns what the planner needs: every meeting (sorted by key),
+// the nodes to avoid per meeting key (where its roster subscription was
+// deactivated while the meeting still ran there), and the usable slots
+// (sorted): connections that are up, and for link 0 only while its calls
+// subscription is live, because a node whose calls are not live may hold a
+// stale view of which meetings it hosts. Everything returned is a copy.
+func (c *Collector) PlanInput() (meetings []PlanMeeting, avoid map[string]map[string]bool, connected []Slot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	meetings = make([]PlanMeeting, 0, len(c.meetings))
+	avoid = make(map[string]map[string]bool)
+	for _, m := range c.meetings {
+		pm := PlanMeeting{Key: m.planKey, Calls: make(map[string]string, len(m.instances))}
+		for _, cl := range m.instances {
+			// CMS reports the cluster-wide count on every instance: max.
+			pm.Size = max(pm.Size, cl.st.participants)
+			if cl.st.name != "" && (pm.Name == "" || cl.st.name < pm.Name) {
+				pm.Name = cl.st.name
+			}
+			if id, ok := pm.Calls[cl.node.name]; !ok || cl.id < id {
+				pm.Calls[cl.node.name] = cl.id
+			}
+		}
+		meetings = append(meetings, pm)
+		if len(m.avoid) > 0 {
+			avoid[m.planKey] = maps.Clone(m.avoid)
+		}
+	}
+	sort.Slice(meetings, func(i, j int) bool { return meetings[i].Key < meetings[j].Key })
+	for _, name := range c.sortedNodeNames() {
+		n := c.nodes[name]
+		for _, id := range n.sortedLinks() {
+			l := n.links[id]
+			if l.connected && (id != 0 || n.callsLive()) {
+				connected = append(connected, Slot{Node: name, Link: id})
+			}
+		}
+	}
+	return meetings, avoid, connected
+}
+
+// SetPlan tells the model the plan the planner just pushed to the clients:
+// placements maps a meeting key to the slot carrying its roster
+// subscription; skipped and excluded list the meeting keys left out for
+// budget and by the name patterns; subsPerSlot counts the complete
+// subscription set of each slot (calls included), for the budget metrics.
+// The arguments are copied.
+func (c *Collector) SetPlan(placements map[string]Slot, skipped, excluded []string, subsPerSlot map[Slot]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.plan = plan{
+		placements: maps.Clone(placements),
+		skipped:    toSet(skipped),
+		excluded:   toSet(excluded),
+		used:       maps.Clone(subsPerSlot),
+	}
+	if c.plan.placements == nil {
+		c.plan.placements = map[string]Slot{}
+	}
+	c.pruneRosterSubscriptions()
+	c.checkCoverage()
+}
+
+func toSet(keys []string) map[string]bool {
+	s := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		s[k] = true
+	}
+	return s
+}
+
+// pruneRosterSubscriptions forgets the records of callRoster subscriptions
+// the plan no longer wants. The client reports nothing when it drops a
+// subscription from its set, so without this the records of every meeting
+// that ever ended would pile up on a long-lived connection (and show in
+// cms_events_subscriptions). A record goes after two consecutive plans
+// without it: by then CMS has long processed the request that dropped it,
+// so no update for it is still in flight.
+func (c *Collector) pruneRosterSubscriptions() {
+	want := make(map[Slot]map[string]bool)
+	for _, m := range c.meetings {
+		slot, ok := c.plan.placements[m.planKey]
+		if !ok {
+			continue
+		}
+		cl := m.instanceOn(slot.Node)
+		if cl == nil {
+			continue
+		}
+		if want[slot] == nil {
+			want[slot] = make(map[string]bool)
+		}
+		want[slot][cl.id] = true
+	}
+	for _, n := range c.nodes {
+		for _, l := range n.links {
+			wanted := want[Slot{Node: n.name, Link: l.id}]
+			for idx, s := range l.subs {
+				if s.feed == nil {
+					continue
+				}
+				if wanted[s.callID] {
+					s.strikes = 0
+					continue
+				}
+				s.strikes++
+				if s.strikes < 2 {
+					continue
+				}
+				delete(l.subs, idx)
+				if l.rosters[s.callID] == s {
+					delete(l.rosters, s.callID)
+				}
+			}
+		}
+	}
+}
+
+// Coverage states of a meeting (cms_roster_meetings{state}).
+const (
+	coverCovered  = "covered"
+	coverPending  = "pending"
+	coverSkipped  = "skipped"
+	coverExcluded = "excluded"
+)
+
+var coverStates = []string{coverCovered, coverPending, coverSkipped, coverExcluded}
+
+// coverage counts the meetings by coverage state.
+type coverage struct {
+	covered, pending, skipped, excluded int
+}
+
+// ratio is covered / eligible meetings, 1 when none is eligible.
+func (cv coverage) ratio() float64 {
+	eligible := cv.covered + cv.pending + cv.skipped
+	if eligible == 0 {
+		return 1
+	}
+	return float64(cv.covered) / float64(eligible)
+}
+
+func (cv *coverage) count(state string) {
+	switch state {
+	case coverCovered:
+		cv.covered++
+	case coverPending:
+		cv.pending++
+	case coverSkipped:
+		cv.skipped++
+	case coverExcluded:
+		cv.excluded++
+	}
+}
+
+func (cv coverage) of(state string) int {
+	switch state {
+	case coverCovered:
+		return cv.covered
+	case coverPending:
+		return cv.pending
+	case coverSkipped:
+		return cv.skipped
+	}
+	return cv.excluded
+}
+
+// meetingCoverage classifies a meeting. A meeting the plan does not mention
+// (it started after the last plan) is pending: it is eligible and not yet
+// covered. Callers hold c.mu. O(instances).
+func (c *Collector) meetingCoverage(m *meeting) string {
+	key := m.planKey
+	if c.plan.excluded[key] {
+		return coverExcluded
+	}
+	if slot, ok := c.plan.placements[key]; ok {
+		if c.covered(m, slot) {
+			return coverCovered
+		}
+		return coverPending
+	}
+	if c.plan.skipped[key] {
+		return coverSkipped
+	}
+	return coverPending
+}
+
+// covered: the meeting's roster subscription on its slot is active and
+// past its snapshot, so its roster is live and complete.
+func (c *Collector) covered(m *meeting, slot Slot) bool {
+	n := c.nodes[slot.Node]
+	if n == nil {
+		return false
+	}
+	l := n.links[slot.Link]
+	if l == nil || !l.connected {
+		return false
+	}
+	for _, cl := range m.instances {
+		if cl.node != n {
+			continue
+		}
+		if s := l.rosters[cl.id]; s != nil && s.live && !s.feed.snapshot {
+			return true
+		}
+	}
+	return false
+}
+
+// coverage counts every meeting's state. O(meetings).
+func (c *Collector) coverage() coverage {
+	var cv coverage
+	for _, m := range c.meetings {
+		cv.count(c.meetingCoverage(m))
+	}
+	return cv
+}
+
+// checkCoverage logs when coverage drops below 1 and when it is back to 1,
+// never the steady state: a partial view must not be silent, and a healthy
+// one must not be noisy.
+func (c *Collector) checkCoverage() {
+	if c.plan.placements == nil {
+		// No plan yet: nobody asked for rosters, so there is no coverage
+		// to lose (the ratio still says 0 when there are meetings).
+		return
+	}
+	cv := c.coverage()
+	full := cv.ratio() == 1
+	if full == c.coverageFull {
+		return
+	}
+	c.coverageFull = full
+	msg := "roster coverage complete"
+	if !full {
+		msg = "roster coverage partial: some meetings' participants are not observed"
+	}
+	level.Info(c.logger).Log("msg", msg, "ratio", cv.ratio(), "covered", cv.covered, "pending", cv.pending,
+		"skipped", cv.skipped, "excluded", cv.excluded)
+}

@@ -1,0 +1,94 @@
+package collector
+
+import (
+	"strconv"
+
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// renderRosters renders the participant metrics, coverage and budget. It
+// reads each meeting's aggregates, never its participants: O(meetings).
+//
+// A meeting's per-call roster series sit on the instance of the node its
+// roster subscription is placed on, so they move with a re-home; a meeting
+// that is not placed (skipped, excluded) shows none, since nothing keeps
+// its roster current. The cluster totals cover only covered meetings.
+func (c *Collector) renderRosters(r *renderer) {
+	d := &c.d
+	var (
+		cv      coverage
+		cluster [numFlags]int64
+	)
+	for _, m := range c.meetings {
+		state := c.meetingCoverage(m)
+		cv.count(state)
+		ro := m.roster
+		if ro == nil {
+			continue
+		}
+		if state == coverCovered {
+			for i, v := range ro.agg.flags {
+				cluster[i] += int64(v)
+			}
+		}
+		if !c.perCall {
+			continue
+		}
+		slot, placed := c.plan.placements[m.planKey]
+		if !placed {
+			continue
+		}
+		inst := m.instanceOn(slot.Node)
+		if inst == nil {
+			continue // the plan is older than the meeting's move; the next one fixes it
+		}
+		if ro.rendered == nil || ro.renderedFor != inst {
+			ro.rendered = c.renderRoster(inst, ro)
+			ro.renderedFor = inst
+		}
+		r.out = append(r.out, ro.rendered...)
+	}
+	r.gauge(d.clusterPartAudioMuted, float64(cluster[0]))
+	r.gauge(d.clusterPartVideoMuted, float64(cluster[1]))
+	r.gauge(d.clusterPartTxAudioMuted, float64(cluster[2]))
+	r.gauge(d.clusterPartTxVideoMuted, float64(cluster[3]))
+	r.gauge(d.clusterPartPresenting, float64(cluster[4]))
+
+	t := &c.partTotals
+	r.counter(d.participantsJoined, t.joined)
+	r.counter(d.participantsMoved, t.moved)
+	for i, reason := range leaveReasons {
+		r.counter(d.participantsLeft, t.left[i], reason)
+	}
+
+	r.gauge(d.rosterCoverage, cv.ratio())
+	for _, st := range coverStates {
+		r.gauge(d.rosterMeetings, float64(cv.of(st)), st)
+	}
+	for slot, used := range c.plan.used {
+		if _, ok := c.nodes[slot.Node]; !ok {
+			continue
+		}
+		conn := strconv.Itoa(slot.Link)
+		r.gauge(d.budgetUsed, float64(used), slot.Node, conn)
+		r.gauge(d.budgetLeft, float64(subscriptionBudget-used), slot.Node, conn)
+	}
+}
+
+// renderRoster builds a meeting's per-call roster series on instance cl.
+func (c *Collector) renderRoster(cl *call, ro *roster) []prometheus.Metric {
+	d := &c.d
+	nodeName := cl.node.name
+	r := renderer{out: make([]prometheus.Metric, 0, numStates+numFlags)}
+	for i, st := range participantStates {
+		r.gauge(d.callRosterParticipants, float64(ro.agg.states[i]), nodeName, cl.id, st)
+	}
+	for i, v := range ro.agg.flags {
+		r.gauge(d.callPartFlags[i], float64(v), nodeName, cl.id)
+	}
+	if r.errs > 0 {
+		level.Warn(c.logger).Log("msg", "roster series dropped from the scrape", "node", nodeName, "call", cl.id, "err", r.err)
+	}
+	return r.out
+}

@@ -1,0 +1,212 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// roster is one meeting's participant list and its aggregates. It is kept
+// per meeting, not per subscription: during a re-home two subscriptions
+// may feed it, and their reports of one join or leave must count once.
+type roster struct {
+	// parts holds one small value per participant, keyed by the
+	// participant's GUID as CMS sends it. Values, not pointers: a large
+	// roster is mostly this map, and pointers would double its memory and
+	// its work for the garbage collector.
+	parts map[string]participant
+	// agg is maintained on every change (the old contribution subtracted,
+	// the new one added), so rendering a meeting costs O(1), never
+	// O(participants).
+	agg rosterAgg
+	// gen numbers the snapshots that replaced this roster. Participants
+	// carry the generation that last confirmed them; the end of a snapshot
+	// drops those it did not confirm.
+	gen uint32
+	// leavers are recently removed participants: a second report of the
+	// same leave (from a second subscription during a re-home) must not
+	// count, and a lagging subscription must not bring them back.
+	leavers recentIDs
+	// rendered caches the per-call series for renderedFor; any change of
+	// agg clears it.
+	rendered    []prometheus.Metric
+	renderedFor *call
+}
+
+func newRoster() *roster {
+	return &roster{parts: make(map[string]participant)}
+}
+
+// put installs p under id and keeps the aggregates right.
+func (r *roster) put(id string, p participant) {
+	old, existed := r.parts[id]
+	r.parts[id] = p
+	if existed {
+		if old.st == p.st {
+			return
+		}
+		r.agg.add(&old.st, -1)
+	}
+	r.agg.add(&p.st, 1)
+	r.rendered = nil
+}
+
+// drop removes a participant and its contribution to the aggregates.
+func (r *roster) drop(id string) {
+	old, ok := r.parts[id]
+	if !ok {
+		return
+	}
+	delete(r.parts, id)
+	r.agg.add(&old.st, -1)
+	r.rendered = nil
+}
+
+// participant is one roster entry: its state and the snapshot generation
+// that last confirmed it.
+type participant struct {
+	st  partState
+	gen uint32
+}
+
+// partState is what the model knows of a participant. It is a comparable
+// value, so an update can be applied to a copy and compared. Enumerated
+// elements are small indexes, not strings: no allocation per participant
+// beyond its map entry. Name and URI are deliberately not kept: they are
+// never labels, and they would be most of the memory.
+type partState struct {
+	flags     partFlags
+	set       partElements
+	state     uint8 // index in participantStates; stateOther also when unset
+	direction uint8 // index in participantDirections; 0 = unset or other
+	layout    uint8 // 1 + index in knownLayouts; 0 = unset or other
+	// movedFrom is the GUID of the participant this one was moved from, if
+	// movedParticipant held a well-formed GUID (moved true). Garbage there is
+	// kept as "not moved": never a key, never a label.
+	moved     bool
+	movedFrom [16]byte
+}
+
+// partFlags are the on/off elements, one bit each; rosterAgg counts them.
+type partFlags uint8
+
+const (
+	flagAudioMuted partFlags = 1 << iota
+	flagVideoMuted
+	flagTxAudioMuted
+	flagTxVideoMuted
+	flagPresenter
+	flagActiveSpeaker
+	flagEndpointRecording
+	numFlags = iota
+)
+
+// partElements records which elements hold a value from CMS (rather than
+// unset by null or never sent).
+type partElements uint16
+
+const (
+	pelState partElements = 1 << iota
+	pelDirection
+	pelAudioMuted
+	pelVideoMuted
+	pelTxAudioMuted
+	pelTxVideoMuted
+	pelPresenter
+	pelActiveSpeaker
+	pelEndpointRecording
+	pelLayout
+	pelMovedParticipant
+)
+
+// Participant states: the documented four and "other", rendered in this
+// order. A state CMS has not (validly) set counts as other.
+var participantStates = []string{"initial", "ringing", "connected", "onHold", labelOther}
+
+const stateOther = 4
+
+var participantDirections = []string{"", "incoming", "outgoing"}
+
+// knownLayouts are the layouts of the Events Guide 3.12.
+var knownLayouts = []string{"allEqual", "speakerOnly", "telepresence", "stacked", "allEqualQuarters",
+	"allEqualNinths", "allEqualSixteenths", "allEqualTwentyFifths", "onePlusFive", "onePlusSeven",
+	"onePlusNine", "automatic", "onePlusN"}
+
+// rosterAgg are a roster's counts by state and by flag.
+type rosterAgg struct {
+	states [numStates]int32
+	flags  [numFlags]int32
+}
+
+// numStates is len(participantStates); an array length must be constant.
+const numStates = 5
+
+func (a *rosterAgg) add(st *partState, d int32) {
+	a.states[st.state] += d
+	for i := range numFlags {
+		if st.flags&(1<<i) != 0 {
+			a.flags[i] += d
+		}
+	}
+}
+
+// recentIDs is a bounded set of recently seen ids: a ring buffer for the
+// order plus a map for lookups. The oldest id is forgotten when it is full.
+type recentIDs struct {
+	ring []string
+	next int
+	set  map[string]struct{}
+}
+
+// maxRecentLeavers bounds the leavers remembered per meeting. A re-home
+// echo arrives within seconds; 64 leaves in those seconds in one meeting
+// would be a mass exodus, and the cost of forgetting is one extra count.
+const maxRecentLeavers = 64
+
+func (r *recentIDs) has(id string) bool {
+	_, ok := r.set[id]
+	return ok
+}
+
+func (r *recentIDs) add(id string) {
+	if r.set == nil {
+		r.set = make(map[string]struct{}, 4)
+	}
+	if r.has(id) {
+		return
+	}
+	if len(r.ring) < maxRecentLeavers {
+		r.ring = append(r.ring, id)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = id
+		r.next = (r.next + 1) % maxRecentLeavers
+	}
+	r.set[id] = struct{}{}
+}
+
+// rosterFeed is the state of one callRoster subscription as a source of a
+// meeting's roster: its snapshot phase and the roster it writes into.
+type rosterFeed struct {
+	// snapshot: the subscription became active and has so far delivered
+	// only adds; they are its snapshot, not joins. The phase ends at the
+	// first message on it with anything else, or after SnapshotQuiet
+	// without a message on it.
+	snapshot bool
+	last     time.Time
+	// gen is the roster generation this feed's snapshot writes; r the
+	// roster it writes into (nil until the subscription's call is known).
+	gen uint32
+	r   *roster
+}
+
+// rosterTotals are the cluster-wide participant transition counters. They
+// survive meetings and nodes: counters never go backwards.
+type rosterTotals struct {
+	joined float64
+	moved  float64
+	left   [numLeaveReasons]float64 // by leaveReasons index
+}
+
+// numLeaveReasons is len(leaveReasons).
+const numLeaveReasons = 8

@@ -1,0 +1,481 @@
+package collector
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
+)
+
+func TestRosterSnapshotIsSilentAndSplitSnapshotReplaces(t *testing.T) {
+	h := newHarness(t, perCall)
+	h.c.AddNode("a")
+	h.synced("a", add("c1", "M"))
+	h.place("M", "a", 0)
+	sub := rosterSub(5, "c1")
+	h.activate("a", 0, sub)
+	// Until the snapshot ends, the meeting is placed but not covered.
+	h.roster("a", 0, sub, padd("p0"), padd("p1", audioMuted(true)))
+	h.expect(coverageText(0, 0, 1, 0, 0), coverageNames...)
+	h.advance(h.c.quiet)
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}, audio: 1})+
+		partTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
+		append(append(rosterFamilies, partTotalNames...), coverageNames...)...)
+
+	// The connection drops: the roster stays, uncovered, nothing counted.
+	h.disconnect("a", cmsws.DisconnectReadError)
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}, audio: 1})+
+		partTotalsText(0, 0, nil)+coverageText(0, 0, 1, 0, 0)+clusterRosterText(0, 0, 0, 0, 0),
+		append(append(append(rosterFamilies, partTotalNames...), coverageNames...), clusterRosterNames...)...)
+
+	// Reconnected: a snapshot over two messages, with a message of another
+	// subscription in between (as in the capture), then a live update.
+	h.synced("a", add("c1", "M"))
+	sub2 := rosterSub(9, "c1")
+	h.activate("a", 0, sub2)
+	h.roster("a", 0, sub2, padd("p1"), padd("p2", videoMuted(true)))
+	info := cmsws.Subscription{Index: 10, Type: cmsws.ResourceCallInfo, Call: "c1"}
+	h.msg("a", &cmsws.Message{Type: cmsws.TypeCallInfoUpdate, CallInfo: &cmsws.CallInfo{Participants: cmsws.Set(3)}}, &info)
+	h.advance(h.c.quiet / 2)
+	h.roster("a", 0, sub2, padd("p3", pstate("ringing")))
+	// p0 is not swept yet: the snapshot may not be complete.
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 1, 3, 0, 0}, video: 1}), rosterFamilies...)
+	h.expect(coverageText(0, 0, 1, 0, 0), coverageNames...)
+	h.roster("a", 0, sub2, pupd("p3", pstate("connected")))
+	// The update ended the snapshot before it was applied: p0 was not in it
+	// and is gone silently; p2 and p3 arrived silently; p1 was replaced.
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 3, 0, 0}, video: 1})+
+		partTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
+		append(append(rosterFamilies, partTotalNames...), coverageNames...)...)
+
+	// After the snapshot, adds are joins.
+	h.roster("a", 0, sub2, padd("p4"))
+	h.expect(partTotalsText(1, 0, nil), partTotalNames...)
+}
+
+func TestRosterEmptySnapshotEndsByQuietAndSweeps(t *testing.T) {
+	h, _ := rosterHarness(t, perCall)
+	h.disconnect("a", cmsws.DisconnectServerClose)
+	h.synced("a", add("c1", "M"))
+	sub := rosterSub(6, "c1")
+	h.activate("a", 0, sub)
+	h.advance(h.c.quiet - time.Millisecond)
+	h.expect(rosterText(baseRow), rosterFamilies...)
+	h.advance(time.Millisecond)
+	// Everybody left while we were away: gone, and no leave counted.
+	h.expect(rosterText(rosterRow{node: "a", call: "c1"})+partTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
+		append(append(rosterFamilies, partTotalNames...), coverageNames...)...)
+}
+
+// A distributed meeting's roster subscription moves from node a to node b
+// (the planner re-homes it). While both subscriptions live, both report
+// the same changes: every join and leave counts once, and b's snapshot
+// replaces the roster without counting.
+func TestRosterRehomedCountsContinuously(t *testing.T) {
+	h := newHarness(t, perCall)
+	for _, n := range []string{"a", "b"} {
+		h.c.AddNode(n)
+	}
+	h.synced("a", add("ca", "M", participants(3)))
+	h.synced("b", add("cb", "M", participants(3)))
+	h.place("M", "a", 0)
+	subA := rosterSub(5, "ca")
+	h.activate("a", 0, subA)
+	h.roster("a", 0, subA, padd("p1", audioMuted(true)), padd("p2"), padd("p3"))
+	h.advance(h.c.quiet)
+	h.roster("a", 0, subA, padd("p4"))
+	h.expect(rosterText(rosterRow{node: "a", call: "ca", states: [5]int{0, 0, 4, 0, 0}, audio: 1})+partTotalsText(1, 0, nil),
+		append(rosterFamilies, partTotalNames...)...)
+
+	// Re-planned onto b: the series move at once (old labels gone), showing
+	// the roster kept so far; b is pending until its snapshot ends.
+	h.place("M", "b", 0)
+	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [5]int{0, 0, 4, 0, 0}, audio: 1})+coverageText(0, 0, 1, 0, 0),
+		append(rosterFamilies, coverageNames...)...)
+	subB := rosterSub(7, "cb")
+	h.activate("b", 0, subB)
+	// b's snapshot was taken before p5 joined and p2 left; a reports both
+	// live meanwhile; then b reports them too.
+	h.roster("b", 0, subB, padd("p1", audioMuted(true)), padd("p2"))
+	h.roster("a", 0, subA, padd("p5"))
+	h.roster("a", 0, subA, prm("p2", reason("timeout")))
+	h.roster("b", 0, subB, padd("p3"), padd("p4"))
+	h.roster("b", 0, subB, padd("p5"))
+	h.roster("b", 0, subB, prm("p2"))
+	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [5]int{0, 0, 4, 0, 0}, audio: 1})+
+		partTotalsText(2, 0, map[string]int{"timeout": 1})+coverageText(1, 1, 0, 0, 0)+clusterRosterText(1, 0, 0, 0, 0),
+		append(append(append(rosterFamilies, partTotalNames...), coverageNames...), clusterRosterNames...)...)
+
+	// The old subscription goes (the planner dropped it); b alone goes on.
+	h.roster("b", 0, subB, pupd("p1", audioMuted(false)), prm("p3", reason("callEnded")))
+	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [5]int{0, 0, 3, 0, 0}})+
+		partTotalsText(2, 0, map[string]int{"timeout": 1, "callEnded": 1}),
+		append(rosterFamilies, partTotalNames...)...)
+	for _, reason := range knownErrorReasons {
+		for _, n := range []string{"a", "b"} {
+			if got := h.errors(n, reason); got != 0 {
+				t.Errorf("errors{node=%s,reason=%s} = %v, want 0", n, reason, got)
+			}
+		}
+	}
+}
+
+// The subscribed node stops hosting a distributed meeting: CMS deactivates
+// the roster subscription. The roster is kept, not counted as leaves; the
+// planner learns to avoid that node; the re-homed subscription's snapshot
+// replaces the roster.
+func TestRosterDeactivationThenRehome(t *testing.T) {
+	h := newHarness(t, perCall)
+	for _, n := range []string{"a", "b"} {
+		h.c.AddNode(n)
+	}
+	h.synced("a", add("ca", "M", participants(3)), add("ca2", "N"))
+	h.synced("b", add("cb", "M", participants(3)))
+	h.place("M", "a", 0)
+	subA := rosterSub(5, "ca")
+	h.activate("a", 0, subA)
+	h.roster("a", 0, subA, padd("p1", presenter(true)), padd("p2"), padd("p3"))
+	h.advance(h.c.quiet)
+	h.expect(coverageText(0.5, 1, 1, 0, 0), coverageNames...)
+
+	h.subStateLink("a", 0, subA, cmsws.StateDeactivated)
+	_, avoid, _ := h.c.PlanInput()
+	if !reflect.DeepEqual(avoid, map[string]map[string]bool{"M": {"a": true}}) {
+		t.Fatalf("avoid = %v, want M on a", avoid)
+	}
+	h.expect(rosterText(rosterRow{node: "a", call: "ca", states: [5]int{0, 0, 3, 0, 0}, pres: 1})+
+		partTotalsText(0, 0, nil)+coverageText(0, 0, 2, 0, 0)+clusterRosterText(0, 0, 0, 0, 0),
+		append(append(append(rosterFamilies, partTotalNames...), coverageNames...), clusterRosterNames...)...)
+
+	h.place("M", "b", 0)
+	subB := rosterSub(8, "cb")
+	h.activate("b", 0, subB)
+	h.roster("b", 0, subB, padd("p1", presenter(true)), padd("p3"))
+	h.roster("b", 0, subB, pupd("p3", activeSpeaker(true)))
+	// p2 (hosted on a) is gone silently: b's snapshot does not list it.
+	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [5]int{0, 0, 2, 0, 0}, pres: 1, spk: 1})+
+		partTotalsText(0, 0, nil)+coverageText(0.5, 1, 1, 0, 0)+clusterRosterText(0, 0, 0, 0, 1),
+		append(append(append(rosterFamilies, partTotalNames...), coverageNames...), clusterRosterNames...)...)
+
+	// Should a serve the meeting again (a new subscription there becomes
+	// active), it is no longer to be avoided...
+	h.activate("a", 0, rosterSub(11, "ca"))
+	if _, avoid, _ := h.c.PlanInput(); len(avoid) != 0 {
+		t.Errorf("avoid = %v after a's new roster subscription became active, want none", avoid)
+	}
+	// ... and when the instance on a ends, the avoid entry goes with it.
+	h.subStateLink("a", 0, rosterSub(11, "ca"), cmsws.StateDeactivated)
+	if _, avoid, _ := h.c.PlanInput(); len(avoid) != 1 {
+		t.Errorf("avoid = %v, want M on a again", avoid)
+	}
+	h.calls("a", rm("ca"))
+	if _, avoid, _ := h.c.PlanInput(); len(avoid) != 0 {
+		t.Errorf("avoid = %v after the meeting left a, want none", avoid)
+	}
+}
+
+// The CMM move flow: the participant is removed from meeting A (without a
+// reason) and a new participant, whose movedParticipant is the old one's
+// GUID, is added to meeting B.
+func TestParticipantMovedBetweenMeetings(t *testing.T) {
+	h := newHarness(t, perCall)
+	h.c.AddNode("a")
+	h.c.AddNode("b")
+	h.synced("a", add("cA", "A", participants(2)))
+	h.synced("b", add("cB", "B", participants(1)))
+	h.place("A", "a", 0)
+	h.place("B", "b", 0)
+	subA, subB := rosterSub(5, "cA"), rosterSub(6, "cB")
+	h.activate("a", 0, subA)
+	h.activate("b", 0, subB)
+	mover, stays, host := guid(1), guid(2), guid(3)
+	h.roster("a", 0, subA, padd(mover, audioMuted(true)), padd(stays))
+	h.roster("b", 0, subB, padd(host))
+	h.advance(h.c.quiet)
+
+	h.roster("a", 0, subA, prm(mover))
+	h.roster("b", 0, subB, padd(guid(4), movedFrom(mover), audioMuted(true)))
+	h.expect(rosterText(rosterRow{node: "a", call: "cA", states: [5]int{0, 0, 1, 0, 0}},
+		rosterRow{node: "b", call: "cB", states: [5]int{0, 0, 2, 0, 0}, audio: 1})+
+		partTotalsText(1, 1, map[string]int{"none": 1})+clusterRosterText(1, 0, 0, 0, 0)+coverageText(1, 2, 0, 0, 0),
+		append(append(append(rosterFamilies, partTotalNames...), clusterRosterNames...), coverageNames...)...)
+}
+
+func TestRosterGoesWithItsMeeting(t *testing.T) {
+	h, sub := rosterHarness(t, perCall)
+	h.roster("a", 0, sub, prm("p1", reason("callEnded")))
+	h.calls("a", rm("c1"))
+	h.expect(rosterText()+partTotalsText(0, 0, map[string]int{"callEnded": 1})+coverageText(1, 0, 0, 0, 0),
+		append(append(rosterFamilies, partTotalNames...), coverageNames...)...)
+	// Late roster traffic for the ended call is an unknown call.
+	h.roster("a", 0, sub, prm("p2", reason("callEnded")))
+	if got := h.errors("a", "unknown_call"); got != 1 {
+		t.Errorf("unknown_call = %v, want 1", got)
+	}
+	// The space starts again (same correlator): a new, empty roster.
+	h.calls("a", add("c2", "M"))
+	h.place("M", "a", 0)
+	sub2 := rosterSub(6, "c2")
+	h.activate("a", 0, sub2)
+	h.roster("a", 0, sub2, padd("p9"))
+	h.advance(h.c.quiet)
+	h.expect(rosterText(rosterRow{node: "a", call: "c2", states: [5]int{0, 0, 1, 0, 0}})+partTotalsText(0, 0, map[string]int{"callEnded": 1}),
+		append(rosterFamilies, partTotalNames...)...)
+}
+
+func TestRosterForUnknownCallAndWrongResource(t *testing.T) {
+	h := newHarness(t, perCall)
+	h.c.AddNode("a")
+	h.synced("a", add("c1", "M"))
+	ghost := rosterSub(5, "ghost")
+	h.activate("a", 0, ghost)
+	h.roster("a", 0, ghost, padd("p1"), padd("p2"))
+	h.roster("a", 0, ghost, pupd("p1", audioMuted(true)))
+	if got := h.errors("a", "unknown_call"); got != 2 {
+		t.Errorf("unknown_call = %v, want 2 (one per message)", got)
+	}
+	// A rosterUpdate on the calls subscription is the wrong resource.
+	calls := subCalls
+	h.msg("a", &cmsws.Message{Type: cmsws.TypeRosterUpdate, RosterUpdates: []cmsws.RosterUpdate{padd("p1")}}, &calls)
+	if got := h.errors("a", "wrong_resource"); got != 1 {
+		t.Errorf("wrong_resource = %v, want 1", got)
+	}
+	// Nothing reached meeting M.
+	h.place("M", "a", 0)
+	h.expect(rosterText()+partTotalsText(0, 0, nil), append(rosterFamilies, partTotalNames...)...)
+}
+
+func TestPerCallMetricsOffKeepsRosterTotals(t *testing.T) {
+	h, sub := rosterHarness(t, Options{})
+	h.roster("a", 0, sub, pupd("p1", audioMuted(true), presenter(true)), padd("p3"), prm("p2", reason("timeout")))
+	h.expect(rosterText()+partTotalsText(1, 0, map[string]int{"timeout": 1})+clusterRosterText(1, 0, 0, 0, 1)+
+		coverageText(1, 1, 0, 0, 0),
+		append(append(append(rosterFamilies, partTotalNames...), clusterRosterNames...), coverageNames...)...)
+}
+
+// A meeting whose correlator arrives after its first add changes key; its
+// roster goes along.
+func TestRosterFollowsLateCorrelator(t *testing.T) {
+	h := newHarness(t, perCall)
+	h.c.AddNode("a")
+	h.synced("a", add("c1", ""))
+	key := meetingKey{node: "a", call: "c1"}.planKey()
+	h.place(key, "a", 0)
+	sub := rosterSub(5, "c1")
+	h.activate("a", 0, sub)
+	h.roster("a", 0, sub, padd("p1"), padd("p2"))
+	h.advance(h.c.quiet)
+	h.calls("a", upd("c1", correlator("M")))
+	h.place("M", "a", 0)
+	h.roster("a", 0, sub, padd("p3"))
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 3, 0, 0}})+partTotalsText(1, 0, nil),
+		append(rosterFamilies, partTotalNames...)...)
+}
+
+func TestCoverageBudgetAndLogs(t *testing.T) {
+	var buf syncBuffer
+	h := newHarness(t, Options{PerCallMetrics: true, Logger: log.NewLogfmtLogger(&buf)})
+	h.c.AddNode("a")
+	h.c.AddNode("b")
+	h.synced("a", add("c1", "Big", participants(9)), add("c2", "Mid", participants(5)), add("c3", "Small", participants(1)))
+	h.synced("b", add("c4", "Private", participants(3)), add("c5", "Big", participants(9)))
+	h.connectLink("a", 1)
+
+	// No plan yet: coverage 0 of 4 eligible... but no plan means no log.
+	h.advance(time.Second)
+	if l := buf.lines("roster coverage"); len(l) != 0 {
+		t.Fatalf("coverage logged before any plan: %v", l)
+	}
+	h.expect(coverageText(0, 0, 4, 0, 0), coverageNames...)
+
+	h.plan = map[string]Slot{"Big": {Node: "a", Link: 1}, "Mid": {Node: "a", Link: 0}}
+	h.c.SetPlan(h.plan, []string{"Small"}, []string{"Private"}, map[Slot]int{{Node: "a"}: 2, {Node: "a", Link: 1}: 1, {Node: "b"}: 1})
+	h.expect(coverageText(0, 0, 2, 1, 1)+`# TYPE cms_subscription_budget_used gauge
+cms_subscription_budget_used{node="a",connection="0"} 2
+cms_subscription_budget_used{node="a",connection="1"} 1
+cms_subscription_budget_used{node="b",connection="0"} 1
+# TYPE cms_subscription_budget_left gauge
+cms_subscription_budget_left{node="a",connection="0"} 98
+cms_subscription_budget_left{node="a",connection="1"} 99
+cms_subscription_budget_left{node="b",connection="0"} 99
+`, append(coverageNames, "cms_subscription_budget_used", "cms_subscription_budget_left")...)
+
+	big, mid := rosterSub(1, "c1"), rosterSub(5, "c2")
+	h.activate("a", 1, big)
+	h.roster("a", 1, big, padd("p1", videoMuted(true)))
+	h.activate("a", 0, mid)
+	h.roster("a", 0, mid, padd("p2", txAudioMuted(true)))
+	h.advance(h.c.quiet)
+	h.expect(coverageText(2.0/3, 2, 0, 1, 1)+clusterRosterText(0, 1, 1, 0, 0), append(coverageNames, clusterRosterNames...)...)
+
+	// The budget grows (more links): everything eligible covered.
+	h.plan["Small"] = Slot{Node: "a", Link: 1}
+	h.c.SetPlan(h.plan, nil, []string{"Private"}, map[Slot]int{{Node: "a"}: 2, {Node: "a", Link: 1}: 2, {Node: "b"}: 1})
+	small := rosterSub(2, "c3")
+	h.activate("a", 1, small)
+	for range 5 {
+		h.advance(h.c.quiet)
+	}
+	h.expect(coverageText(1, 3, 0, 0, 1), coverageNames...)
+
+	// Link 1 drops: its meetings are pending again; link 0 is untouched.
+	h.disconnectLink("a", 1, cmsws.DisconnectReadError)
+	h.advance(time.Second)
+	h.expect(coverageText(1.0/3, 1, 2, 0, 1)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 1\ncms_up{node=\"b\"} 1\n",
+		append(coverageNames, "cms_up")...)
+
+	var got []string
+	for _, l := range buf.lines("roster coverage") {
+		if strings.Contains(l, "partial") {
+			got = append(got, "partial")
+		} else {
+			got = append(got, "complete")
+		}
+	}
+	want := []string{"partial", "complete", "partial"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("coverage log lines:\n%s\nwant %v", strings.Join(buf.lines("roster coverage"), "\n"), want)
+	}
+	if l := buf.lines("roster coverage partial"); len(l) == 0 || !strings.Contains(l[0], "covered=0 pending=2 skipped=1 excluded=1") {
+		t.Errorf("first partial line lacks the counts: %v", l)
+	}
+
+	// A removed node's budget series go.
+	h.c.RemoveNode("b")
+	if _, ok, _ := value(h.c, "cms_subscription_budget_used", map[string]string{"node": "b"}); ok {
+		t.Error("budget series of a removed node left")
+	}
+}
+
+func TestPlanInput(t *testing.T) {
+	h := newHarness(t, perCall)
+	for _, n := range []string{"b", "a", "c"} {
+		h.c.AddNode(n)
+	}
+	h.synced("a", add("a1", "M", participants(7), name("Weekly")), add("a2", ""))
+	h.synced("b", add("b1", "M", participants(7), name("Weekly")))
+	h.connectLink("a", 2)
+	h.connectLink("c", 1) // c's primary link is down: only its extra link is usable
+	h.connectLink("b", 1)
+	h.disconnectLink("b", 1, cmsws.DisconnectReadError)
+
+	meetings, avoid, connected := h.c.PlanInput()
+	want := []PlanMeeting{
+		{Key: "M", Name: "Weekly", Size: 7, Calls: map[string]string{"a": "a1", "b": "b1"}},
+		{Key: "call:a/a2", Name: "Space a2", Size: 1, Calls: map[string]string{"a": "a2"}},
+	}
+	if !reflect.DeepEqual(meetings, want) {
+		t.Errorf("meetings = %+v\nwant %+v", meetings, want)
+	}
+	if len(avoid) != 0 {
+		t.Errorf("avoid = %v, want none", avoid)
+	}
+	wantSlots := []Slot{{"a", 0}, {"a", 2}, {"b", 0}, {"c", 1}}
+	if !reflect.DeepEqual(connected, wantSlots) {
+		t.Errorf("connected = %v, want %v", connected, wantSlots)
+	}
+	// Link 0 counts only while its calls subscription is live.
+	h.subState("a", subCalls, cmsws.StateDeactivated)
+	if _, _, connected := h.c.PlanInput(); !reflect.DeepEqual(connected, []Slot{{"a", 2}, {"b", 0}, {"c", 1}}) {
+		t.Errorf("connected with a's calls deactivated = %v", connected)
+	}
+}
+
+// Links: each keeps its own connection and subscriptions; link 0 alone
+// drives cms_up and the calls; the self-metrics add the links up.
+func TestLinksAreIndependent(t *testing.T) {
+	h, _ := rosterHarness(t, perCall)
+	h.connectLink("a", 1)
+	sub := rosterSub(1, "c1")
+	h.activate("a", 1, sub)
+	h.expect(`# TYPE cms_events_subscriptions gauge
+cms_events_subscriptions{node="a",resource="calls",state="pending"} 0
+cms_events_subscriptions{node="a",resource="calls",state="active"} 1
+cms_events_subscriptions{node="a",resource="calls",state="deactivated"} 0
+cms_events_subscriptions{node="a",resource="callRoster",state="pending"} 0
+cms_events_subscriptions{node="a",resource="callRoster",state="active"} 2
+cms_events_subscriptions{node="a",resource="callRoster",state="deactivated"} 0
+cms_events_subscriptions{node="a",resource="callInfo",state="pending"} 0
+cms_events_subscriptions{node="a",resource="callInfo",state="active"} 0
+cms_events_subscriptions{node="a",resource="callInfo",state="deactivated"} 0
+# TYPE cms_events_connects_total counter
+cms_events_connects_total{node="a"} 2
+`, "cms_events_subscriptions", "cms_events_connects_total")
+
+	// The extra link drops: its subscription goes, link 0 stays up.
+	h.disconnectLink("a", 1, cmsws.DisconnectProbeTimeout)
+	h.expect(`# TYPE cms_events_connected gauge
+cms_events_connected{node="a"} 1
+# TYPE cms_up gauge
+cms_up{node="a"} 1
+# TYPE cms_events_disconnects_total counter
+cms_events_disconnects_total{node="a",reason="probe_timeout"} 1
+cms_events_disconnects_total{node="a",reason="read_error"} 0
+cms_events_disconnects_total{node="a",reason="server_close"} 0
+cms_events_disconnects_total{node="a",reason="write_error"} 0
+cms_events_disconnects_total{node="a",reason="protocol"} 0
+cms_events_disconnects_total{node="a",reason="shutdown"} 0
+`+coverageText(1, 1, 0, 0, 0), append(coverageNames, "cms_events_connected", "cms_up", "cms_events_disconnects_total")...)
+	if got := h.value("cms_events_subscriptions", "node", "a", "resource", "callRoster", "state", "active"); got != 1 {
+		t.Errorf("roster subscriptions after link 1 dropped = %v, want 1 (link 0's)", got)
+	}
+	// A message of link 1's old connection is stale and ignored.
+	h.roster("a", 1, sub, padd("p7"))
+	// Link 0 drops: the roster stays, link 1 (reconnected) is untouched.
+	h.connectLink("a", 1)
+	h.activate("a", 1, sub)
+	h.disconnect("a", cmsws.DisconnectReadError)
+	h.expect(rosterText(baseRow)+partTotalsText(0, 0, nil)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 0\n"+
+		"# TYPE cms_events_connected gauge\ncms_events_connected{node=\"a\"} 0\n",
+		append(append(rosterFamilies, partTotalNames...), "cms_up", "cms_events_connected")...)
+	if got := h.value("cms_events_subscriptions", "node", "a", "resource", "callRoster", "state", "active"); got != 1 {
+		t.Errorf("roster subscriptions after link 0 dropped = %v, want 1 (link 1's)", got)
+	}
+	// Calls are link 0's alone: a calls update on link 1 is refused.
+	calls := subCalls
+	h.msgLink("a", 1, &cmsws.Message{Type: cmsws.TypeCallListUpdate, CallUpdates: []cmsws.CallUpdate{add("x", "X")}}, &calls)
+	if got := h.errors("a", "wrong_resource"); got != 1 {
+		t.Errorf("wrong_resource = %v, want 1", got)
+	}
+	// Link numbers outside any configuration are refused, not modelled.
+	h.evLink("a", 99, cmsws.Event{Kind: cmsws.EventConnected, Conn: 1})
+	if _, _, connected := h.c.PlanInput(); !reflect.DeepEqual(connected, []Slot{{"a", 1}}) {
+		t.Errorf("connected = %v, want only a/1", connected)
+	}
+}
+
+// Subscriptions the plan dropped are forgotten after two plans without
+// them (the client reports nothing when it drops one).
+func TestRosterSubscriptionsPrunedWhenPlanDropsThem(t *testing.T) {
+	h, _ := rosterHarness(t, perCall)
+	h.calls("a", add("c2", "N"))
+	h.place("N", "a", 0)
+	subN := rosterSub(6, "c2")
+	h.activate("a", 0, subN)
+	active := func() float64 {
+		return h.value("cms_events_subscriptions", "node", "a", "resource", "callRoster", "state", "active")
+	}
+	if got := active(); got != 2 {
+		t.Fatalf("active roster subscriptions = %v, want 2", got)
+	}
+	delete(h.plan, "N")
+	h.setPlan([]string{"N"}, nil)
+	if got := active(); got != 2 {
+		t.Fatalf("after one plan without it: %v, want 2 (updates may still be in flight)", got)
+	}
+	h.setPlan([]string{"N"}, nil)
+	if got := active(); got != 1 {
+		t.Fatalf("after two plans without it: %v, want 1", got)
+	}
+	// Late traffic for it is ignored without error.
+	h.roster("a", 0, subN, padd("p1"))
+	for _, reason := range knownErrorReasons {
+		if got := h.errors("a", reason); got != 0 {
+			t.Errorf("errors{reason=%s} = %v, want 0", reason, got)
+		}
+	}
+}
