@@ -11,6 +11,7 @@ import (
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
 	"github.com/cms-exporter/cms_exporter/config"
+	"github.com/cms-exporter/cms_exporter/planner"
 	"github.com/cms-exporter/cms_exporter/supervisor"
 )
 
@@ -25,8 +26,9 @@ type demo struct {
 }
 
 const (
-	demoUser     = "demo"
-	demoPassword = "demo-password"
+	demoRosterBudget = 3
+	demoUser         = "demo"
+	demoPassword     = "demo-password"
 )
 
 func startDemo(ctx context.Context, logger log.Logger, seed int64) (*demo, error) {
@@ -73,7 +75,12 @@ func (d *demo) specs() (settings, error) {
 		capacity[n] = 60
 	}
 	return settings{specs: specs, perCall: true, capacity: capacity,
-		roster: config.Roster{BatchInterval: config.DefaultBatchInterval}}, nil
+		roster: config.Roster{BatchInterval: config.DefaultBatchInterval},
+		// A real node allows ~100 roster subscriptions per connection; the
+		// demo's dozen meetings would never strain that. Three per node make
+		// the planner's choices (largest meetings first) and the coverage
+		// metrics visible.
+		rosterBudget: func(planner.Slot) int { return demoRosterBudget }}, nil
 }
 
 func (d *demo) close() {

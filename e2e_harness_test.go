@@ -37,6 +37,7 @@ type harness struct {
 	mu    sync.Mutex
 	nodes []string // nodes the exporter is configured with
 	tweak func(*cmsws.Config)
+	links int // event connections per node
 }
 
 // syncBuffer collects log output from several goroutines.
@@ -68,6 +69,12 @@ func fastClient(c *cmsws.Config) {
 
 func newHarness(t *testing.T, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
 	t.Helper()
+	return newHarnessLinks(t, 1, opts, tweak, before...)
+}
+
+// newHarnessLinks is newHarness with links event connections per node.
+func newHarnessLinks(t *testing.T, links int, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
+	t.Helper()
 	cluster, err := cmswstest.NewCluster(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +86,7 @@ func newHarness(t *testing.T, opts cmswstest.Options, tweak func(*cmsws.Config),
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	logger := log.NewLogfmtLogger(logs)
-	h := &harness{t: t, cluster: cluster, logs: logs, nodes: cluster.Nodes(), tweak: tweak}
+	h := &harness{t: t, cluster: cluster, logs: logs, nodes: cluster.Nodes(), tweak: tweak, links: links}
 	h.x = newExporter(ctx, logger)
 	h.x.source = h.specs
 	if err := h.x.reload(); err != nil {
@@ -114,7 +121,7 @@ func (h *harness) specs() (settings, error) {
 		if h.tweak != nil {
 			h.tweak(&c)
 		}
-		specs = append(specs, supervisor.Spec{Client: c, Settings: c.Name + c.URL + c.Password})
+		specs = append(specs, supervisor.Spec{Client: c, Links: h.links, Settings: c.Name + c.URL + c.Password})
 	}
 	return settings{specs: specs, perCall: true, roster: config.Roster{BatchInterval: 100 * time.Millisecond}}, nil
 }

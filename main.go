@@ -27,6 +27,7 @@ import (
 
 	"github.com/cms-exporter/cms_exporter/collector"
 	"github.com/cms-exporter/cms_exporter/config"
+	"github.com/cms-exporter/cms_exporter/planner"
 	"github.com/cms-exporter/cms_exporter/supervisor"
 )
 
@@ -159,6 +160,9 @@ type settings struct {
 	perCall  bool
 	capacity map[string]int // node → stated capacity in participants
 	roster   config.Roster
+	// rosterBudget overrides the roster subscriptions per connection (nil:
+	// CMS's limit). Only the demo sets it, to show the budget logic at work.
+	rosterBudget func(planner.Slot) int
 }
 
 // specSource yields the settings to run: from the config file, or from the
@@ -173,6 +177,7 @@ type exporter struct {
 	sup      *supervisor.Supervisor
 	source   specSource
 	capacity *capacityCollector
+	planner  *planner.Runner
 	// own are the collectors of cms_* metrics (the README's table is
 	// checked against them).
 	own []prometheus.Collector
@@ -203,7 +208,9 @@ func newExporter(ctx context.Context, logger log.Logger) *exporter {
 	x.own = []prometheus.Collector{versioncollector.NewCollector(programName), model, x.capacity, x.reloadOK, x.reloadTimestamp}
 	reg.MustRegister(x.own...)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	x.planner = planner.NewRunner(plannerModel{model}, x.sup, planner.Options{Logger: logger})
 	go model.Run(ctx)
+	go x.planner.Run(ctx)
 	return x
 }
 
@@ -221,6 +228,8 @@ func (x *exporter) reload() error {
 		if err == nil {
 			x.model.SetPerCallMetrics(st.perCall)
 			x.capacity.set(st.capacity)
+			x.planner.SetOptions(planner.Options{Interval: st.roster.BatchInterval,
+				Include: st.roster.Include, Exclude: st.roster.Exclude, Capacity: st.rosterBudget, Logger: x.logger})
 			level.Info(x.logger).Log("msg", "configuration applied", "nodes", len(st.specs),
 				"added", fmt.Sprint(ch.Added), "removed", fmt.Sprint(ch.Removed),
 				"restarted", fmt.Sprint(ch.Restarted), "unchanged", len(ch.Unchanged))

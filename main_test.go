@@ -241,22 +241,41 @@ func TestDemoServesEveryMetricAndMoves(t *testing.T) {
 		return first[key("cms_up", "node", "cms-a")] == 1 && first[key("cms_up", "node", "cms-b")] == 1 &&
 			first[key("cms_up", "node", "cms-c")] == 1 && sumFamily(first, "cms_call_info") > 0
 	})
-	names := demoFamilies(first)
-	for _, want := range []string{"cms_up", "cms_call_info", "cms_call_participants", "cms_call_distributed_instances",
+	wantFamilies := []string{"cms_up", "cms_call_info", "cms_call_participants", "cms_call_distributed_instances",
 		"cms_call_recording", "cms_call_streaming", "cms_call_endpoint_recording", "cms_call_locked", "cms_node_calls",
 		"cms_cluster_calls", "cms_cluster_participants", "cms_cluster_calls_recording", "cms_cluster_calls_streaming",
 		"cms_cluster_calls_locked", "cms_calls_started_total", "cms_calls_ended_total", "cms_recordings_started_total",
 		"cms_recordings_stopped_total", "cms_streams_started_total", "cms_streams_stopped_total", "cms_calls_locked_total",
 		"cms_calls_unlocked_total", "cms_events_connects_total", "cms_events_messages_total", "cms_events_subscriptions",
-		"cms_events_last_message_timestamp_seconds", "cms_events_synced", "cms_events_connected", "cms_exporter_build_info"} {
-		if !names[want] {
-			t.Errorf("demo does not serve %s", want)
+		"cms_events_last_message_timestamp_seconds", "cms_events_synced", "cms_events_connected", "cms_exporter_build_info",
+		"cms_call_roster_participants", "cms_call_participants_audio_muted", "cms_cluster_participants_audio_muted",
+		"cms_cluster_participants_video_muted", "cms_participants_joined_total", "cms_participants_left_total",
+		"cms_roster_coverage_ratio", "cms_roster_meetings", "cms_subscription_budget_used", "cms_node_capacity_participants"}
+	var missing []string
+	r.waitFor("every family served", func() bool {
+		first = r.metrics()
+		names := demoFamilies(first)
+		missing = missing[:0]
+		for _, want := range wantFamilies {
+			if !names[want] {
+				missing = append(missing, want)
+			}
 		}
-	}
-	r.waitFor("numbers moving", func() bool {
+		return len(missing) == 0
+	})
+	moved := map[string]bool{}
+	r.waitFor("numbers moving: messages, participants, muted counts, roster coverage", func() bool {
 		now := r.metrics()
-		return sumFamily(now, "cms_events_messages_total") > sumFamily(first, "cms_events_messages_total") &&
-			sumFamily(now, "cms_call_participants") != sumFamily(first, "cms_call_participants")
+		for _, f := range []string{"cms_events_messages_total", "cms_call_participants", "cms_roster_coverage_ratio"} {
+			if sumFamily(now, f) != sumFamily(first, f) {
+				moved[f] = true
+			}
+		}
+		if sumFamily(now, "cms_cluster_participants_audio_muted")+sumFamily(now, "cms_cluster_participants_video_muted") !=
+			sumFamily(first, "cms_cluster_participants_audio_muted")+sumFamily(first, "cms_cluster_participants_video_muted") {
+			moved["muted"] = true
+		}
+		return len(moved) == 4
 	})
 }
 
