@@ -90,12 +90,10 @@ type SubscriptionStatus struct {
 	State string `json:"state"`
 }
 
-// CallUpdate is one entry of a callListUpdate (resource calls).
-type CallUpdate struct {
-	Call       string        `json:"call"`
-	UpdateType string        `json:"updateType"`
-	Reason     Field[string] `json:"reason,omitzero"`
-
+// CallElements are the elements the calls and callInfo resources share.
+// Embedded in CallUpdate and CallInfo, so code that applies them to a model
+// is written once for both resources.
+type CallElements struct {
 	Name                 Field[string] `json:"name,omitzero"`
 	Participants         Field[int]    `json:"participants,omitzero"`
 	DistributedInstances Field[int]    `json:"distributedInstances,omitzero"`
@@ -105,6 +103,14 @@ type CallUpdate struct {
 	LockState            Field[string] `json:"lockState,omitzero"`
 	CallType             Field[string] `json:"callType,omitzero"`
 	CallCorrelator       Field[string] `json:"callCorrelator,omitzero"`
+}
+
+// CallUpdate is one entry of a callListUpdate (resource calls).
+type CallUpdate struct {
+	Call       string        `json:"call"`
+	UpdateType string        `json:"updateType"`
+	Reason     Field[string] `json:"reason,omitzero"`
+	CallElements
 }
 
 // RosterUpdate is one entry of a rosterUpdate (resource callRoster).
@@ -134,16 +140,8 @@ type RosterUpdate struct {
 // CallInfo is the single object of a callInfoUpdate (resource callInfo). It
 // names no call: the subscription index says which call it is about.
 type CallInfo struct {
-	Name                  Field[string] `json:"name,omitzero"`
-	Participants          Field[int]    `json:"participants,omitzero"`
-	DistributedInstances  Field[int]    `json:"distributedInstances,omitzero"`
-	Recording             Field[string] `json:"recording,omitzero"`
-	EndpointRecording     Field[string] `json:"endpointRecording,omitzero"`
-	Streaming             Field[string] `json:"streaming,omitzero"`
-	LockState             Field[string] `json:"lockState,omitzero"`
-	CallType              Field[string] `json:"callType,omitzero"`
-	CallCorrelator        Field[string] `json:"callCorrelator,omitzero"`
-	JoinAudioMuteOverride Field[bool]   `json:"joinAudioMuteOverride,omitzero"`
+	CallElements
+	JoinAudioMuteOverride Field[bool] `json:"joinAudioMuteOverride,omitzero"`
 }
 
 // Message is the body of a "message" envelope, in either direction. Only the

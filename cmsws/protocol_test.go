@@ -134,7 +134,7 @@ func TestDecodeErrors(t *testing.T) {
 func TestEncodeRoundTrip(t *testing.T) {
 	idx := 4
 	in := &Message{MessageID: 12, Type: TypeCallListUpdate, SubscriptionIndex: &idx, CallUpdates: []CallUpdate{
-		{Call: "c1", UpdateType: UpdateAdd, Name: Set(""), Participants: Set(0), LockState: Set("locked"), CallCorrelator: NullField[string]()},
+		{Call: "c1", UpdateType: UpdateAdd, CallElements: CallElements{Name: Set(""), Participants: Set(0), LockState: Set("locked"), CallCorrelator: NullField[string]()}},
 		{Call: "c2", UpdateType: UpdateRemove, Reason: Set("allLeft")},
 	}}
 	b, err := EncodeMessage(in)

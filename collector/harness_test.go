@@ -134,8 +134,7 @@ func (h *harness) expect(text string, names ...string) {
 type opt func(*cmsws.CallUpdate)
 
 func add(id, correlator string, opts ...opt) cmsws.CallUpdate {
-	u := cmsws.CallUpdate{
-		Call: id, UpdateType: cmsws.UpdateAdd,
+	u := cmsws.CallUpdate{Call: id, UpdateType: cmsws.UpdateAdd, CallElements: cmsws.CallElements{
 		Name:                 cmsws.Set("Space " + id),
 		Participants:         cmsws.Set(1),
 		DistributedInstances: cmsws.Set(0),
@@ -145,7 +144,7 @@ func add(id, correlator string, opts ...opt) cmsws.CallUpdate {
 		LockState:            cmsws.Set("notLocked"),
 		CallType:             cmsws.Set("coSpace"),
 		CallCorrelator:       cmsws.Set(correlator),
-	}
+	}}
 	if correlator == "" {
 		u.CallCorrelator = cmsws.NullField[string]()
 	}

@@ -39,7 +39,7 @@ func TestRosterSnapshotIsSilentAndSplitSnapshotReplaces(t *testing.T) {
 	h.activate("a", 0, sub2)
 	h.roster("a", 0, sub2, padd("p1"), padd("p2", videoMuted(true)))
 	info := cmsws.Subscription{Index: 10, Type: cmsws.ResourceCallInfo, Call: "c1"}
-	h.msg("a", &cmsws.Message{Type: cmsws.TypeCallInfoUpdate, CallInfo: &cmsws.CallInfo{Participants: cmsws.Set(3)}}, &info)
+	h.msg("a", &cmsws.Message{Type: cmsws.TypeCallInfoUpdate, CallInfo: &cmsws.CallInfo{CallElements: cmsws.CallElements{Participants: cmsws.Set(3)}}}, &info)
 	h.advance(h.c.quiet / 2)
 	h.roster("a", 0, sub2, padd("p3", pstate("ringing")))
 	// p0 is not swept yet: the snapshot may not be complete.

@@ -314,7 +314,7 @@ func TestRosterAndCallInfoMessagesLeaveCallsAlone(t *testing.T) {
 	r, i := rosterSub(idxRoster, "c1"), subInfo
 	h.ev("a", cmsws.Event{Kind: cmsws.EventSubscriptionState, Subscription: &r, State: cmsws.StateActive})
 	h.msg("a", &cmsws.Message{Type: cmsws.TypeRosterUpdate, RosterUpdates: []cmsws.RosterUpdate{{Participant: "p1", UpdateType: "add"}}}, &r)
-	h.msg("a", &cmsws.Message{Type: cmsws.TypeCallInfoUpdate, CallInfo: &cmsws.CallInfo{Participants: cmsws.Set(5)}}, &i)
+	h.msg("a", &cmsws.Message{Type: cmsws.TypeCallInfoUpdate, CallInfo: &cmsws.CallInfo{CallElements: cmsws.CallElements{Participants: cmsws.Set(5)}}}, &i)
 	h.expect(nodeCallsText("a", 1)+callsText(callRow{node: "a", id: "c1", correlator: "m1", name: "Space c1", callType: "coSpace", participants: 1}),
 		append([]string{"cms_node_calls"}, callFamilies...)...)
 	for _, typ := range []string{cmsws.TypeRosterUpdate, cmsws.TypeCallInfoUpdate} {

@@ -91,16 +91,24 @@ func callUpdate(el elements, id string, old *callView, cur callView) (u cmsws.Ca
 	if full {
 		u.UpdateType = cmsws.UpdateAdd
 	}
-	ok = put(el, "name", full, o.name, cur.name, &u.Name)
-	ok = put(el, "participants", full, o.participants, cur.participants, &u.Participants) || ok
-	ok = put(el, "distributedInstances", full, o.distributed, cur.distributed, &u.DistributedInstances) || ok
-	ok = put(el, "recording", full, activeInactive(o.recording), activeInactive(cur.recording), &u.Recording) || ok
-	ok = put(el, "endpointRecording", full, activeInactive(o.endpointRecording), activeInactive(cur.endpointRecording), &u.EndpointRecording) || ok
-	ok = put(el, "streaming", full, activeInactive(o.streaming), activeInactive(cur.streaming), &u.Streaming) || ok
-	ok = put(el, "lockState", full, callsLock(o.locked), callsLock(cur.locked), &u.LockState) || ok
-	ok = put(el, "callType", full, o.callType, cur.callType, &u.CallType) || ok
-	ok = put(el, "callCorrelator", full, o.correlator, cur.correlator, &u.CallCorrelator) || ok
+	ok = callElements(el, full, o, cur, callsLock, &u.CallElements)
 	return u, ok || full
+}
+
+// callElements fills the elements calls and callInfo share, wanted and
+// changed (or all wanted, when full); lock spells lockState the way the
+// resource does. It reports whether it set any.
+func callElements(el elements, full bool, o, cur callView, lock func(bool) string, e *cmsws.CallElements) bool {
+	ok := put(el, "name", full, o.name, cur.name, &e.Name)
+	ok = put(el, "participants", full, o.participants, cur.participants, &e.Participants) || ok
+	ok = put(el, "distributedInstances", full, o.distributed, cur.distributed, &e.DistributedInstances) || ok
+	ok = put(el, "recording", full, activeInactive(o.recording), activeInactive(cur.recording), &e.Recording) || ok
+	ok = put(el, "endpointRecording", full, activeInactive(o.endpointRecording), activeInactive(cur.endpointRecording), &e.EndpointRecording) || ok
+	ok = put(el, "streaming", full, activeInactive(o.streaming), activeInactive(cur.streaming), &e.Streaming) || ok
+	ok = put(el, "lockState", full, lock(o.locked), lock(cur.locked), &e.LockState) || ok
+	ok = put(el, "callType", full, o.callType, cur.callType, &e.CallType) || ok
+	ok = put(el, "callCorrelator", full, o.correlator, cur.correlator, &e.CallCorrelator) || ok
+	return ok
 }
 
 // callsLock is lockState as the calls resource spells it.
@@ -127,15 +135,7 @@ func callInfo(el elements, old *callView, cur callView) (ci cmsws.CallInfo, ok b
 	if !full {
 		o = *old
 	}
-	ok = put(el, "name", full, o.name, cur.name, &ci.Name)
-	ok = put(el, "participants", full, o.participants, cur.participants, &ci.Participants) || ok
-	ok = put(el, "distributedInstances", full, o.distributed, cur.distributed, &ci.DistributedInstances) || ok
-	ok = put(el, "recording", full, activeInactive(o.recording), activeInactive(cur.recording), &ci.Recording) || ok
-	ok = put(el, "endpointRecording", full, activeInactive(o.endpointRecording), activeInactive(cur.endpointRecording), &ci.EndpointRecording) || ok
-	ok = put(el, "streaming", full, activeInactive(o.streaming), activeInactive(cur.streaming), &ci.Streaming) || ok
-	ok = put(el, "lockState", full, infoLock(o.locked), infoLock(cur.locked), &ci.LockState) || ok
-	ok = put(el, "callType", full, o.callType, cur.callType, &ci.CallType) || ok
-	ok = put(el, "callCorrelator", full, o.correlator, cur.correlator, &ci.CallCorrelator) || ok
+	ok = callElements(el, full, o, cur, infoLock, &ci.CallElements)
 	ok = putNullable(el, "joinAudioMuteOverride", full, o.joinAudioMuteOverride, cur.joinAudioMuteOverride, &ci.JoinAudioMuteOverride) || ok
 	return ci, ok || full
 }
