@@ -299,3 +299,31 @@ func TestE2ERosterBudget300Meetings(t *testing.T) {
 		})
 	}
 }
+
+// 50 meetings starting at once cost a handful of subscribeRequests (the
+// planner batches), not 50.
+func TestE2ERosterBatching(t *testing.T) {
+	h := newHarness(t, cmswstest.Options{Nodes: 3, Seed: 25}, nil)
+	nodes := h.cluster.Nodes()
+	h.eventuallyRoster(nodes...)
+	before := 0
+	for _, st := range h.cluster.Stats().Nodes {
+		before += st.SubscribeRequests
+	}
+	start := must[string](t)
+	for i := 0; i < 50; i++ {
+		corr := start(h.cluster.StartMeeting(nodes[i%3], cmswstest.MeetingOptions{Name: fmt.Sprintf("burst %d", i)}))
+		start(h.cluster.AddParticipant(corr, nodes[i%3], cmswstest.ParticipantOptions{Name: "p"}))
+	}
+	h.eventuallyRoster(nodes...)
+	after := 0
+	for _, st := range h.cluster.Stats().Nodes {
+		after += st.SubscribeRequests
+	}
+	// One request per node per batch interval (100 ms in the harness) while
+	// the burst is absorbed, plus the odd liveness probe (every 2 s).
+	t.Logf("50 meetings cost %d subscribeRequests over 3 nodes", after-before)
+	if after-before > 15 {
+		t.Fatalf("50 meetings cost %d subscribeRequests; batching should keep it to a handful", after-before)
+	}
+}
