@@ -21,3 +21,6 @@ CGO_ENABLED=0 go build -trimpath -o "${TMPDIR:-/tmp}/cms_exporter.static" .
 
 step "go test -race"
 go test -race -count=1 -timeout 15m ./...
+
+step "dashboards and alert rules (promtool, Prometheus end to end)"
+./monitoring/run.sh
