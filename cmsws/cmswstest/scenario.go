@@ -124,6 +124,22 @@ func (c *Cluster) StartMeeting(node string, o MeetingOptions) (string, error) {
 
 // DistributeMeeting adds an instance of the meeting on another node.
 func (c *Cluster) DistributeMeeting(correlator, node string) error {
+	return c.withMeeting(correlator, func(m *meeting) error {
+		n, err := c.node(node)
+		if err != nil {
+			return err
+		}
+		if m.instances[n.name] != nil {
+			return fmt.Errorf("%w: %s on %s", ErrAlreadyHosted, correlator, node)
+		}
+		c.changeMeeting(m, func() { c.addInstance(m, n) })
+		return nil
+	})
+}
+
+// withMeeting runs fn on the meeting under the cluster lock: the prologue
+// every scenario step shares.
+func (c *Cluster) withMeeting(correlator string, fn func(m *meeting) error) error {
 	if err := c.lock(); err != nil {
 		return err
 	}
@@ -132,35 +148,21 @@ func (c *Cluster) DistributeMeeting(correlator, node string) error {
 	if err != nil {
 		return err
 	}
-	n, err := c.node(node)
-	if err != nil {
-		return err
-	}
-	if m.instances[n.name] != nil {
-		return fmt.Errorf("%w: %s on %s", ErrAlreadyHosted, correlator, node)
-	}
-	c.changeMeeting(m, func() { c.addInstance(m, n) })
-	return nil
+	return fn(m)
 }
 
 // EndInstance ends the meeting's instance on node: its local participants
 // leave (reason callEnded), then the call is removed with reason allLeft.
 // The meeting goes on elsewhere if it has other instances.
 func (c *Cluster) EndInstance(correlator, node string) error {
-	if err := c.lock(); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	m, err := c.meeting(correlator)
-	if err != nil {
-		return err
-	}
-	inst := m.instances[node]
-	if inst == nil {
-		return fmt.Errorf("%w: %s on %s", ErrNotHosted, correlator, node)
-	}
-	c.endInstance(inst, "callEnded")
-	return nil
+	return c.withMeeting(correlator, func(m *meeting) error {
+		inst := m.instances[node]
+		if inst == nil {
+			return fmt.Errorf("%w: %s on %s", ErrNotHosted, correlator, node)
+		}
+		c.endInstance(inst, "callEnded")
+		return nil
+	})
 }
 
 // endInstance makes inst's local participants leave with reason, then
@@ -177,32 +179,20 @@ func (c *Cluster) endInstance(inst *instance, reason string) {
 
 // EndMeeting ends every instance of the meeting.
 func (c *Cluster) EndMeeting(correlator string) error {
-	if err := c.lock(); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	m, err := c.meeting(correlator)
-	if err != nil {
-		return err
-	}
-	for _, inst := range sortedValues(m.instances) {
-		c.endInstance(inst, "callEnded")
-	}
-	return nil
+	return c.withMeeting(correlator, func(m *meeting) error {
+		for _, inst := range sortedValues(m.instances) {
+			c.endInstance(inst, "callEnded")
+		}
+		return nil
+	})
 }
 
 // setMeeting applies a call-level change and publishes it.
 func (c *Cluster) setMeeting(correlator string, fn func(m *meeting)) error {
-	if err := c.lock(); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	m, err := c.meeting(correlator)
-	if err != nil {
-		return err
-	}
-	c.changeMeeting(m, func() { fn(m) })
-	return nil
+	return c.withMeeting(correlator, func(m *meeting) error {
+		c.changeMeeting(m, func() { fn(m) })
+		return nil
+	})
 }
 
 // SetRecording starts or stops recording of the meeting.
@@ -242,24 +232,18 @@ func (c *Cluster) SetLayout(correlator, layout string) error {
 	if layout == "" {
 		return fmt.Errorf("%w: empty layout", ErrInvalid)
 	}
-	if err := c.lock(); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	m, err := c.meeting(correlator)
-	if err != nil {
-		return err
-	}
-	var changes []rosterChange
-	for _, p := range sortedValues(m.participants) {
-		if p.view.layout != layout {
-			old := p.view
-			p.view.layout = layout
-			changes = append(changes, rosterChange{p: p, updateType: cmsws.UpdateUpdate, old: &old})
+	return c.withMeeting(correlator, func(m *meeting) error {
+		var changes []rosterChange
+		for _, p := range sortedValues(m.participants) {
+			if p.view.layout != layout {
+				old := p.view
+				p.view.layout = layout
+				changes = append(changes, rosterChange{p: p, updateType: cmsws.UpdateUpdate, old: &old})
+			}
 		}
-	}
-	c.publishRoster(m, changes)
-	return nil
+		c.publishRoster(m, changes)
+		return nil
+	})
 }
 
 // AddParticipant adds a participant hosted on node. When node does not host
@@ -278,24 +262,20 @@ func (c *Cluster) AddParticipant(correlator, node string, o ParticipantOptions) 
 	if !oneOf(o.State, participantStates) || !oneOf(o.Direction, directions) {
 		return "", fmt.Errorf("%w: state %q, direction %q", ErrInvalid, o.State, o.Direction)
 	}
-	if err := c.lock(); err != nil {
-		return "", err
-	}
-	defer c.mu.Unlock()
-	m, err := c.meeting(correlator)
-	if err != nil {
-		return "", err
-	}
-	n, err := c.node(node)
-	if err != nil {
-		return "", err
-	}
-	p := c.join(m, n, participantView{
-		name: o.Name, uri: o.URI, state: o.State, direction: o.Direction, layout: o.Layout,
-		audioMuted: o.AudioMuted, videoMuted: o.VideoMuted, txAudioMuted: o.TxAudioMuted,
-		txVideoMuted: o.TxVideoMuted, presenter: o.Presenter, canMove: o.CanMove,
+	var id string
+	err := c.withMeeting(correlator, func(m *meeting) error {
+		n, err := c.node(node)
+		if err != nil {
+			return err
+		}
+		id = c.join(m, n, participantView{
+			name: o.Name, uri: o.URI, state: o.State, direction: o.Direction, layout: o.Layout,
+			audioMuted: o.AudioMuted, videoMuted: o.VideoMuted, txAudioMuted: o.TxAudioMuted,
+			txVideoMuted: o.TxVideoMuted, presenter: o.Presenter, canMove: o.CanMove,
+		}).id
+		return nil
 	})
-	return p.id, nil
+	return id, err
 }
 
 // join adds a participant: roster add everywhere, then the new
