@@ -1,0 +1,140 @@
+package supervisor
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// recorder is a Target that remembers node additions, removals and which
+// (node, link) connections came up.
+type recorder struct {
+	mu        sync.Mutex
+	added     []string
+	removed   []string
+	connected map[string]int // "node/link" → EventConnected count
+	afterRm   int            // events for a node after its RemoveNode
+	gone      map[string]bool
+}
+
+func (r *recorder) AddNode(n string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.added = append(r.added, n)
+	delete(r.gone, n)
+}
+
+func (r *recorder) RemoveNode(n string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.removed = append(r.removed, n)
+	r.gone[n] = true
+}
+
+func (r *recorder) Handle(ev cmsws.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gone[ev.Node] {
+		r.afterRm++
+	}
+	if ev.Kind == cmsws.EventConnected {
+		r.connected[fmt.Sprintf("%s/%d", ev.Node, ev.Link)]++
+	}
+}
+
+func (r *recorder) count(k string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.connected[k]
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Apply adds, restarts (settings changed) and removes nodes, leaves the
+// others alone, runs every link of a node, and Close stops everything: no
+// goroutine outlives the test, and a removed node sends no more events.
+func TestApplyAddRestartRemove(t *testing.T) {
+	cluster, err := cmswstest.NewCluster(cmswstest.Options{Nodes: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	spec := func(node, settings string, links int) Spec {
+		return Spec{Links: links, Settings: settings, Client: cmsws.Config{
+			Name: node, URL: cluster.URL(node), Username: "admin", Password: "secret",
+			TLS:           &tls.Config{RootCAs: cluster.CertPool(), MinVersion: tls.VersionTLS12},
+			Backoff:       cmsws.Backoff{Min: 50 * time.Millisecond, Max: 100 * time.Millisecond},
+			Subscriptions: []cmsws.Subscription{{Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}},
+		}}
+	}
+	rec := &recorder{connected: map[string]int{}, gone: map[string]bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := New(ctx, nil, rec)
+	defer s.Close()
+
+	ch, err := s.Apply([]Spec{spec("cms1", "a", 1), spec("cms2", "a", 2)})
+	if err != nil || len(ch.Added) != 2 {
+		t.Fatalf("first apply: %+v, %v", ch, err)
+	}
+	waitFor(t, "cms1 link 0 and cms2 links 0 and 1 up", func() bool {
+		return rec.count("cms1/0") == 1 && rec.count("cms2/0") == 1 && rec.count("cms2/1") == 1
+	})
+	if !s.SetSubscriptions("cms2", 1, []cmsws.Subscription{{Type: cmsws.ResourceCallRoster, Call: "x", Elements: cmsws.CallRosterElements}}) {
+		t.Fatal("SetSubscriptions on an existing link failed")
+	}
+	if s.SetSubscriptions("cms2", 2, nil) || s.SetSubscriptions("nope", 0, nil) {
+		t.Fatal("SetSubscriptions on a missing link or node succeeded")
+	}
+
+	// cms1 changes settings, cms2 goes, cms3 comes.
+	ch, err = s.Apply([]Spec{spec("cms1", "b", 1), spec("cms3", "a", 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.Restarted) != 1 || ch.Restarted[0] != "cms1" || len(ch.Removed) != 1 || ch.Removed[0] != "cms2" || len(ch.Added) != 1 || ch.Added[0] != "cms3" {
+		t.Fatalf("changes %+v", ch)
+	}
+	waitFor(t, "cms1 reconnected and cms3 up", func() bool { return rec.count("cms1/0") == 2 && rec.count("cms3/0") == 1 })
+	waitFor(t, "cms2's connections closed", func() bool { return len(cluster.Stats().Nodes["cms2"].Connections) == 0 })
+
+	// Unchanged settings: nothing restarts.
+	ch, err = s.Apply([]Spec{spec("cms1", "b", 1), spec("cms3", "a", 1)})
+	if err != nil || len(ch.Unchanged) != 2 || len(ch.Restarted)+len(ch.Added)+len(ch.Removed) != 0 {
+		t.Fatalf("unchanged apply: %+v, %v", ch, err)
+	}
+	// A bad spec leaves the running set alone.
+	bad := spec("cms4", "a", 1)
+	bad.Client.URL = "http://plain"
+	if _, err := s.Apply([]Spec{spec("cms1", "b", 1), bad}); err == nil {
+		t.Fatal("an invalid spec was applied")
+	}
+	if got := s.Nodes(); len(got) != 2 || got[0] != "cms1" || got[1] != "cms3" {
+		t.Fatalf("running set after a failed apply: %v", got)
+	}
+	s.Close()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.afterRm != 0 {
+		t.Fatalf("%d events arrived for a node after RemoveNode", rec.afterRm)
+	}
+}
