@@ -22,6 +22,7 @@ import (
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
 	"github.com/cms-exporter/cms_exporter/config"
+	"github.com/cms-exporter/cms_exporter/internal/testutil"
 	"github.com/cms-exporter/cms_exporter/supervisor"
 )
 
@@ -32,30 +33,12 @@ type harness struct {
 	cluster *cmswstest.Cluster
 	x       *exporter
 	srv     *httptest.Server
-	logs    *syncBuffer
+	logs    *testutil.SyncBuffer
 
 	mu    sync.Mutex
 	nodes []string // nodes the exporter is configured with
 	tweak func(*cmsws.Config)
 	links int // event connections per node
-}
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // fastClient makes reconnects and probes quick enough for tests while
@@ -84,7 +67,7 @@ func newHarnessLinks(t *testing.T, links int, opts cmswstest.Options, tweak func
 		f(cluster)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	logger := log.NewLogfmtLogger(logs)
 	h := &harness{t: t, cluster: cluster, logs: logs, nodes: cluster.Nodes(), tweak: tweak, links: links}
 	h.x = newExporter(ctx, logger)

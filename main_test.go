@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
+	"github.com/cms-exporter/cms_exporter/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -50,12 +51,12 @@ type runningExporter struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan int
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 }
 
 func startRun(t *testing.T, args ...string) *runningExporter {
 	t.Helper()
-	r := &runningExporter{t: t, addr: freeAddr(t), done: make(chan int, 1), stderr: &syncBuffer{}}
+	r := &runningExporter{t: t, addr: freeAddr(t), done: make(chan int, 1), stderr: &testutil.SyncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	args = append(args, "--web.listen-address="+r.addr, "--log.level=debug")

@@ -1,7 +1,6 @@
 package cmsws_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
+	"github.com/cms-exporter/cms_exporter/internal/testutil"
 )
 
 // waitTimeout bounds every "wait until" of these tests. It is generous on
@@ -342,24 +342,6 @@ func waitIdle(t *testing.T, c *cmswstest.Cluster) {
 	if err := c.WaitIdle(ctx); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// syncBuffer is a log destination the test can read while the client logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // ---- tests ----------------------------------------------------------------
@@ -777,7 +759,7 @@ func TestAuthFailureRetriesSlowlyWithoutSecrets(t *testing.T) {
 	const password = "Tr0ub4dor&3-wrong"
 	c := newCluster(t, cmswstest.Options{Seed: 6})
 	rec := newRecorder()
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	cfg := clientConfig(c, rec)
 	cfg.Password = password
 	cfg.AuthFailureBackoff = time.Hour
@@ -826,7 +808,7 @@ func TestHandshakeRefusedWithoutToken(t *testing.T) {
 		return start.Add(time.Duration(hours.Add(1)) * time.Hour)
 	}})
 	rec := newRecorder()
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	cfg := clientConfig(c, rec)
 	cfg.Backoff = cmsws.Backoff{Min: time.Hour, Max: time.Hour}
 	cfg.Logger = log.NewLogfmtLogger(&logs)

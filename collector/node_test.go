@@ -1,16 +1,15 @@
 package collector
 
 import (
-	"bytes"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-kit/log"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/internal/testutil"
 )
 
 func TestSelfMetrics(t *testing.T) {
@@ -234,32 +233,8 @@ func TestPerCallMetricsOff(t *testing.T) {
 	h.expect(callsText(r1, row("c2")), callFamilies...)
 }
 
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines(substr string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, l := range strings.Split(s.b.String(), "\n") {
-		if strings.Contains(l, substr) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 func TestLogsStateChangesOnlyAtInfo(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	h := newHarness(t, Options{PerCallMetrics: true, Logger: log.NewLogfmtLogger(&buf)})
 	h.c.AddNode("a")
 	h.synced("a", add("c1", "m1"))
@@ -271,7 +246,7 @@ func TestLogsStateChangesOnlyAtInfo(t *testing.T) {
 	h.disconnect("a", cmsws.DisconnectReadError)
 	h.synced("a", add("c1", "m1"))
 
-	info := buf.lines("level=info")
+	info := buf.Lines("level=info")
 	var msgs []string
 	for _, l := range info {
 		switch {
@@ -288,12 +263,12 @@ func TestLogsStateChangesOnlyAtInfo(t *testing.T) {
 	if got, want := strings.Join(msgs, ","), "up,synced,down,up,synced"; got != want {
 		t.Errorf("info log lines = %s, want %s\n%s", got, want, strings.Join(info, "\n"))
 	}
-	warn := buf.lines("level=warn")
+	warn := buf.Lines("level=warn")
 	if len(warn) != 2 {
 		t.Fatalf("warn lines = %d, want 2 (invalid value, unknown call):\n%s", len(warn), strings.Join(warn, "\n"))
 	}
 	for _, want := range []string{`node=a call=c1 element=recording value="\"bogus\""`, "node=a call=ghost"} {
-		if len(buf.lines(want)) != 1 {
+		if len(buf.Lines(want)) != 1 {
 			t.Errorf("no log line naming %s", want)
 		}
 	}

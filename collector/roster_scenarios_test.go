@@ -9,6 +9,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/internal/testutil"
 )
 
 func TestRosterSnapshotIsSilentAndSplitSnapshotReplaces(t *testing.T) {
@@ -277,7 +278,7 @@ func TestRosterFollowsLateCorrelator(t *testing.T) {
 }
 
 func TestCoverageBudgetAndLogs(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	h := newHarness(t, Options{PerCallMetrics: true, Logger: log.NewLogfmtLogger(&buf)})
 	h.c.AddNode("a")
 	h.c.AddNode("b")
@@ -287,7 +288,7 @@ func TestCoverageBudgetAndLogs(t *testing.T) {
 
 	// No plan yet: coverage 0 of 4 eligible... but no plan means no log.
 	h.advance(time.Second)
-	if l := buf.lines("roster coverage"); len(l) != 0 {
+	if l := buf.Lines("roster coverage"); len(l) != 0 {
 		t.Fatalf("coverage logged before any plan: %v", l)
 	}
 	h.expect(coverageText(0, 0, 4, 0, 0), coverageNames...)
@@ -329,7 +330,7 @@ cms_subscription_budget_left{node="b",connection="0"} 99
 		append(coverageNames, "cms_up")...)
 
 	var got []string
-	for _, l := range buf.lines("roster coverage") {
+	for _, l := range buf.Lines("roster coverage") {
 		if strings.Contains(l, "partial") {
 			got = append(got, "partial")
 		} else {
@@ -338,9 +339,9 @@ cms_subscription_budget_left{node="b",connection="0"} 99
 	}
 	want := []string{"partial", "complete", "partial"}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("coverage log lines:\n%s\nwant %v", strings.Join(buf.lines("roster coverage"), "\n"), want)
+		t.Errorf("coverage log lines:\n%s\nwant %v", strings.Join(buf.Lines("roster coverage"), "\n"), want)
 	}
-	if l := buf.lines("roster coverage partial"); len(l) == 0 || !strings.Contains(l[0], "covered=0 pending=2 skipped=1 excluded=1") {
+	if l := buf.Lines("roster coverage partial"); len(l) == 0 || !strings.Contains(l[0], "covered=0 pending=2 skipped=1 excluded=1") {
 		t.Errorf("first partial line lacks the counts: %v", l)
 	}
 
