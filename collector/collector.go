@@ -16,7 +16,8 @@ package collector
 
 import (
 	"context"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -200,10 +201,5 @@ func (c *Collector) Run(ctx context.Context) {
 
 // sortedNodeNames makes multi-node work (and thus log order) deterministic.
 func (c *Collector) sortedNodeNames() []string {
-	names := make([]string, 0, len(c.nodes))
-	for name := range c.nodes {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(c.nodes))
 }

@@ -7,7 +7,9 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 
@@ -181,12 +183,7 @@ func (s *Supervisor) SetSubscriptions(name string, link int, subs []cmsws.Subscr
 func (s *Supervisor) Nodes() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.running))
-	for name := range s.running {
-		out = append(out, name)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(s.running))
 }
 
 // Close stops every client (each sends a close frame) and waits for them.
