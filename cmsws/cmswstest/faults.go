@@ -26,6 +26,13 @@ func (c *Cluster) RestartNode(node string) error {
 // DropConnections closes the TCP connection of every events connection of
 // node, without close frame; the model is unchanged. It returns how many.
 func (c *Cluster) DropConnections(node string) int {
+	return c.eachConn(node, func(cn *conn) { c.closeConnLocked(cn, CloseDropped) })
+}
+
+// eachConn runs fn, under the cluster lock, on every open events
+// connection of node (a copy of the list, so fn may close them) and
+// returns how many there were; 0 for an unknown node.
+func (c *Cluster) eachConn(node string, fn func(cn *conn)) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.byName[node]
@@ -34,7 +41,7 @@ func (c *Cluster) DropConnections(node string) int {
 	}
 	conns := append([]*conn(nil), n.conns...)
 	for _, cn := range conns {
-		c.closeConnLocked(cn, CloseDropped)
+		fn(cn)
 	}
 	return len(conns)
 }
@@ -43,16 +50,7 @@ func (c *Cluster) DropConnections(node string) int {
 // reading, acking and sending while the TCP connection stays open, until
 // DropConnections or Close. Updates keep queueing. It returns how many.
 func (c *Cluster) StallConnections(node string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.byName[node]
-	if n == nil {
-		return 0
-	}
-	for _, cn := range n.conns {
-		cn.stalled = true
-	}
-	return len(n.conns)
+	return c.eachConn(node, func(cn *conn) { cn.stalled = true })
 }
 
 // ExpireTokens invalidates every token node has issued so far. Open
@@ -76,17 +74,10 @@ func (c *Cluster) InjectRaw(node string, frame []byte) int {
 // InjectFrame is InjectRaw for any opcode and FIN bit, to test a client
 // against server frames CMS should never send (binary, ping, fragments).
 func (c *Cluster) InjectFrame(node string, opcode byte, fin bool, payload []byte) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.byName[node]
-	if n == nil {
-		return 0
-	}
-	for _, cn := range n.conns {
+	return c.eachConn(node, func(cn *conn) {
 		if opcode == OpText {
 			cn.noteInjected(payload)
 		}
 		c.enqueueFrame(cn, outMsg{outFrame: outFrame{opcode: opcode, fin: fin, payload: append([]byte(nil), payload...)}})
-	}
-	return len(n.conns)
+	})
 }

@@ -319,6 +319,27 @@ func (c *Cluster) UpdateParticipant(id string, ch ParticipantChange) error {
 	if ch.State != nil && !oneOf(*ch.State, participantStates) {
 		return fmt.Errorf("%w: state %q", ErrInvalid, *ch.State)
 	}
+	return c.withParticipant(id, func(p *participant) error {
+		old := p.view
+		v := &p.view
+		setIf(&v.state, ch.State)
+		setIf(&v.audioMuted, ch.AudioMuted)
+		setIf(&v.videoMuted, ch.VideoMuted)
+		setIf(&v.txAudioMuted, ch.TxAudioMuted)
+		setIf(&v.txVideoMuted, ch.TxVideoMuted)
+		setIf(&v.presenter, ch.Presenter)
+		setIf(&v.activeSpeaker, ch.ActiveSpeaker)
+		setIf(&v.endpointRecording, ch.EndpointRecording)
+		setIf(&v.layout, ch.Layout)
+		setIf(&v.name, ch.Name)
+		setIf(&v.uri, ch.URI)
+		c.publishRoster(p.meeting, []rosterChange{{p: p, updateType: cmsws.UpdateUpdate, old: &old}})
+		return nil
+	})
+}
+
+// withParticipant runs fn on the participant under the cluster lock.
+func (c *Cluster) withParticipant(id string, fn func(p *participant) error) error {
 	if err := c.lock(); err != nil {
 		return err
 	}
@@ -327,21 +348,7 @@ func (c *Cluster) UpdateParticipant(id string, ch ParticipantChange) error {
 	if p == nil {
 		return fmt.Errorf("%w %q", ErrUnknownParticipant, id)
 	}
-	old := p.view
-	v := &p.view
-	setIf(&v.state, ch.State)
-	setIf(&v.audioMuted, ch.AudioMuted)
-	setIf(&v.videoMuted, ch.VideoMuted)
-	setIf(&v.txAudioMuted, ch.TxAudioMuted)
-	setIf(&v.txVideoMuted, ch.TxVideoMuted)
-	setIf(&v.presenter, ch.Presenter)
-	setIf(&v.activeSpeaker, ch.ActiveSpeaker)
-	setIf(&v.endpointRecording, ch.EndpointRecording)
-	setIf(&v.layout, ch.Layout)
-	setIf(&v.name, ch.Name)
-	setIf(&v.uri, ch.URI)
-	c.publishRoster(p.meeting, []rosterChange{{p: p, updateType: cmsws.UpdateUpdate, old: &old}})
-	return nil
+	return fn(p)
 }
 
 func setIf[T any](dst *T, v *T) {
@@ -352,16 +359,10 @@ func setIf[T any](dst *T, v *T) {
 
 // RemoveParticipant makes a participant leave; reason "" sends none.
 func (c *Cluster) RemoveParticipant(id, reason string) error {
-	if err := c.lock(); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	p := c.participants[id]
-	if p == nil {
-		return fmt.Errorf("%w %q", ErrUnknownParticipant, id)
-	}
-	c.leave(p, reason)
-	return nil
+	return c.withParticipant(id, func(p *participant) error {
+		c.leave(p, reason)
+		return nil
+	})
 }
 
 // MoveParticipant moves a participant to another meeting, hosted on toNode,
@@ -371,33 +372,30 @@ func (c *Cluster) RemoveParticipant(id, reason string) error {
 // dropped), the old one is removed without a reason, then the new one
 // connects. It returns the new participant id.
 func (c *Cluster) MoveParticipant(id, toCorrelator, toNode string) (string, error) {
-	if err := c.lock(); err != nil {
-		return "", err
-	}
-	defer c.mu.Unlock()
-	p := c.participants[id]
-	if p == nil {
-		return "", fmt.Errorf("%w %q", ErrUnknownParticipant, id)
-	}
-	dst, err := c.meeting(toCorrelator)
-	if err != nil {
-		return "", err
-	}
-	if dst == p.meeting {
-		return "", fmt.Errorf("%w: participant %s is already in %s", ErrInvalid, id, toCorrelator)
-	}
-	n, err := c.node(toNode)
-	if err != nil {
-		return "", err
-	}
-	v := p.view
-	v.state = stateInitial
-	v.presenter, v.activeSpeaker = false, false
-	v.movedParticipant, v.movedBridge = p.id, p.node.bridgeID
-	np := c.join(dst, n, v)
-	c.leave(p, "")
-	old := np.view
-	np.view.state = stateConnected
-	c.publishRoster(dst, []rosterChange{{p: np, updateType: cmsws.UpdateUpdate, old: &old}})
-	return np.id, nil
+	var newID string
+	err := c.withParticipant(id, func(p *participant) error {
+		dst, err := c.meeting(toCorrelator)
+		if err != nil {
+			return err
+		}
+		if dst == p.meeting {
+			return fmt.Errorf("%w: participant %s is already in %s", ErrInvalid, id, toCorrelator)
+		}
+		n, err := c.node(toNode)
+		if err != nil {
+			return err
+		}
+		v := p.view
+		v.state = stateInitial
+		v.presenter, v.activeSpeaker = false, false
+		v.movedParticipant, v.movedBridge = p.id, p.node.bridgeID
+		np := c.join(dst, n, v)
+		c.leave(p, "")
+		old := np.view
+		np.view.state = stateConnected
+		c.publishRoster(dst, []rosterChange{{p: np, updateType: cmsws.UpdateUpdate, old: &old}})
+		newID = np.id
+		return nil
+	})
+	return newID, err
 }
