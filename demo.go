@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
@@ -38,6 +39,9 @@ func startDemo(ctx context.Context, logger log.Logger, seed int64) (*demo, error
 	cluster, err := cmswstest.NewCluster(cmswstest.Options{
 		Nodes: 3, NodeNames: []string{"cms-a", "cms-b", "cms-c"},
 		Username: demoUser, Password: demoPassword, Seed: seed,
+		Logf: func(format string, args ...any) {
+			level.Debug(logger).Log("component", "demo_cluster", "msg", fmt.Sprintf(format, args...))
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demo cluster: %w", err)
@@ -49,7 +53,6 @@ func startDemo(ctx context.Context, logger log.Logger, seed int64) (*demo, error
 		defer close(d.done)
 		traffic.Run(tctx, 200*time.Millisecond)
 	}()
-	_ = logger
 	return d, nil
 }
 
