@@ -38,7 +38,8 @@ type harness struct {
 	mu    sync.Mutex
 	nodes []string // nodes the exporter is configured with
 	tweak func(*cmsws.Config)
-	links int // event connections per node
+	links int           // event connections per node
+	batch time.Duration // the planner's batch interval
 }
 
 // fastClient makes reconnects and probes quick enough for tests while
@@ -58,6 +59,12 @@ func newHarness(t *testing.T, opts cmswstest.Options, tweak func(*cmsws.Config),
 // newHarnessLinks is newHarness with links event connections per node.
 func newHarnessLinks(t *testing.T, links int, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
 	t.Helper()
+	return newHarnessBatch(t, links, 100*time.Millisecond, opts, tweak, before...)
+}
+
+// newHarnessBatch is newHarnessLinks with the planner's batch interval.
+func newHarnessBatch(t *testing.T, links int, batch time.Duration, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
+	t.Helper()
 	cluster, err := cmswstest.NewCluster(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +76,7 @@ func newHarnessLinks(t *testing.T, links int, opts cmswstest.Options, tweak func
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &testutil.SyncBuffer{}
 	logger := log.NewLogfmtLogger(logs)
-	h := &harness{t: t, cluster: cluster, logs: logs, nodes: cluster.Nodes(), tweak: tweak, links: links}
+	h := &harness{t: t, cluster: cluster, logs: logs, nodes: cluster.Nodes(), tweak: tweak, links: links, batch: batch}
 	h.x = newExporter(ctx, logger)
 	h.x.source = h.specs
 	if err := h.x.reload(); err != nil {
@@ -106,7 +113,7 @@ func (h *harness) specs() (settings, error) {
 		}
 		specs = append(specs, supervisor.Spec{Client: c, Links: h.links, Settings: c.Name + c.URL + c.Password})
 	}
-	return settings{specs: specs, perCall: true, roster: config.Roster{BatchInterval: 100 * time.Millisecond}}, nil
+	return settings{specs: specs, perCall: true, roster: config.Roster{BatchInterval: h.batch}}, nil
 }
 
 // scrape fetches /metrics and returns every sample as "name{labels}" → value.

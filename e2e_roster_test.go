@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
 )
 
@@ -305,29 +306,39 @@ func TestE2ERosterBudget300Meetings(t *testing.T) {
 }
 
 // 50 meetings starting at once cost a handful of subscribeRequests (the
-// planner batches), not 50.
+// planner batches), not 50: at most one request per node per batch
+// interval spanned by the time the meetings take to reach the exporter,
+// plus one for the batch that closes it.
 func TestE2ERosterBatching(t *testing.T) {
-	h := newHarness(t, cmswstest.Options{Nodes: 3, Seed: 25}, nil)
+	const batch = time.Second
+	h := newHarnessBatch(t, 1, batch, cmswstest.Options{Nodes: 3, Seed: 25}, func(c *cmsws.Config) {
+		c.ProbeInterval, c.ProbeTimeout = time.Minute, 10*time.Second // no probe requests in the count
+	})
 	nodes := h.cluster.Nodes()
 	h.eventuallyRoster(nodes...)
-	before := 0
-	for _, st := range h.cluster.Stats().Nodes {
-		before += st.SubscribeRequests
+	requests := func() int {
+		n := 0
+		for _, st := range h.cluster.Stats().Nodes {
+			n += st.SubscribeRequests
+		}
+		return n
 	}
+	before := requests()
+	began := time.Now()
 	start := must[string](t)
 	for i := 0; i < 50; i++ {
 		corr := start(h.cluster.StartMeeting(nodes[i%3], cmswstest.MeetingOptions{Name: fmt.Sprintf("burst %d", i)}))
 		start(h.cluster.AddParticipant(corr, nodes[i%3], cmswstest.ParticipantOptions{Name: "p"}))
 	}
+	// The window in which the planner sees meetings appear: until the
+	// exporter holds all 50 calls (they arrive over the acked streams).
+	h.eventually("all 50 calls in the model", func(m map[string]float64) bool { return sumFamily(m, "cms_node_calls") == 50 })
+	burst := time.Since(began)
 	h.eventuallyRoster(nodes...)
-	after := 0
-	for _, st := range h.cluster.Stats().Nodes {
-		after += st.SubscribeRequests
-	}
-	// One request per node per batch interval (100 ms in the harness) while
-	// the burst is absorbed, plus the odd liveness probe (every 2 s).
-	t.Logf("50 meetings cost %d subscribeRequests over 3 nodes", after-before)
-	if after-before > 15 {
-		t.Fatalf("50 meetings cost %d subscribeRequests; batching should keep it to a handful", after-before)
+	spent := requests() - before
+	limit := len(nodes) * (int(burst/batch) + 2)
+	t.Logf("50 meetings (burst of %v) cost %d subscribeRequests over %d nodes; limit %d", burst.Round(time.Millisecond), spent, len(nodes), limit)
+	if spent > limit {
+		t.Fatalf("50 meetings cost %d subscribeRequests, more than one per node per batch (%d)", spent, limit)
 	}
 }
