@@ -9,7 +9,9 @@ import (
 	"testing"
 )
 
-const captureDir = "../../shared/fixtures/cms-capture"
+// captureDir holds the recorded CMS traffic (see its README.md). It lives in
+// the repository's top-level testdata so one copy serves every package.
+const captureDir = "../testdata/cms-capture"
 
 // Every captured frame must decode, with no decode error, into the message
 // kind its envelope names, and carry every update the raw JSON carries.

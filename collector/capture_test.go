@@ -14,7 +14,9 @@ import (
 	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
-const captureDir = "../../shared/fixtures/cms-capture"
+// captureDir holds the recorded CMS traffic (see its README.md). It lives in
+// the repository's top-level testdata so one copy serves every package.
+const captureDir = "../testdata/cms-capture"
 
 // captureLine is one line of a capture as the test's own plain JSON reading
 // sees it, independent of cmsws's decoder.
@@ -276,9 +278,9 @@ func TestCaptureReplay(t *testing.T) {
 	check := func(when string) {
 		t.Helper()
 		extra := fmt.Sprintf("# TYPE cms_up gauge\ncms_up{node=%q} 1\n# TYPE cms_events_synced gauge\ncms_events_synced{node=%q} 1\n"+
-			"# TYPE cms_cluster_calls_locked gauge\ncms_cluster_calls_locked 0\n", node, node)
+			"# TYPE cms_cluster_meetings_locked gauge\ncms_cluster_meetings_locked 0\n", node, node)
 		if err := collectAndCompare(c, o.expected(node)+extra,
-			append([]string{"cms_up", "cms_events_synced", "cms_cluster_calls_locked"}, append(callFamilies, counterNames...)...)...); err != nil {
+			append([]string{"cms_up", "cms_events_synced", "cms_cluster_meetings_locked"}, append(callFamilies, counterNames...)...)...); err != nil {
 			t.Fatalf("%s: %v", when, err)
 		}
 	}
@@ -360,7 +362,7 @@ func TestCaptureReplay(t *testing.T) {
 
 	// Every message counted by type; no errors at all.
 	for typ, n := range msgTypes {
-		v, ok, err := value(c, "cms_events_messages_total", map[string]string{"node": node, "type": typ})
+		v, ok, err := value(c, "cms_events_messages_total", map[string]string{"node": node, "message_type": typ})
 		if err != nil || !ok || v != float64(n) {
 			t.Errorf("messages{type=%s} = %v (found %v, %v), want %d", typ, v, ok, err, n)
 		}
