@@ -214,16 +214,16 @@ func truthMetrics(tr cmswstest.Truth, up []string) map[string]float64 {
 	}
 	var parts, rec, str, lck float64
 	for _, m := range meetings {
-		want[key("cms_cluster_calls", "call_type", m.callType)]++
+		want[key("cms_cluster_meetings", "call_type", m.callType)]++
 		parts += float64(m.participants)
 		rec += b2f(m.recording)
 		str += b2f(m.streaming)
 		lck += b2f(m.isLocked)
 	}
 	want[key("cms_cluster_participants")] = parts
-	want[key("cms_cluster_calls_recording")] = rec
-	want[key("cms_cluster_calls_streaming")] = str
-	want[key("cms_cluster_calls_locked")] = lck
+	want[key("cms_cluster_meetings_recording")] = rec
+	want[key("cms_cluster_meetings_streaming")] = str
+	want[key("cms_cluster_meetings_locked")] = lck
 	for _, n := range up {
 		want[key("cms_up", "node", n)] = 1
 		// Synced: the snapshot phase is over, so what follows is live.
@@ -236,10 +236,10 @@ func truthMetrics(tr cmswstest.Truth, up []string) map[string]float64 {
 // exporter must show exactly the truth (zero-valued aggregate rows aside).
 var modelFamilies = []string{"cms_call_info", "cms_call_participants", "cms_call_distributed_instances",
 	"cms_call_recording", "cms_call_streaming", "cms_call_endpoint_recording", "cms_call_locked",
-	"cms_node_calls", "cms_cluster_calls", "cms_cluster_participants", "cms_cluster_calls_recording",
-	"cms_cluster_calls_streaming", "cms_cluster_calls_locked", "cms_up", "cms_events_synced"}
+	"cms_node_calls", "cms_cluster_meetings", "cms_cluster_participants", "cms_cluster_meetings_recording",
+	"cms_cluster_meetings_streaming", "cms_cluster_meetings_locked", "cms_up", "cms_events_synced"}
 
-var zeroRowsAllowed = map[string]bool{"cms_node_calls": true, "cms_cluster_calls": true, "cms_up": true, "cms_events_synced": true}
+var zeroRowsAllowed = map[string]bool{"cms_node_calls": true, "cms_cluster_meetings": true, "cms_up": true, "cms_events_synced": true}
 
 func family(k string) string { return k[:strings.IndexByte(k, '{')] }
 

@@ -22,10 +22,10 @@ type counters struct {
 func (h *harness) checkCounters(m map[string]float64, want counters) {
 	h.t.Helper()
 	got := counters{
-		started: m[key("cms_calls_started_total")], ended: m[key("cms_calls_ended_total")],
+		started: m[key("cms_meetings_started_total")], ended: m[key("cms_meetings_ended_total")],
 		recStarted: m[key("cms_recordings_started_total")], recStopped: m[key("cms_recordings_stopped_total")],
 		streamStarted: m[key("cms_streams_started_total")], streamStopped: m[key("cms_streams_stopped_total")],
-		locked: m[key("cms_calls_locked_total")], unlocked: m[key("cms_calls_unlocked_total")],
+		locked: m[key("cms_meetings_locked_total")], unlocked: m[key("cms_meetings_unlocked_total")],
 	}
 	if got != want {
 		h.t.Fatalf("transition counters = %+v, want %+v", got, want)

@@ -15,31 +15,31 @@ type descs struct {
 	callEndpointRecording    *prometheus.Desc
 	callLocked               *prometheus.Desc
 
-	nodeCalls              *prometheus.Desc
-	clusterCalls           *prometheus.Desc
-	clusterParticipants    *prometheus.Desc
-	clusterCallsRecording  *prometheus.Desc
-	clusterCallsStreaming  *prometheus.Desc
-	clusterCallsLocked     *prometheus.Desc
-	callsStartedTotal      *prometheus.Desc
-	callsEndedTotal        *prometheus.Desc
-	recordingsStartedTotal *prometheus.Desc
-	recordingsStoppedTotal *prometheus.Desc
-	streamsStartedTotal    *prometheus.Desc
-	streamsStoppedTotal    *prometheus.Desc
-	callsLockedTotal       *prometheus.Desc
-	callsUnlockedTotal     *prometheus.Desc
-	eventsConnects         *prometheus.Desc
-	eventsConnectFailures  *prometheus.Desc
-	eventsDisconnects      *prometheus.Desc
-	eventsMessages         *prometheus.Desc
-	eventsMessageErrors    *prometheus.Desc
-	eventsSubscriptions    *prometheus.Desc
-	eventsLastMessage      *prometheus.Desc
-	eventsProbes           *prometheus.Desc
-	eventsProbeLatency     *prometheus.Desc
-	eventsSynced           *prometheus.Desc
-	eventsConnected        *prometheus.Desc
+	nodeCalls                *prometheus.Desc
+	clusterMeetings          *prometheus.Desc
+	clusterParticipants      *prometheus.Desc
+	clusterMeetingsRecording *prometheus.Desc
+	clusterMeetingsStreaming *prometheus.Desc
+	clusterMeetingsLocked    *prometheus.Desc
+	meetingsStartedTotal     *prometheus.Desc
+	meetingsEndedTotal       *prometheus.Desc
+	recordingsStartedTotal   *prometheus.Desc
+	recordingsStoppedTotal   *prometheus.Desc
+	streamsStartedTotal      *prometheus.Desc
+	streamsStoppedTotal      *prometheus.Desc
+	meetingsLockedTotal      *prometheus.Desc
+	meetingsUnlockedTotal    *prometheus.Desc
+	eventsConnects           *prometheus.Desc
+	eventsConnectFailures    *prometheus.Desc
+	eventsDisconnects        *prometheus.Desc
+	eventsMessages           *prometheus.Desc
+	eventsMessageErrors      *prometheus.Desc
+	eventsSubscriptions      *prometheus.Desc
+	eventsLastMessage        *prometheus.Desc
+	eventsProbes             *prometheus.Desc
+	eventsProbeLatency       *prometheus.Desc
+	eventsSynced             *prometheus.Desc
+	eventsConnected          *prometheus.Desc
 
 	// roster, per call
 	callRosterParticipants *prometheus.Desc
@@ -77,25 +77,25 @@ func newDescs() descs {
 		callEndpointRecording:    d("cms_call_endpoint_recording", "1 while CMS reports the call as being recorded by an endpoint (Lync/Skype client).", nodeCall),
 		callLocked:               d("cms_call_locked", "1 while CMS reports the call as locked. Raw value per instance: CMS announces every new call as locked for a moment; the cluster-level lock metrics filter that out.", nodeCall),
 
-		nodeCalls:              d("cms_node_calls", "Call instances on the node by call type. A meeting hosted by several nodes counts once per node here; see cms_cluster_calls for meetings.", []string{"node", "call_type"}),
-		clusterCalls:           d("cms_cluster_calls", "Meetings in the cluster by call type: call instances deduplicated by callCorrelator.", []string{"call_type"}),
-		clusterParticipants:    d("cms_cluster_participants", "Participants in all meetings of the cluster, counted once per meeting (not per hosting node).", nil),
-		clusterCallsRecording:  d("cms_cluster_calls_recording", "Meetings being recorded on at least one hosting node.", nil),
-		clusterCallsStreaming:  d("cms_cluster_calls_streaming", "Meetings being streamed on at least one hosting node.", nil),
-		clusterCallsLocked:     d("cms_cluster_calls_locked", "Meetings locked on at least one hosting node, ignoring the momentary lock CMS announces new calls with.", nil),
-		callsStartedTotal:      d("cms_calls_started_total", "Meetings seen starting live (not ones found in a reconnect snapshot), deduplicated across nodes.", nil),
-		callsEndedTotal:        d("cms_calls_ended_total", "Meetings seen ending live: the last hosting instance was removed. Meetings that vanished while a node was disconnected are not counted.", nil),
-		recordingsStartedTotal: d("cms_recordings_started_total", "Meetings seen live changing to recording, deduplicated across nodes.", nil),
-		recordingsStoppedTotal: d("cms_recordings_stopped_total", "Meetings seen live stopping recording, including meetings ending while recording.", nil),
-		streamsStartedTotal:    d("cms_streams_started_total", "Meetings seen live changing to streaming, deduplicated across nodes.", nil),
-		streamsStoppedTotal:    d("cms_streams_stopped_total", "Meetings seen live stopping streaming, including meetings ending while streaming.", nil),
-		callsLockedTotal:       d("cms_calls_locked_total", "Meetings seen live becoming locked, ignoring the momentary lock CMS announces new calls with.", nil),
-		callsUnlockedTotal:     d("cms_calls_unlocked_total", "Meetings seen live becoming unlocked, including locked meetings that ended.", nil),
+		nodeCalls:                d("cms_node_calls", "Call instances on the node by call type. A meeting hosted by several nodes counts once per node here; see cms_cluster_meetings for meetings.", []string{"node", "call_type"}),
+		clusterMeetings:          d("cms_cluster_meetings", "Meetings in the cluster by call type: call instances deduplicated by callCorrelator.", []string{"call_type"}),
+		clusterParticipants:      d("cms_cluster_participants", "Participants in all meetings of the cluster, counted once per meeting (not per hosting node).", nil),
+		clusterMeetingsRecording: d("cms_cluster_meetings_recording", "Meetings being recorded on at least one hosting node.", nil),
+		clusterMeetingsStreaming: d("cms_cluster_meetings_streaming", "Meetings being streamed on at least one hosting node.", nil),
+		clusterMeetingsLocked:    d("cms_cluster_meetings_locked", "Meetings locked on at least one hosting node, ignoring the momentary lock CMS announces new calls with.", nil),
+		meetingsStartedTotal:     d("cms_meetings_started_total", "Meetings seen starting live (not ones found in a reconnect snapshot), deduplicated across nodes.", nil),
+		meetingsEndedTotal:       d("cms_meetings_ended_total", "Meetings seen ending live: the last hosting instance was removed. Meetings that vanished while a node was disconnected are not counted.", nil),
+		recordingsStartedTotal:   d("cms_recordings_started_total", "Meetings seen live changing to recording, deduplicated across nodes.", nil),
+		recordingsStoppedTotal:   d("cms_recordings_stopped_total", "Meetings seen live stopping recording, including meetings ending while recording.", nil),
+		streamsStartedTotal:      d("cms_streams_started_total", "Meetings seen live changing to streaming, deduplicated across nodes.", nil),
+		streamsStoppedTotal:      d("cms_streams_stopped_total", "Meetings seen live stopping streaming, including meetings ending while streaming.", nil),
+		meetingsLockedTotal:      d("cms_meetings_locked_total", "Meetings seen live becoming locked, ignoring the momentary lock CMS announces new calls with.", nil),
+		meetingsUnlockedTotal:    d("cms_meetings_unlocked_total", "Meetings seen live becoming unlocked, including locked meetings that ended.", nil),
 
 		eventsConnects:        d("cms_events_connects_total", "Events WebSocket connections established to the node.", node),
 		eventsConnectFailures: d("cms_events_connect_failures_total", "Failed attempts to connect the events WebSocket, by reason (auth, token, network, tls, handshake, other).", []string{"node", "reason"}),
 		eventsDisconnects:     d("cms_events_disconnects_total", "Events WebSocket connections that ended, by reason.", []string{"node", "reason"}),
-		eventsMessages:        d("cms_events_messages_total", "Messages received from the node, by message type (unknown types as other).", []string{"node", "type"}),
+		eventsMessages:        d("cms_events_messages_total", "Messages received from the node, by message type (unknown types as other).", []string{"node", "message_type"}),
 		eventsMessageErrors:   d("cms_events_message_errors_total", "Frames, messages or updates that could not be used, by reason: decoding and protocol errors of the client, plus the model's unknown_call, unknown_participant, invalid_value, wrong_resource and request_failed. Counted over all the node's events connections.", []string{"node", "reason"}),
 		eventsSubscriptions:   d("cms_events_subscriptions", "Subscriptions of the node's current events connections (all of them) by resource and server-reported state.", []string{"node", "resource", "state"}),
 		eventsLastMessage:     d("cms_events_last_message_timestamp_seconds", "Unix time the last message from the node was received.", node),
@@ -135,10 +135,10 @@ func (d *descs) all() []*prometheus.Desc {
 		d.up,
 		d.callInfo, d.callParticipants, d.callDistributedInstances, d.callRecording, d.callStreaming,
 		d.callEndpointRecording, d.callLocked,
-		d.nodeCalls, d.clusterCalls, d.clusterParticipants, d.clusterCallsRecording,
-		d.clusterCallsStreaming, d.clusterCallsLocked,
-		d.callsStartedTotal, d.callsEndedTotal, d.recordingsStartedTotal, d.recordingsStoppedTotal,
-		d.streamsStartedTotal, d.streamsStoppedTotal, d.callsLockedTotal, d.callsUnlockedTotal,
+		d.nodeCalls, d.clusterMeetings, d.clusterParticipants, d.clusterMeetingsRecording,
+		d.clusterMeetingsStreaming, d.clusterMeetingsLocked,
+		d.meetingsStartedTotal, d.meetingsEndedTotal, d.recordingsStartedTotal, d.recordingsStoppedTotal,
+		d.streamsStartedTotal, d.streamsStoppedTotal, d.meetingsLockedTotal, d.meetingsUnlockedTotal,
 		d.eventsConnects, d.eventsConnectFailures, d.eventsDisconnects, d.eventsMessages,
 		d.eventsMessageErrors, d.eventsSubscriptions, d.eventsLastMessage, d.eventsProbes,
 		d.eventsProbeLatency, d.eventsSynced, d.eventsConnected,

@@ -178,10 +178,10 @@ func correlator(v string) opt {
 
 // The counter families, for expectations that cover all of them.
 var counterNames = []string{
-	"cms_calls_started_total", "cms_calls_ended_total",
+	"cms_meetings_started_total", "cms_meetings_ended_total",
 	"cms_recordings_started_total", "cms_recordings_stopped_total",
 	"cms_streams_started_total", "cms_streams_stopped_total",
-	"cms_calls_locked_total", "cms_calls_unlocked_total",
+	"cms_meetings_locked_total", "cms_meetings_unlocked_total",
 }
 
 // counters renders the eight transition counters as exposition text, in

@@ -299,14 +299,14 @@ func (m *meeting) callType() string {
 // transitionTotals are the cluster-wide meeting transition counters. They
 // survive RemoveNode: counters must never go backwards.
 type transitionTotals struct {
-	callsStarted      float64
-	callsEnded        float64
+	meetingsStarted   float64
+	meetingsEnded     float64
 	recordingsStarted float64
 	recordingsStopped float64
 	streamsStarted    float64
 	streamsStopped    float64
-	callsLocked       float64
-	callsUnlocked     float64
+	meetingsLocked    float64
+	meetingsUnlocked  float64
 }
 
 // count adds the transitions between two meeting states caused by a live
@@ -320,10 +320,10 @@ func (t *transitionTotals) count(before, after meetingState) {
 			*off++
 		}
 	}
-	edge(before.present, after.present, &t.callsStarted, &t.callsEnded)
+	edge(before.present, after.present, &t.meetingsStarted, &t.meetingsEnded)
 	edge(before.recording, after.recording, &t.recordingsStarted, &t.recordingsStopped)
 	edge(before.streaming, after.streaming, &t.streamsStarted, &t.streamsStopped)
-	edge(before.locked, after.locked, &t.callsLocked, &t.callsUnlocked)
+	edge(before.locked, after.locked, &t.meetingsLocked, &t.meetingsUnlocked)
 }
 
 // nodeStats are a node's cms_events_* self-metrics. They live in the model

@@ -54,11 +54,11 @@ cms_events_disconnects_total{node="a",reason="write_error"} 0
 cms_events_disconnects_total{node="a",reason="protocol"} 0
 cms_events_disconnects_total{node="a",reason="shutdown"} 0
 # TYPE cms_events_messages_total counter
-cms_events_messages_total{node="a",type="subscriptionUpdate"} 5
-cms_events_messages_total{node="a",type="callListUpdate"} 2
-cms_events_messages_total{node="a",type="rosterUpdate"} 1
-cms_events_messages_total{node="a",type="callInfoUpdate"} 0
-cms_events_messages_total{node="a",type="other"} 1
+cms_events_messages_total{node="a",message_type="subscriptionUpdate"} 5
+cms_events_messages_total{node="a",message_type="callListUpdate"} 2
+cms_events_messages_total{node="a",message_type="rosterUpdate"} 1
+cms_events_messages_total{node="a",message_type="callInfoUpdate"} 0
+cms_events_messages_total{node="a",message_type="other"} 1
 # TYPE cms_events_message_errors_total counter
 cms_events_message_errors_total{node="a",reason="malformed_json"} 0
 cms_events_message_errors_total{node="a",reason="unknown_envelope"} 0

@@ -227,19 +227,19 @@ func (c *Collector) renderCluster(r *renderer) {
 			locked++
 		}
 	}
-	types.each(func(ct string, v float64) { r.gauge(d.clusterCalls, v, ct) })
+	types.each(func(ct string, v float64) { r.gauge(d.clusterMeetings, v, ct) })
 	r.gauge(d.clusterParticipants, float64(participants))
-	r.gauge(d.clusterCallsRecording, float64(recording))
-	r.gauge(d.clusterCallsStreaming, float64(streaming))
-	r.gauge(d.clusterCallsLocked, float64(locked))
+	r.gauge(d.clusterMeetingsRecording, float64(recording))
+	r.gauge(d.clusterMeetingsStreaming, float64(streaming))
+	r.gauge(d.clusterMeetingsLocked, float64(locked))
 
 	t := &c.totals
-	r.counter(d.callsStartedTotal, t.callsStarted)
-	r.counter(d.callsEndedTotal, t.callsEnded)
+	r.counter(d.meetingsStartedTotal, t.meetingsStarted)
+	r.counter(d.meetingsEndedTotal, t.meetingsEnded)
 	r.counter(d.recordingsStartedTotal, t.recordingsStarted)
 	r.counter(d.recordingsStoppedTotal, t.recordingsStopped)
 	r.counter(d.streamsStartedTotal, t.streamsStarted)
 	r.counter(d.streamsStoppedTotal, t.streamsStopped)
-	r.counter(d.callsLockedTotal, t.callsLocked)
-	r.counter(d.callsUnlockedTotal, t.callsUnlocked)
+	r.counter(d.meetingsLockedTotal, t.meetingsLocked)
+	r.counter(d.meetingsUnlockedTotal, t.meetingsUnlocked)
 }

@@ -211,8 +211,8 @@ func TestSnapshotEndsAtFirstNonAddMessage(t *testing.T) {
 	h.expect(callsText(row1, row3)+nodeCallsText("a", 2)+counters(0, 0, 0, 0, 0, 0, 0, 0)+
 		"# TYPE cms_events_synced gauge\ncms_events_synced{node=\"a\"} 1\n"+
 		"# TYPE cms_up gauge\ncms_up{node=\"a\"} 1\n"+
-		"# TYPE cms_cluster_calls_recording gauge\ncms_cluster_calls_recording 0\n",
-		append([]string{"cms_node_calls", "cms_events_synced", "cms_up", "cms_cluster_calls_recording"},
+		"# TYPE cms_cluster_meetings_recording gauge\ncms_cluster_meetings_recording 0\n",
+		append([]string{"cms_node_calls", "cms_events_synced", "cms_up", "cms_cluster_meetings_recording"},
 			append(callFamilies, counterNames...)...)...)
 }
 
@@ -250,8 +250,8 @@ func TestEmptySnapshotSweepsEverything(t *testing.T) {
 	// The meeting ended while we were not listening: gone, but no end, no
 	// recording stop counted.
 	h.expect(callsText()+nodeCallsText("a", 0)+counters(0, 0, 0, 0, 0, 0, 0, 0)+
-		"# TYPE cms_cluster_calls_recording gauge\ncms_cluster_calls_recording 0\n",
-		append([]string{"cms_node_calls", "cms_cluster_calls_recording"}, append(callFamilies, counterNames...)...)...)
+		"# TYPE cms_cluster_meetings_recording gauge\ncms_cluster_meetings_recording 0\n",
+		append([]string{"cms_node_calls", "cms_cluster_meetings_recording"}, append(callFamilies, counterNames...)...)...)
 }
 
 func TestProbeResendIsNotANewSnapshot(t *testing.T) {
@@ -318,8 +318,8 @@ func TestRosterAndCallInfoMessagesLeaveCallsAlone(t *testing.T) {
 	h.expect(nodeCallsText("a", 1)+callsText(callRow{node: "a", id: "c1", correlator: "m1", name: "Space c1", callType: "coSpace", participants: 1}),
 		append([]string{"cms_node_calls"}, callFamilies...)...)
 	for _, typ := range []string{cmsws.TypeRosterUpdate, cmsws.TypeCallInfoUpdate} {
-		if got := h.value("cms_events_messages_total", "node", "a", "type", typ); got != 1 {
-			t.Errorf("messages{type=%s} = %v, want 1", typ, got)
+		if got := h.value("cms_events_messages_total", "node", "a", "message_type", typ); got != 1 {
+			t.Errorf("messages{message_type=%s} = %v, want 1", typ, got)
 		}
 	}
 	for _, reason := range knownErrorReasons {
@@ -334,21 +334,21 @@ func TestCallWithoutCorrelatorIsItsOwnMeeting(t *testing.T) {
 	h.c.AddNode("a")
 	h.synced("a")
 	h.calls("a", add("c1", ""), add("c2", ""), add("c3", "m", callType("adHoc")))
-	h.expect(`# TYPE cms_cluster_calls gauge
-cms_cluster_calls{call_type="coSpace"} 2
-cms_cluster_calls{call_type="adHoc"} 1
-cms_cluster_calls{call_type="lyncConferencing"} 0
-cms_cluster_calls{call_type="forwarding"} 0
-`+counters(3, 0, 0, 0, 0, 0, 0, 0), append([]string{"cms_cluster_calls"}, counterNames...)...)
+	h.expect(`# TYPE cms_cluster_meetings gauge
+cms_cluster_meetings{call_type="coSpace"} 2
+cms_cluster_meetings{call_type="adHoc"} 1
+cms_cluster_meetings{call_type="lyncConferencing"} 0
+cms_cluster_meetings{call_type="forwarding"} 0
+`+counters(3, 0, 0, 0, 0, 0, 0, 0), append([]string{"cms_cluster_meetings"}, counterNames...)...)
 	// A correlator arriving later moves c2 into meeting m: one meeting
 	// fewer, which is not a meeting ending.
 	h.calls("a", upd("c2", correlator("m")))
-	h.expect(`# TYPE cms_cluster_calls gauge
-cms_cluster_calls{call_type="coSpace"} 1
-cms_cluster_calls{call_type="adHoc"} 1
-cms_cluster_calls{call_type="lyncConferencing"} 0
-cms_cluster_calls{call_type="forwarding"} 0
-`+counters(3, 0, 0, 0, 0, 0, 0, 0), append([]string{"cms_cluster_calls"}, counterNames...)...)
+	h.expect(`# TYPE cms_cluster_meetings gauge
+cms_cluster_meetings{call_type="coSpace"} 1
+cms_cluster_meetings{call_type="adHoc"} 1
+cms_cluster_meetings{call_type="lyncConferencing"} 0
+cms_cluster_meetings{call_type="forwarding"} 0
+`+counters(3, 0, 0, 0, 0, 0, 0, 0), append([]string{"cms_cluster_meetings"}, counterNames...)...)
 }
 
 func TestBadLabelValuesAreCleaned(t *testing.T) {

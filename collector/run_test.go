@@ -114,7 +114,7 @@ func TestConcurrentNodesAndScrapes(t *testing.T) {
 	// How often an even meeting started and ended depends on the
 	// interleaving, but every start beyond the meetings still running was
 	// ended, and every meeting started at least once.
-	started, ended := h.value("cms_calls_started_total"), h.value("cms_calls_ended_total")
+	started, ended := h.value("cms_meetings_started_total"), h.value("cms_meetings_ended_total")
 	if started-ended != float64(meetings) || started < rounds || started > rounds/2*4+rounds/2 {
 		t.Errorf("calls started %v, ended %v; want started-ended = %d, %d <= started <= %d",
 			started, ended, meetings, rounds, rounds/2*4+rounds/2)

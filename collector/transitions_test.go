@@ -11,24 +11,24 @@ import (
 // clusterText renders the cluster gauges: coSpace meetings, participants,
 // meetings recording, streaming and locked.
 func clusterText(meetings, participants, recording, streaming, locked int) string {
-	return fmt.Sprintf(`# TYPE cms_cluster_calls gauge
-cms_cluster_calls{call_type="coSpace"} %d
-cms_cluster_calls{call_type="adHoc"} 0
-cms_cluster_calls{call_type="lyncConferencing"} 0
-cms_cluster_calls{call_type="forwarding"} 0
+	return fmt.Sprintf(`# TYPE cms_cluster_meetings gauge
+cms_cluster_meetings{call_type="coSpace"} %d
+cms_cluster_meetings{call_type="adHoc"} 0
+cms_cluster_meetings{call_type="lyncConferencing"} 0
+cms_cluster_meetings{call_type="forwarding"} 0
 # TYPE cms_cluster_participants gauge
 cms_cluster_participants %d
-# TYPE cms_cluster_calls_recording gauge
-cms_cluster_calls_recording %d
-# TYPE cms_cluster_calls_streaming gauge
-cms_cluster_calls_streaming %d
-# TYPE cms_cluster_calls_locked gauge
-cms_cluster_calls_locked %d
+# TYPE cms_cluster_meetings_recording gauge
+cms_cluster_meetings_recording %d
+# TYPE cms_cluster_meetings_streaming gauge
+cms_cluster_meetings_streaming %d
+# TYPE cms_cluster_meetings_locked gauge
+cms_cluster_meetings_locked %d
 `, meetings, participants, recording, streaming, locked)
 }
 
-var clusterNames = []string{"cms_cluster_calls", "cms_cluster_participants", "cms_cluster_calls_recording",
-	"cms_cluster_calls_streaming", "cms_cluster_calls_locked"}
+var clusterNames = []string{"cms_cluster_meetings", "cms_cluster_participants", "cms_cluster_meetings_recording",
+	"cms_cluster_meetings_streaming", "cms_cluster_meetings_locked"}
 
 var clusterAndCounters = append(append([]string{}, clusterNames...), counterNames...)
 

@@ -125,9 +125,9 @@ func (e *e2e) lockArtifact(t *testing.T) {
 	time.Sleep(e2eFor + 2*time.Second)
 	checks := map[string]float64{
 		// The artifact-free metrics never moved.
-		`max_over_time(cms_cluster_calls_locked{job="cms"}[1m])`: 0,
-		`cms_calls_locked_total{job="cms"}`:                      0,
-		`cms_calls_unlocked_total{job="cms"}`:                    0,
+		`max_over_time(cms_cluster_meetings_locked{job="cms"}[1m])`: 0,
+		`cms_meetings_locked_total{job="cms"}`:                      0,
+		`cms_meetings_unlocked_total{job="cms"}`:                    0,
 		// The raw per-call value did show it.
 		fmt.Sprintf(`max_over_time(cms_call_locked{node="cms3",call=%q}[1m])`, call): 1,
 		// No alert was ever pending or firing for the meeting.
