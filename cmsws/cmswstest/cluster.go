@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
 // Options configure a Cluster. Zero values select the documented defaults,
@@ -125,6 +127,7 @@ type Cluster struct {
 	byName       map[string]*node
 	meetings     map[string]*meeting     // by correlator
 	participants map[string]*participant // by id
+	ledger       ledger
 }
 
 // NewCluster starts every node's HTTPS server on 127.0.0.1 with a fresh CA.
@@ -172,7 +175,16 @@ func (c *Cluster) startServer(n *node) error {
 	mux.HandleFunc("/api/v1/authTokens", func(w http.ResponseWriter, r *http.Request) { c.serveToken(n, w, r) })
 	mux.HandleFunc("/events/v1", func(w http.ResponseWriter, r *http.Request) { c.serveEvents(n, w, r) })
 	n.srv = &http.Server{
-		Handler: mux,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c.mu.Lock()
+			unreachable := n.unreachable
+			c.mu.Unlock()
+			if unreachable {
+				http.Error(w, "node unreachable", http.StatusServiceUnavailable)
+				return
+			}
+			mux.ServeHTTP(w, r)
+		}),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{c.certs.server},
 			NextProtos:   []string{"http/1.1"},
@@ -299,6 +311,12 @@ type node struct {
 	conns      []*conn              // open event connections, in accept order
 	instances  map[string]*instance // by call id
 	stats      nodeCounters
+	// delays hold snapshots back, by resource ("" = any); see DelaySnapshots.
+	delays map[cmsws.Resource]time.Duration
+	// unreachable: see SetUnreachable.
+	unreachable bool
+	// requestDelay: see DelayRequests.
+	requestDelay time.Duration
 }
 
 // newGUID returns a random, version-4-shaped GUID from the seeded source.

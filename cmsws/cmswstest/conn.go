@@ -29,9 +29,20 @@ type conn struct {
 
 	closed  bool
 	stalled bool
-	subs    map[int]*sub
-	subList []*sub // subs sorted by index, for deterministic fan-out
-	out     outQueue
+	// holdNext, when set, holds the next numbered message enqueued (and
+	// thereby everything after it) until that time.
+	holdNext time.Time
+	// deferred are accepted requests waiting to be processed, in order
+	// (see DelayRequests).
+	deferred []deferredRequest
+	subs     map[int]*sub
+	subList  []*sub // subs sorted by index, for deterministic fan-out
+	out      outQueue
+}
+
+type deferredRequest struct {
+	due time.Time
+	m   *cmsws.Message
 }
 
 // sub is one subscription of a connection.
@@ -41,6 +52,9 @@ type sub struct {
 	call   string
 	el     elements
 	active bool // false once deactivated
+	// window: activated (its snapshot queued) and not listed since; what
+	// it is sent meanwhile cannot be told from the snapshot.
+	window bool
 }
 
 // serveEvents implements GET /events/v1?authToken=T: token and connection

@@ -21,22 +21,24 @@ func (c *Cluster) changeMeeting(m *meeting, fn func()) {
 	prev := maps.Clone(m.instances)
 	fn()
 	after := m.view()
+	var t told
 	for _, inst := range sortedValues(prev) {
 		if m.instances[inst.node.name] != inst {
-			c.publishEnd(inst)
+			c.publishEnd(inst, &t)
 		}
 	}
 	var added []*instance
 	for _, inst := range sortedValues(m.instances) {
 		if prev[inst.node.name] == inst {
-			c.publishCallChange(inst, &before, after)
+			c.publishCallChange(inst, &before, after, &t)
 		} else {
 			added = append(added, inst)
 		}
 	}
 	for _, inst := range added {
-		c.publishNewCall(inst, after)
+		c.publishNewCall(inst, after, &t)
 	}
+	c.ledger.meetingChanged(m, t)
 	if len(m.instances) == 0 {
 		delete(c.meetings, m.correlator)
 	}
@@ -44,7 +46,7 @@ func (c *Cluster) changeMeeting(m *meeting, fn func()) {
 
 // publishCallChange sends the changed elements to calls and callInfo
 // subscribers of inst's node.
-func (c *Cluster) publishCallChange(inst *instance, before *callView, after callView) {
+func (c *Cluster) publishCallChange(inst *instance, before *callView, after callView, t *told) {
 	for _, cn := range inst.node.conns {
 		for _, s := range cn.subList {
 			if !s.active {
@@ -54,6 +56,7 @@ func (c *Cluster) publishCallChange(inst *instance, before *callView, after call
 			case s.typ == cmsws.ResourceCalls:
 				if u, ok := callUpdate(s.el, inst.id, before, after); ok {
 					c.sendCallList(cn, s.index, []cmsws.CallUpdate{u})
+					t.note(cn, s)
 				}
 			case s.typ == cmsws.ResourceCallInfo && s.call == inst.id:
 				if ci, ok := callInfo(s.el, before, after); ok {
@@ -68,7 +71,7 @@ func (c *Cluster) publishCallChange(inst *instance, before *callView, after call
 // says lockState "locked" (and name "" when the meeting asks for it), then
 // in a separate message an update to the real values. Clients must not take
 // the first lockState for a lock.
-func (c *Cluster) publishNewCall(inst *instance, cur callView) {
+func (c *Cluster) publishNewCall(inst *instance, cur callView, t *told) {
 	first := cur
 	first.locked = true
 	if inst.meeting.emptyNameFirst {
@@ -79,6 +82,9 @@ func (c *Cluster) publishNewCall(inst *instance, cur callView) {
 			if s.active && s.typ == cmsws.ResourceCalls {
 				u, _ := callUpdate(s.el, inst.id, nil, first)
 				c.sendCallList(cn, s.index, []cmsws.CallUpdate{u})
+				// Only the add tells that the call exists; the correction
+				// below repeats its values.
+				t.note(cn, s)
 			}
 		}
 	}
@@ -96,7 +102,7 @@ func (c *Cluster) publishNewCall(inst *instance, cur callView) {
 // publishEnd ends inst on its node: first a subscriptionUpdate deactivating
 // the connection's callRoster/callInfo subscriptions of that call, then the
 // callListUpdate remove with reason allLeft.
-func (c *Cluster) publishEnd(inst *instance) {
+func (c *Cluster) publishEnd(inst *instance, t *told) {
 	for _, cn := range inst.node.conns {
 		var deact []cmsws.SubscriptionStatus
 		for _, s := range cn.subList {
@@ -113,6 +119,7 @@ func (c *Cluster) publishEnd(inst *instance) {
 				c.sendCallList(cn, s.index, []cmsws.CallUpdate{{
 					Call: inst.id, UpdateType: cmsws.UpdateRemove, Reason: cmsws.Set(reasonAllLeft),
 				}})
+				t.note(cn, s)
 			}
 		}
 	}
@@ -131,6 +138,12 @@ type rosterChange struct {
 // remove carries its reason only on the node hosting the participant, as
 // the Events Guide says.
 func (c *Cluster) publishRoster(m *meeting, changes []rosterChange) {
+	var t told
+	defer func() {
+		for _, ch := range changes {
+			c.ledger.rosterChanged(m, ch, t)
+		}
+	}()
 	for _, inst := range sortedValues(m.instances) {
 		for _, cn := range inst.node.conns {
 			for _, s := range cn.subList {
@@ -157,6 +170,7 @@ func (c *Cluster) publishRoster(m *meeting, changes []rosterChange) {
 				}
 				if len(ups) > 0 {
 					c.sendRoster(cn, s.index, ups)
+					t.note(cn, s)
 				}
 			}
 		}
@@ -178,6 +192,13 @@ func (c *Cluster) sendCallInfo(cn *conn, index int, ci cmsws.CallInfo) {
 func (c *Cluster) sendSubscriptionUpdate(cn *conn, st []cmsws.SubscriptionStatus) {
 	if st == nil {
 		st = []cmsws.SubscriptionStatus{}
+	}
+	for _, x := range st {
+		// Listed after its snapshot: the client can now tell what follows
+		// from the snapshot (see Transitions).
+		if s := cn.subs[x.Index]; s != nil {
+			s.window = false
+		}
 	}
 	c.enqueue(cn, &cmsws.Message{Type: cmsws.TypeSubscriptionUpdate, Statuses: st})
 }

@@ -1,5 +1,11 @@
 package cmswstest
 
+import (
+	"time"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
+)
+
 // RestartNode simulates a Call Bridge restart: its event connections drop,
 // its tokens are forgotten, and all its instances end (their participants
 // leave without reason; the meetings go on on other nodes).
@@ -80,4 +86,132 @@ func (c *Cluster) InjectFrame(node string, opcode byte, fin bool, payload []byte
 		}
 		c.enqueueFrame(cn, outMsg{outFrame: outFrame{opcode: opcode, fin: fin, payload: append([]byte(nil), payload...)}})
 	})
+}
+
+// DelaySnapshots makes node hold back every later snapshot of resource (""
+// for every resource) by d, as a busy Call Bridge or a slow path might:
+// after the subscriptionUpdate that reports a subscription active, the
+// connection sends no numbered message for d; then the snapshot follows,
+// taken at activation, and everything queued behind it, in order. Acks of
+// the client's requests are not held. CMS bounds nothing here, so neither
+// may a client: a snapshot that comes late must not be mistaken for an
+// empty one followed by live starts. d = 0 ends the delay for resource.
+func (c *Cluster) DelaySnapshots(node string, resource cmsws.Resource, d time.Duration) error {
+	if err := c.lock(); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node(node)
+	if err != nil {
+		return err
+	}
+	if n.delays == nil {
+		n.delays = map[cmsws.Resource]time.Duration{}
+	}
+	if d <= 0 {
+		delete(n.delays, resource)
+	} else {
+		n.delays[resource] = d
+	}
+	return nil
+}
+
+// DeactivateCalls reports every active calls subscription of node as
+// deactivated and stops its updates; it returns how many. The Events Guide
+// documents deactivation only for callRoster and callInfo (the call ended,
+// or never existed) and says nothing of a calls subscription coming back.
+// The fake does the strictest plausible thing: the subscription stays
+// deactivated, also when the client sends it again under the same index
+// (CMS keeps an index it already holds); only a new index is a new
+// subscription, answered with a fresh snapshot. ReactivateCalls brings it
+// back, with or without replaying the calls.
+func (c *Cluster) DeactivateCalls(node string) int {
+	count := 0
+	c.eachConn(node, func(cn *conn) {
+		var st []cmsws.SubscriptionStatus
+		for _, s := range cn.subList {
+			if s.active && s.typ == cmsws.ResourceCalls {
+				s.active = false
+				st = append(st, cmsws.SubscriptionStatus{Index: s.index, State: cmsws.StateDeactivated})
+			}
+		}
+		if len(st) > 0 {
+			count += len(st)
+			c.sendSubscriptionUpdate(cn, st)
+		}
+	})
+	return count
+}
+
+// ReactivateCalls reports node's deactivated calls subscriptions active
+// again and resumes their updates; with replay it first sends their
+// snapshot, without it the client hears nothing of the calls that ran
+// meanwhile (the strict case a client must survive). It returns how many.
+func (c *Cluster) ReactivateCalls(node string, replay bool) int {
+	count := 0
+	c.eachConn(node, func(cn *conn) {
+		var subs []*sub
+		var st []cmsws.SubscriptionStatus
+		for _, s := range cn.subList {
+			if !s.active && s.typ == cmsws.ResourceCalls {
+				s.active = true
+				subs = append(subs, s)
+				st = append(st, cmsws.SubscriptionStatus{Index: s.index, State: cmsws.StateActive})
+			}
+		}
+		if len(st) == 0 {
+			return
+		}
+		count += len(st)
+		c.sendSubscriptionUpdate(cn, st)
+		for _, s := range subs {
+			if replay {
+				c.sendSnapshot(cn, s)
+			}
+			// Replayed or not, a client cannot tell what follows from a
+			// snapshot until the subscription is listed again.
+			s.window = true
+		}
+	})
+	return count
+}
+
+// SetUnreachable cuts node off from its clients (on) or restores it (off).
+// While cut off, its open event connections are dropped and every request
+// to it is answered 503, as by a proxy in front of a node it cannot reach;
+// the node itself goes on hosting its calls, which change as the scenario
+// says. It is how a client meets a node that stays down.
+func (c *Cluster) SetUnreachable(node string, on bool) error {
+	if err := c.lock(); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node(node)
+	if err != nil {
+		return err
+	}
+	n.unreachable = on
+	if on {
+		for _, cn := range append([]*conn(nil), n.conns...) {
+			c.closeConnLocked(cn, CloseDropped)
+		}
+	}
+	return nil
+}
+
+// DelayRequests makes node a busy Call Bridge: it acks every later
+// subscribeRequest at once ("received, being processed") but processes it
+// (its subscriptionUpdates, snapshots and what follows them) only d later,
+// in order. d = 0 ends it for requests received from then on.
+func (c *Cluster) DelayRequests(node string, d time.Duration) error {
+	if err := c.lock(); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	n, err := c.node(node)
+	if err != nil {
+		return err
+	}
+	n.requestDelay = max(d, 0)
+	return nil
 }

@@ -36,6 +36,9 @@ type outFrame struct {
 type outMsg struct {
 	id int64 // 0: an injected frame, not numbered
 	outFrame
+	// notBefore holds this message, and so every message after it, until
+	// then (a snapshot held back; see DelaySnapshots).
+	notBefore time.Time
 }
 
 // idle reports whether nothing is queued and everything sent is acked.
@@ -66,7 +69,11 @@ func (c *Cluster) enqueue(cn *conn, m *cmsws.Message) {
 		q.lastID--
 		return
 	}
-	c.enqueueFrame(cn, outMsg{id: m.MessageID, outFrame: outFrame{opcode: OpText, fin: true, payload: data}})
+	om := outMsg{id: m.MessageID, outFrame: outFrame{opcode: OpText, fin: true, payload: data}}
+	if !cn.holdNext.IsZero() {
+		om.notBefore, cn.holdNext = cn.holdNext, time.Time{}
+	}
+	c.enqueueFrame(cn, om)
 }
 
 // enqueueFrame appends to the ordered queue. Caller holds c.mu.
@@ -142,11 +149,13 @@ func (c *Cluster) onAck(cn *conn, a *cmsws.Ack) {
 }
 
 // takeSendable removes what may be written now: every urgent frame, then
-// queued messages while the ack window has room. Caller holds c.mu.
+// queued messages while the ack window has room and none is held back.
+// Caller holds c.mu.
 func (c *Cluster) takeSendable(cn *conn, buf []byte) []byte {
 	if cn.stalled {
 		return buf
 	}
+	now := time.Now()
 	q := &cn.out
 	for _, f := range q.urgent {
 		buf = appendFrame(buf, f.opcode, f.fin, f.payload)
@@ -156,6 +165,9 @@ func (c *Cluster) takeSendable(cn *conn, buf []byte) []byte {
 	n := 0
 	for ; n < len(q.pending); n++ {
 		m := q.pending[n]
+		if now.Before(m.notBefore) {
+			break
+		}
 		if m.id != 0 {
 			if q.sent-q.acked >= int64(c.opts.AckWindow) {
 				break
@@ -174,10 +186,22 @@ func (c *Cluster) takeSendable(cn *conn, buf []byte) []byte {
 	return buf
 }
 
+// heldUntil is when the head of the queue may go, if it is held back;
+// zero otherwise. Caller holds c.mu.
+func (cn *conn) heldUntil() time.Time {
+	if q := &cn.out; len(q.pending) > 0 && time.Now().Before(q.pending[0].notBefore) {
+		return q.pending[0].notBefore
+	}
+	return time.Time{}
+}
+
 // writeLoop is the only writer of queued frames.
 func (c *Cluster) writeLoop(cn *conn) {
 	defer c.wg.Done()
 	var buf []byte
+	hold := time.NewTimer(time.Hour)
+	hold.Stop()
+	defer hold.Stop()
 	for {
 		c.mu.Lock()
 		if cn.closed {
@@ -185,13 +209,19 @@ func (c *Cluster) writeLoop(cn *conn) {
 			return
 		}
 		buf = c.takeSendable(cn, buf[:0])
+		until := cn.heldUntil()
 		c.mu.Unlock()
 		if len(buf) == 0 {
+			if !until.IsZero() {
+				hold.Reset(time.Until(until))
+			}
 			select {
 			case <-cn.wake:
+			case <-hold.C:
 			case <-cn.done:
 				return
 			}
+			hold.Stop()
 			continue
 		}
 		cn.wmu.Lock()

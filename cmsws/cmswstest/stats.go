@@ -7,6 +7,7 @@ type nodeCounters struct {
 	accepted          int
 	refusedConns      int
 	subscribeRequests int
+	unchangedRequests int
 	refusedSubscribes int
 	authFailures      int
 	tokensIssued      int
@@ -37,6 +38,10 @@ type NodeStats struct {
 	// non-success ack (more than MaxSubscriptions entries).
 	SubscribeRequests int
 	RefusedSubscribes int
+	// UnchangedRequests are the SubscribeRequests that repeated the
+	// connection's set exactly (a client's probe or sync request): they
+	// change nothing and replay nothing.
+	UnchangedRequests int
 	// AuthFailures: token requests with bad or missing credentials.
 	AuthFailures int
 	// TokensIssued by POST /api/v1/authTokens; TokensRejected: events
@@ -81,6 +86,7 @@ func (c *Cluster) Stats() Stats {
 			RefusedConnections: n.stats.refusedConns,
 			SubscribeRequests:  n.stats.subscribeRequests,
 			RefusedSubscribes:  n.stats.refusedSubscribes,
+			UnchangedRequests:  n.stats.unchangedRequests,
 			AuthFailures:       n.stats.authFailures,
 			TokensIssued:       n.stats.tokensIssued,
 			TokensRejected:     n.stats.tokensRejected,

@@ -1,7 +1,9 @@
 package cmswstest
 
 import (
+	"maps"
 	"slices"
+	"time"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 )
@@ -14,6 +16,10 @@ import (
 // resource, is a new subscription; an index absent from the request is
 // cancelled; within one request the last entry of an index wins. A request
 // over the limit is refused with a non-success ack and changes nothing.
+//
+// The request is acked at once ("received, being processed", as the Events
+// Guide says) and processed at once too, unless the node is busy (see
+// DelayRequests).
 func (c *Cluster) subscribe(cn *conn, m *cmsws.Message) {
 	st := &cn.node.stats
 	st.subscribeRequests++
@@ -25,12 +31,67 @@ func (c *Cluster) subscribe(cn *conn, m *cmsws.Message) {
 		c.enqueueAck(cn, m.MessageID, "failure")
 		return
 	}
+	c.enqueueAck(cn, m.MessageID, cmsws.AckSuccess)
+	if d := cn.node.requestDelay; d > 0 || len(cn.deferred) > 0 {
+		c.deferRequest(cn, m, time.Now().Add(d))
+		return
+	}
+	c.applySubscribe(cn, m)
+}
+
+// deferRequest processes m at due, after every request deferred before it.
+// Caller holds c.mu.
+func (c *Cluster) deferRequest(cn *conn, m *cmsws.Message, due time.Time) {
+	if n := len(cn.deferred); n > 0 && due.Before(cn.deferred[n-1].due) {
+		due = cn.deferred[n-1].due // in order, whatever the delays
+	}
+	cn.deferred = append(cn.deferred, deferredRequest{due: due, m: m})
+	if len(cn.deferred) == 1 {
+		c.scheduleDeferred(cn)
+	}
+}
+
+func (c *Cluster) scheduleDeferred(cn *conn) {
+	time.AfterFunc(time.Until(cn.deferred[0].due), func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if cn.closed {
+			cn.deferred = nil
+			return
+		}
+		now := time.Now()
+		for len(cn.deferred) > 0 && !now.Before(cn.deferred[0].due) {
+			m := cn.deferred[0].m
+			cn.deferred = cn.deferred[1:]
+			c.applySubscribe(cn, m)
+		}
+		if len(cn.deferred) > 0 {
+			c.scheduleDeferred(cn)
+		}
+	})
+}
+
+// applySubscribe processes an accepted subscribeRequest. Caller holds c.mu.
+func (c *Cluster) applySubscribe(cn *conn, m *cmsws.Message) {
+	st := &cn.node.stats
 
 	next := make(map[int]*sub, len(m.Subscriptions))
 	for _, s := range m.Subscriptions {
 		next[s.Index] = &sub{index: s.Index, typ: s.Type, call: s.Call, el: newElements(s.Elements)}
 	}
 	var fresh []*sub
+	if len(next) == len(cn.subs) {
+		unchanged := true
+		for idx, ns := range next {
+			if old := cn.subs[idx]; old == nil || old.typ != ns.typ || old.call != ns.call || !maps.Equal(old.el, ns.el) {
+				unchanged = false
+				break
+			}
+		}
+		if unchanged {
+			st.unchangedRequests++
+		}
+	}
 	for idx, ns := range next {
 		if old := cn.subs[idx]; old != nil && old.typ == ns.typ && old.call == ns.call {
 			old.el = ns.el // kept: no replay, but later updates follow the new element list
@@ -56,7 +117,6 @@ func (c *Cluster) subscribe(cn *conn, m *cmsws.Message) {
 	}
 	slices.SortFunc(cn.subList, func(a, b *sub) int { return a.index - b.index })
 
-	c.enqueueAck(cn, m.MessageID, cmsws.AckSuccess)
 	pending := make([]cmsws.SubscriptionStatus, 0, len(cn.subList))
 	final := make([]cmsws.SubscriptionStatus, 0, len(cn.subList)+len(cancelled))
 	for _, s := range cn.subList {
@@ -73,9 +133,25 @@ func (c *Cluster) subscribe(cn *conn, m *cmsws.Message) {
 
 	for _, s := range fresh {
 		if s.active {
+			if d := cn.node.snapshotDelay(s.typ); d > 0 && cn.holdNext.IsZero() {
+				cn.holdNext = time.Now().Add(d)
+			}
+		}
+	}
+	for _, s := range fresh {
+		if s.active {
 			c.sendSnapshot(cn, s)
 		}
 	}
+}
+
+// snapshotDelay is how long the node holds back a snapshot of resource
+// (see DelaySnapshots). Caller holds c.mu.
+func (n *node) snapshotDelay(resource cmsws.Resource) time.Duration {
+	if d, ok := n.delays[resource]; ok {
+		return d
+	}
+	return n.delays[""]
 }
 
 // resolve says whether a new subscription can be active on n: calls always,
@@ -95,18 +171,21 @@ func (c *Cluster) resolve(n *node, s *sub) bool {
 // one full callInfoUpdate.
 func (c *Cluster) sendSnapshot(cn *conn, s *sub) {
 	chunk := c.opts.SnapshotChunk
+	s.window = true
 	switch s.typ {
 	case cmsws.ResourceCalls:
 		var ups []cmsws.CallUpdate
 		for _, inst := range sortedValues(cn.node.instances) {
 			u, _ := callUpdate(s.el, inst.id, nil, inst.meeting.view())
 			ups = append(ups, u)
+			c.ledger.learnt(inst.meeting)
 		}
 		for part := range slices.Chunk(ups, chunk) {
 			c.sendCallList(cn, s.index, part)
 		}
 	case cmsws.ResourceCallRoster:
 		m := cn.node.instances[s.call].meeting
+		c.ledger.learntRoster(m)
 		var ups []cmsws.RosterUpdate
 		for _, p := range sortedValues(m.participants) {
 			u, _ := rosterUpdate(s.el, p.id, nil, p.view)
