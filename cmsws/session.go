@@ -24,24 +24,49 @@ type session struct {
 	writeMu  sync.Mutex
 	closeErr error // why we closed it ourselves; read after the reader is done
 
+	// syncWanted (capacity 1) asks the serve loop for a sync request: a
+	// subscription became active, and the next request after that is what
+	// marks the end of its snapshot (see requestSync).
+	syncWanted chan struct{}
+
 	mu          sync.Mutex
 	clientMsgID int64
 	outstanding map[int64]request // our messages not yet acked
 	active      map[Key]int       // the set last sent: target → index
 	byIndex     map[int]indexEntry
-	// subUpdatesSinceAck counts subscriptionUpdates seen since the last
-	// request ack; used to retire old indexes safely.
+	// lastAckedReq is the highest request id acked; used to retire old
+	// indexes safely.
 	lastAckedReq int64
+	// syncAfter is the highest request id sent when a subscription was
+	// last seen becoming active: a request with a higher id is the sync
+	// request. syncPending says one is owed.
+	syncAfter   int64
+	syncPending bool
+	// renewCalls: the server deactivated a current calls subscription; the
+	// next request re-subscribes it under a fresh index (see renewDeactivatedCalls).
+	renewCalls bool
+	lastRenew  time.Time
 }
+
+// requestKind says why a request was sent; only probes measure latency.
+type requestKind uint8
+
+const (
+	requestChange requestKind = iota // the desired set changed (or the first request)
+	requestProbe                     // liveness probe: the unchanged set again
+	requestSync                      // end-of-snapshot marker after an activation
+)
 
 type request struct {
 	sentAt time.Time
-	probe  bool
+	kind   requestKind
 }
 
 type indexEntry struct {
 	sub       Subscription
 	retiredBy int64 // messageId of the request that dropped it; 0 = live
+	// active: the server reported it active and not deactivated since.
+	active bool
 }
 
 // errProbeTimeout is the close cause when a request was not acked in time.
@@ -53,13 +78,14 @@ func (c *Client) serve(ctx context.Context, ws *websocket.Conn, connSeq uint64) 
 		outstanding: make(map[int64]request),
 		active:      make(map[Key]int),
 		byIndex:     make(map[int]indexEntry),
+		syncWanted:  make(chan struct{}, 1),
 	}
 	// Drain a stale "changed" signal: the first request sends the current set anyway.
 	select {
 	case <-c.changed:
 	default:
 	}
-	if err := s.sendSet(c.desiredSet(), false); err != nil {
+	if err := s.sendSet(c.desiredSet(), requestChange); err != nil {
 		ws.Close()
 		return DisconnectWriteError, err
 	}
@@ -90,14 +116,25 @@ func (c *Client) serve(ctx context.Context, ws *websocket.Conn, connSeq uint64) 
 			ws.Close()
 			return r.reason, r.err
 		case <-c.changed:
-			if err := s.sendSet(c.desiredSet(), false); err != nil {
+			want := c.desiredSet()
+			if s.holds(want) {
+				continue // a sync request already carried it
+			}
+			if err := s.sendSet(want, requestChange); err != nil {
+				return fail(DisconnectWriteError, err)
+			}
+		case <-s.syncWanted:
+			if !s.syncOwed() && !s.renewDue() {
+				continue // a request sent since the activation already marks the end
+			}
+			if err := s.sendSet(c.desiredSet(), requestSync); err != nil {
 				return fail(DisconnectWriteError, err)
 			}
 		case <-probe.C:
-			if s.pendingRequests() > 0 {
+			if s.pendingRequests() > 0 && !s.renewDue() {
 				continue // an unacked request is already a probe
 			}
-			if err := s.sendSet(c.desiredSet(), true); err != nil {
+			if err := s.sendSet(c.desiredSet(), requestProbe); err != nil {
 				return fail(DisconnectWriteError, err)
 			}
 		case <-check.C:
@@ -128,6 +165,38 @@ func (s *session) pendingRequests() int {
 	return len(s.outstanding)
 }
 
+// holds reports whether want is exactly the set last sent, elements
+// included, with no calls renewal waiting.
+func (s *session) holds(want []Subscription) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.renewCalls || len(want) != len(s.active) {
+		return false
+	}
+	for _, w := range want {
+		idx, ok := s.active[w.Key()]
+		if !ok || !slices.Equal(s.byIndex[idx].sub.Elements, w.Elements) {
+			return false
+		}
+	}
+	return true
+}
+
+// syncOwed reports whether no request was sent since the last activation.
+func (s *session) syncOwed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.syncPending && s.clientMsgID <= s.syncAfter
+}
+
+// renewDue reports whether a deactivated calls subscription waits for its
+// renewal and the pacing allows it now.
+func (s *session) renewDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.renewCalls && s.c.cfg.Now().Sub(s.lastRenew) >= s.c.cfg.ProbeInterval
+}
+
 func (s *session) oldestOutstanding() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,12 +215,13 @@ func (s *session) oldestOutstanding() time.Duration {
 // that this client never used before; dropped targets are retired, but kept
 // resolvable until CMS has confirmed the new set, because updates for them
 // may still be in flight.
-func (s *session) sendSet(want []Subscription, probe bool) error {
+func (s *session) sendSet(want []Subscription, kind requestKind) error {
 	s.mu.Lock()
 	keep := make(map[Key]bool, len(want))
 	subs := make([]Subscription, 0, len(want))
 	s.clientMsgID++
 	id := s.clientMsgID
+	s.renewDeactivatedCalls(id)
 	for _, w := range want {
 		k := w.Key()
 		keep[k] = true
@@ -178,14 +248,44 @@ func (s *session) sendSet(want []Subscription, probe bool) error {
 			delete(s.active, k)
 		}
 	}
-	s.outstanding[id] = request{sentAt: s.c.cfg.Now(), probe: probe}
+	s.outstanding[id] = request{sentAt: s.c.cfg.Now(), kind: kind}
+	s.syncPending = s.syncPending && id <= s.syncAfter
 	s.mu.Unlock()
 
 	data, err := EncodeMessage(&Message{MessageID: id, Type: TypeSubscribeRequest, Subscriptions: subs})
 	if err != nil {
 		return err
 	}
+	if kind == requestSync {
+		level.Debug(s.c.logger).Log("msg", "sync request sent: its subscriptionUpdate marks the end of the snapshots before it", "conn", s.conn, "message_id", id)
+	}
 	return s.write(data)
+}
+
+// renewDeactivatedCalls gives a calls subscription the server deactivated a
+// fresh index in the request being built. Whether CMS ever re-activates a
+// deactivated calls subscription, and whether it then replays the calls, is
+// not documented; under a fresh index it is a new subscription, which CMS
+// answers with a complete snapshot, so the model learns the truth either
+// way. At most once per ProbeInterval, so a server that keeps deactivating
+// it is not hammered; the probe retries. Caller holds s.mu.
+func (s *session) renewDeactivatedCalls(id int64) {
+	now := s.c.cfg.Now()
+	if !s.renewCalls || now.Sub(s.lastRenew) < s.c.cfg.ProbeInterval {
+		return
+	}
+	s.renewCalls = false
+	s.lastRenew = now
+	for k, idx := range s.active {
+		if e := s.byIndex[idx]; e.sub.Type == ResourceCalls && !e.active {
+			// Forgetting the key makes the loop below allocate a new index
+			// and retire the old one.
+			delete(s.active, k)
+			e.retiredBy = id
+			s.byIndex[idx] = e
+			level.Info(s.c.logger).Log("msg", "calls subscription deactivated by the server; subscribing again under a new index", "conn", s.conn, "old_index", idx)
+		}
+	}
 }
 
 func withIndex(s Subscription, idx int) Subscription {
@@ -330,7 +430,7 @@ func (s *session) handleAck(a *Ack, frame []byte) {
 			Err: fmt.Errorf("request %d acked with status %q", a.MessageID, truncate(a.Status, 60))})
 		return
 	}
-	if req.probe {
+	if req.kind == requestProbe {
 		s.c.emit(Event{Kind: EventProbe, Conn: s.conn, Latency: s.c.cfg.Now().Sub(req.sentAt)})
 	}
 }
@@ -372,16 +472,36 @@ func (s *session) applyStatuses(m *Message, frame []byte) {
 		state string
 	}
 	var out []resolved
+	activated := false
 	s.mu.Lock()
 	listed := make(map[int]bool, len(m.Statuses))
 	for _, st := range m.Statuses {
 		listed[st.Index] = true
-		if e, ok := s.byIndex[st.Index]; ok {
-			out = append(out, resolved{e.sub, st.State})
-		} else {
+		e, ok := s.byIndex[st.Index]
+		if !ok {
 			out = append(out, resolved{sub: Subscription{Index: st.Index}, state: st.State})
+			continue
 		}
+		out = append(out, resolved{e.sub, st.State})
+		switch st.State {
+		case StateActive:
+			if !e.active && e.retiredBy == 0 {
+				activated = true
+			}
+			e.active = true
+		case StateDeactivated:
+			e.active = false
+			if e.sub.Type == ResourceCalls && e.retiredBy == 0 {
+				s.renewCalls = true
+			}
+		}
+		s.byIndex[st.Index] = e
 	}
+	if activated {
+		s.syncAfter = s.clientMsgID
+		s.syncPending = true
+	}
+	renew := s.renewCalls
 	// CMS lists the whole set after it processed a request: retired
 	// indexes absent from such a listing can no longer receive updates.
 	for idx, e := range s.byIndex {
@@ -397,5 +517,24 @@ func (s *session) applyStatuses(m *Message, frame []byte) {
 		}
 		sub := r.sub
 		s.c.emit(Event{Kind: EventSubscriptionState, Conn: s.conn, Subscription: &sub, State: r.state})
+	}
+	if activated || renew {
+		s.requestSync()
+	}
+}
+
+// requestSync asks the serve loop for one more request. CMS marks no end of
+// a snapshot, but it answers every request with subscriptionUpdates listing
+// the whole set, after whatever it queued before: the snapshot of a
+// subscription that became active earlier. The first listing of a
+// subscription after its activation therefore marks the end of its
+// snapshot, however late the snapshot came; the model relies on that (see
+// collector). Any request sent after the activation does; if none is sent
+// anyway, the sync request (the unchanged set) is. It also carries a
+// pending calls renewal.
+func (s *session) requestSync() {
+	select {
+	case s.syncWanted <- struct{}{}:
+	default:
 	}
 }
