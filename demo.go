@@ -27,9 +27,10 @@ type demo struct {
 }
 
 const (
-	demoRosterBudget = 3
-	demoUser         = "demo"
-	demoPassword     = "demo-password"
+	demoRosterBudget  = 3
+	demoProbeInterval = 5 * time.Second
+	demoUser          = "demo"
+	demoPassword      = "demo-password"
 )
 
 func startDemo(ctx context.Context, logger log.Logger, seed int64) (*demo, error) {
@@ -67,17 +68,19 @@ func (d *demo) specs() (settings, error) {
 				Name: n, URL: d.cluster.URL(n),
 				Username: demoUser, Password: demoPassword,
 				TLS:           &tls.Config{RootCAs: d.cluster.CertPool(), MinVersion: tls.VersionTLS12},
-				ProbeInterval: 5 * time.Second, ProbeTimeout: 3 * time.Second,
+				ProbeInterval: demoProbeInterval, ProbeTimeout: 3 * time.Second,
 				Backoff:       cmsws.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second},
 				Subscriptions: callsSubscription(),
 			},
 		})
 	}
 	capacity := map[string]int{}
+	keepDown := map[string]time.Duration{}
 	for _, n := range d.nodes {
 		capacity[n] = 60
+		keepDown[n] = config.DefaultKeepCallsWhenDownProbes * demoProbeInterval
 	}
-	return settings{specs: specs, perCall: true, capacity: capacity,
+	return settings{specs: specs, perCall: true, capacity: capacity, keepDown: keepDown,
 		roster: config.Roster{BatchInterval: config.DefaultBatchInterval},
 		// A real node allows ~100 roster subscriptions per connection; the
 		// demo's dozen meetings would never strain that. Three per node make

@@ -40,6 +40,8 @@ type harness struct {
 	tweak func(*cmsws.Config)
 	links int           // event connections per node
 	batch time.Duration // the planner's batch interval
+	// keepDown is keep_calls_when_down for every node (0: keep until back).
+	keepDown time.Duration
 }
 
 // fastClient makes reconnects and probes quick enough for tests while
@@ -113,7 +115,24 @@ func (h *harness) specs() (settings, error) {
 		}
 		specs = append(specs, supervisor.Spec{Client: c, Links: h.links, Settings: c.Name + c.URL + c.Password})
 	}
-	return settings{specs: specs, perCall: true, roster: config.Roster{BatchInterval: h.batch}}, nil
+	var keepDown map[string]time.Duration
+	if h.keepDown > 0 {
+		keepDown = map[string]time.Duration{}
+		for _, n := range h.nodes {
+			keepDown[n] = h.keepDown
+		}
+	}
+	return settings{specs: specs, perCall: true, keepDown: keepDown, roster: config.Roster{BatchInterval: h.batch}}, nil
+}
+
+// setKeepDown sets keep_calls_when_down for every node, as a reload would.
+func (h *harness) setKeepDown(d time.Duration) {
+	h.mu.Lock()
+	h.keepDown = d
+	h.mu.Unlock()
+	if err := h.x.reload(); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // scrape fetches /metrics and returns every sample as "name{labels}" → value.
@@ -182,9 +201,21 @@ func b2f(b bool) float64 {
 }
 
 // truthMetrics derives, from the fake cluster's ground truth, every
-// call-level and cluster-level series the exporter must show.
-func truthMetrics(tr cmswstest.Truth, up []string) map[string]float64 {
+// call-level and cluster-level series the exporter must show, and the
+// transition counters from what the fake told live (Transitions).
+func truthMetrics(tr cmswstest.Truth, tx cmswstest.Transitions, up []string) map[string]float64 {
 	want := make(map[string]float64)
+	for name, v := range map[string]int{
+		"cms_meetings_started_total": tx.MeetingsStarted, "cms_meetings_ended_total": tx.MeetingsEnded,
+		"cms_recordings_started_total": tx.RecordingsStarted, "cms_recordings_stopped_total": tx.RecordingsStopped,
+		"cms_streams_started_total": tx.StreamsStarted, "cms_streams_stopped_total": tx.StreamsStopped,
+		"cms_meetings_locked_total": tx.MeetingsLocked, "cms_meetings_unlocked_total": tx.MeetingsUnlocked,
+		"cms_participants_joined_total": tx.ParticipantsJoined,
+		// The sum over reasons: see diffTruth.
+		"cms_participants_left_total": tx.ParticipantsLeft,
+	} {
+		want[key(name)] = float64(v)
+	}
 	type meeting struct {
 		callType                       string
 		participants                   int
@@ -237,7 +268,15 @@ func truthMetrics(tr cmswstest.Truth, up []string) map[string]float64 {
 var modelFamilies = []string{"cms_call_info", "cms_call_participants", "cms_call_distributed_instances",
 	"cms_call_recording", "cms_call_streaming", "cms_call_endpoint_recording", "cms_call_locked",
 	"cms_node_calls", "cms_cluster_meetings", "cms_cluster_participants", "cms_cluster_meetings_recording",
-	"cms_cluster_meetings_streaming", "cms_cluster_meetings_locked", "cms_up", "cms_events_synced"}
+	"cms_cluster_meetings_streaming", "cms_cluster_meetings_locked", "cms_up", "cms_events_synced",
+	"cms_meetings_started_total", "cms_meetings_ended_total", "cms_recordings_started_total",
+	"cms_recordings_stopped_total", "cms_streams_started_total", "cms_streams_stopped_total",
+	"cms_meetings_locked_total", "cms_meetings_unlocked_total", "cms_participants_joined_total",
+	"cms_participants_left_total"}
+
+// summedFamilies are compared with the truth as the sum of their series:
+// the truth knows how many left, the exporter also says why.
+var summedFamilies = map[string]bool{"cms_participants_left_total": true}
 
 var zeroRowsAllowed = map[string]bool{"cms_node_calls": true, "cms_cluster_meetings": true, "cms_up": true, "cms_events_synced": true}
 
@@ -251,9 +290,14 @@ func diffTruth(got, want map[string]float64) []string {
 	for _, f := range modelFamilies {
 		inScope[f] = true
 	}
+	sums := map[string]float64{}
 	for k, v := range got {
 		f := family(k)
 		if !inScope[f] {
+			continue
+		}
+		if summedFamilies[f] {
+			sums[key(f)] += v
 			continue
 		}
 		w, ok := want[k]
@@ -267,6 +311,12 @@ func diffTruth(got, want map[string]float64) []string {
 		}
 	}
 	for k, w := range want {
+		if summedFamilies[family(k)] {
+			if g := sums[k]; g != w {
+				diffs = append(diffs, fmt.Sprintf("sum of %s = %v, truth %v", family(k), g, w))
+			}
+			continue
+		}
 		if _, ok := got[k]; !ok {
 			diffs = append(diffs, fmt.Sprintf("missing %s (truth %v)", k, w))
 		}
@@ -281,7 +331,13 @@ func diffTruth(got, want map[string]float64) []string {
 // right after, so a short settling poll follows.
 func (h *harness) eventuallyTruth(up ...string) map[string]float64 {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	return h.eventuallyTruthWithin(15*time.Second, up...)
+}
+
+// eventuallyTruthWithin is eventuallyTruth with its deadline.
+func (h *harness) eventuallyTruthWithin(d time.Duration, up ...string) map[string]float64 {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var (
 		got   map[string]float64
@@ -290,7 +346,7 @@ func (h *harness) eventuallyTruth(up ...string) map[string]float64 {
 	for {
 		_ = h.cluster.WaitIdle(ctx)
 		got = h.scrape()
-		diffs = diffTruth(got, truthMetrics(h.cluster.Truth(), up))
+		diffs = diffTruth(got, truthMetrics(h.cluster.Truth(), h.cluster.Transitions(), up))
 		if len(diffs) == 0 {
 			return got
 		}

@@ -97,9 +97,15 @@ func rosterDiff(got map[string]float64, tr cmswstest.Truth, covered []string) []
 // meetings equal the truth, with full coverage.
 func (h *harness) eventuallyRoster(up ...string) map[string]float64 {
 	h.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	return h.eventuallyRosterWithin(15*time.Second, up...)
+}
+
+// eventuallyRosterWithin is eventuallyRoster with its deadline.
+func (h *harness) eventuallyRosterWithin(d time.Duration, up ...string) map[string]float64 {
+	h.t.Helper()
+	deadline := time.Now().Add(d)
 	for {
-		h.eventuallyTruth(up...)
+		h.eventuallyTruthWithin(d, up...)
 		got := h.scrape()
 		tr := h.cluster.Truth()
 		var all []string

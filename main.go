@@ -159,6 +159,9 @@ type settings struct {
 	specs    []supervisor.Spec
 	perCall  bool
 	capacity map[string]int // node → stated capacity in participants
+	// keepDown: node → how long its calls stay while its stream is down
+	// (config keep_calls_when_down); nodes not listed keep them until back.
+	keepDown map[string]time.Duration
 	roster   config.Roster
 	// rosterBudget overrides the roster subscriptions per connection (nil:
 	// CMS's limit). Only the demo sets it, to show the budget logic at work.
@@ -227,6 +230,7 @@ func (x *exporter) reload() error {
 		ch, err = x.sup.Apply(st.specs)
 		if err == nil {
 			x.model.SetPerCallMetrics(st.perCall)
+			x.model.SetKeepCallsWhenDown(st.keepDown)
 			x.capacity.set(st.capacity)
 			x.planner.SetOptions(planner.Options{Interval: st.roster.BatchInterval,
 				Include: st.roster.Include, Exclude: st.roster.Exclude, Capacity: st.rosterBudget, Logger: x.logger})

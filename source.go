@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -27,10 +28,12 @@ func fileSource(path string, logger log.Logger) specSource {
 			return settings{}, err
 		}
 		capacity := make(map[string]int, len(cfg.Nodes))
+		keepDown := make(map[string]time.Duration, len(cfg.Nodes))
 		for _, n := range cfg.Nodes {
 			capacity[n.Name] = n.CapacityParticipants
+			keepDown[n.Name] = n.KeepCallsWhenDown
 		}
-		return settings{specs: specs, perCall: cfg.PerCallMetrics, capacity: capacity, roster: cfg.Roster}, nil
+		return settings{specs: specs, perCall: cfg.PerCallMetrics, capacity: capacity, keepDown: keepDown, roster: cfg.Roster}, nil
 	}
 }
 

@@ -22,7 +22,9 @@ func benchCollector(b *testing.B, calls int) *harness {
 		n := nodes[i%len(nodes)]
 		h.calls(n, add(fmt.Sprintf("call-%d", i), fmt.Sprintf("meeting-%d", i/len(nodes)), participants(i%50)))
 	}
-	h.advance(h.c.quiet)
+	for _, n := range nodes {
+		h.sync(n, 0)
+	}
 	if !h.c.AllSynced() {
 		b.Fatal("not synced")
 	}
@@ -101,7 +103,9 @@ func rosterBench(b *testing.B, calls, per int) *harness {
 		h.calls(n, add(id, fmt.Sprintf("meeting-%d", i), participants(per)))
 		h.plan[fmt.Sprintf("meeting-%d", i)] = Slot{Node: n}
 	}
-	h.advance(h.c.quiet)
+	for _, n := range nodes {
+		h.sync(n, 0)
+	}
 	h.setPlan(nil, nil)
 	ups := make([]cmsws.RosterUpdate, per)
 	for i := range calls {
@@ -114,7 +118,9 @@ func rosterBench(b *testing.B, calls, per int) *harness {
 		}
 		h.roster(n, 0, sub, ups...)
 	}
-	h.advance(h.c.quiet)
+	for _, n := range nodes {
+		h.sync(n, 0)
+	}
 	if got := h.value("cms_roster_coverage_ratio"); got != 1 {
 		b.Fatalf("coverage %v, want 1", got)
 	}
@@ -239,7 +245,7 @@ func BenchmarkRosterMemory(b *testing.B) {
 		for i := range meetings {
 			h.calls("a", add(fmt.Sprintf("call-%d", i), fmt.Sprintf("meeting-%d", i)))
 		}
-		h.advance(h.c.quiet)
+		h.sync("a", 0)
 		subs := make([]cmsws.Subscription, meetings)
 		for i := range subs {
 			subs[i] = rosterSub(100+i, fmt.Sprintf("call-%d", i))
@@ -255,7 +261,7 @@ func BenchmarkRosterMemory(b *testing.B) {
 			}
 			h.roster("a", 0, sub, ups...)
 		}
-		h.advance(h.c.quiet)
+		h.sync("a", 0)
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		perPart = float64(after.HeapAlloc-before.HeapAlloc) / (meetings * per)

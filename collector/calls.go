@@ -1,9 +1,18 @@
 package collector
 
 import (
+	"time"
+
 	"github.com/go-kit/log/level"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
+)
+
+// Why a snapshot phase ended, as logged (snapshot_end).
+const (
+	snapshotEndSync       = "sync"        // the subscription was listed again after its activation
+	snapshotEndLiveUpdate = "live update" // a message with an update or remove
+	snapshotEndTimeout    = "timeout"     // nothing marked the end within SnapshotTimeout
 )
 
 // applyCallList applies one callListUpdate of a node's calls subscription.
@@ -17,7 +26,7 @@ func (c *Collector) applyCallList(n *node, index int, updates []cmsws.CallUpdate
 	if snapshot {
 		for i := range updates {
 			if updates[i].UpdateType != cmsws.UpdateAdd {
-				c.endSnapshot(n, "live update")
+				c.endSnapshot(n, snapshotEndLiveUpdate)
 				snapshot = false
 				break
 			}
@@ -25,6 +34,7 @@ func (c *Collector) applyCallList(n *node, index int, updates []cmsws.CallUpdate
 	}
 	if snapshot {
 		n.phase.last = c.now()
+		n.phase.messages++
 	}
 	for i := range updates {
 		c.applyCallUpdate(n, &updates[i], snapshot)
@@ -70,15 +80,20 @@ func (c *Collector) applyCallUpdate(n *node, u *cmsws.CallUpdate, snapshot bool)
 
 // addCall defines a call from an add: a replace, since an add carries every
 // subscribed element. A snapshot add changes meeting state silently (the
-// meeting did not just start, we just learnt of it); a live add counts.
+// meeting did not just start, we just learnt of it); so does an add of a
+// call the model holds or dropped without being told it ended: CMS ids are
+// never reused, so that is a late or repeated report, not a start, however
+// late it comes. Only the add of a call never seen counts.
 func (c *Collector) addCall(n *node, id string, u *cmsws.CallUpdate, snapshot bool) {
 	// An add's lockState is the announcement, not an update: it does not
 	// settle the call (see settleLock).
 	var next callState
 	c.applyFields(n, u, &next)
 	cl, existed := n.calls[id]
+	known := existed || n.forgotten.has(id)
 	if !existed {
-		cl = &call{node: n, id: id, addedAt: c.now(), liveAdded: !snapshot}
+		cl = &call{node: n, id: id, addedAt: c.now(), liveAdded: !snapshot && !known}
+		delete(n.forgotten, id)
 	}
 	// A re-added call keeps its settle status: a snapshot after a reconnect
 	// repeats a lock that was already believed (or not yet).
@@ -94,14 +109,15 @@ func (c *Collector) addCall(n *node, id string, u *cmsws.CallUpdate, snapshot bo
 		cl.snapGen = n.phase.gen
 		return
 	}
-	var oldKey meetingKey
-	newKey := keyFor(n.name, cl.id, &next)
-	if existed {
-		oldKey = cl.meeting.key
-	} else {
-		oldKey = newKey
+	if known {
+		if !existed {
+			level.Debug(c.logger).Log("msg", "late add of a call dropped without an end restored, not counted", "node", n.name, "call", id)
+		}
+		apply()
+		return
 	}
-	c.live(oldKey, newKey, apply)
+	newKey := keyFor(n.name, cl.id, &next)
+	c.live(newKey, newKey, apply)
 }
 
 // live applies a change caused by a live event and counts the meeting-level
@@ -202,31 +218,67 @@ func (c *Collector) settleLock(cl *call) {
 	c.live(k, k, func() { c.markSettled(cl) })
 }
 
-func (c *Collector) startSnapshot(n *node, index int) {
-	n.phase.active = true
-	n.phase.index = index
-	n.phase.gen++
-	n.phase.last = c.now()
+// startSnapshot opens the replace-on-relist window of a calls subscription
+// that became active: until its end, adds are the node's calls as CMS sees
+// them now, not starts. reactivated: the subscription came back from
+// deactivated (see endSnapshot).
+func (c *Collector) startSnapshot(n *node, index int, reactivated bool) {
+	n.phase = snapshotPhase{active: true, index: index, gen: n.phase.gen + 1, last: c.now(), reactivated: reactivated}
 	n.synced = false
-	level.Debug(c.logger).Log("msg", "calls snapshot started", "node", n.name, "conn", n.primary().conn, "index", index)
+	level.Debug(c.logger).Log("msg", "calls snapshot started", "node", n.name, "conn", n.primary().conn, "index", index, "reactivated", reactivated)
 }
 
 // endSnapshot closes the snapshot phase: every call the snapshot did not
 // (re)add is stale (it ended while we were not listening) and leaves
-// silently; the node's calls are now known.
+// silently, remembered for forgetFor; the node's calls are now known.
+//
+// Except when a subscription that came back from deactivated replayed
+// nothing: whether CMS replays then is not documented, and an empty replay
+// cannot be told from none, so the calls are kept (and the node is not
+// called synced): the client subscribes again under a fresh index, whose
+// snapshot settles it.
 func (c *Collector) endSnapshot(n *node, why string) {
 	n.phase.active = false
+	now := c.now()
+	if n.phase.reactivated && n.phase.messages == 0 {
+		level.Info(c.logger).Log("msg", "calls subscription active again without a replay; calls kept until a snapshot confirms them",
+			"node", n.name, "conn", n.primary().conn, "calls", len(n.calls), "snapshot_end", why)
+		return
+	}
 	dropped := 0
 	for _, cl := range n.calls {
 		if cl.snapGen != n.phase.gen {
 			c.dropCall(cl)
+			n.forgotten.add(cl.id, now.Add(forgetFor))
 			dropped++
 		}
 	}
+	n.forgotten.startClock(now.Add(forgetFor))
 	n.synced = true
 	n.syncedOnce = true
-	level.Info(c.logger).Log("msg", "node calls synced", "node", n.name, "conn", n.primary().conn,
-		"calls", len(n.calls), "stale_dropped", dropped, "snapshot_end", why)
+	n.expired = false
+	lvl := level.Info
+	if why == snapshotEndTimeout {
+		// The sync request's answer never came: the end is a guess.
+		lvl = level.Warn
+	}
+	lvl(c.logger).Log("msg", "node calls synced", "node", n.name, "conn", n.primary().conn,
+		"calls", len(n.calls), "stale_dropped", dropped, "snapshot_end", why, "snapshot_messages", n.phase.messages)
+}
+
+// expireCalls drops the calls of a node that stayed down for keepDown:
+// they leave every series, not counted as ended (nobody knows whether they
+// did), and are remembered until the node's next snapshot, so its adds
+// bring back what still runs without counting starts.
+func (c *Collector) expireCalls(n *node, now time.Time) {
+	dropped := len(n.calls)
+	for _, cl := range n.calls {
+		c.dropCall(cl)
+		n.forgotten.add(cl.id, time.Time{})
+	}
+	n.expired = true
+	level.Info(c.logger).Log("msg", "node events stream down too long: its calls leave the metrics until it is back",
+		"node", n.name, "down_for", now.Sub(n.downSince).Round(time.Second), "keep_calls_when_down", n.keepDown, "calls", dropped)
 }
 
 func (c *Collector) unknownCall(n *node, u *cmsws.CallUpdate) {

@@ -293,23 +293,38 @@ func TestCaptureReplay(t *testing.T) {
 			check(fmt.Sprintf("end of connection %d", k))
 			handle(cmsws.Event{Kind: cmsws.EventDisconnected, Conn: uint64(k), Reason: cmsws.DisconnectReadError})
 		}
-		// The capture lacks subscriptionUpdate frames: synthesize what the
-		// client reported before the first message. Its roster and callInfo
-		// subscriptions followed one call of the connection's snapshot.
+		// The capture lacks subscriptionUpdate frames; their messageIds are
+		// the gaps. Messages 1 and 2 listed the calls subscription pending,
+		// then active; the first gap after the calls snapshot is the
+		// listing of the client's second request, which added roster and
+		// callInfo subscriptions for one call of that snapshot and listed
+		// the calls subscription again (which ends its snapshot). Later
+		// gaps (deactivation notices) are left out: their content is lost.
 		followed, followedCorr = rosterCallOf(t, conn)
 		subs[idxRoster] = rosterSub(idxRoster, followed)
 		subs[idxInfo] = cmsws.Subscription{Index: idxInfo, Type: cmsws.ResourceCallInfo, Call: followed}
 		ro.reset() // each connection's roster snapshot replaces the roster
 		clock = conn[0].date
 		handle(cmsws.Event{Kind: cmsws.EventConnected, Conn: uint64(k + 1)})
-		for _, idx := range []int{idxCalls, idxRoster, idxInfo} {
-			sub := subs[idx]
-			handle(cmsws.Event{Kind: cmsws.EventSubscriptionState, Conn: uint64(k + 1), Subscription: &sub, State: cmsws.StateActive})
+		list := func(state string, idxs ...int) {
+			for _, idx := range idxs {
+				sub := subs[idx]
+				handle(cmsws.Event{Kind: cmsws.EventSubscriptionState, Conn: uint64(k + 1), Subscription: &sub, State: state})
+			}
 		}
-		sawSnapshot := false
+		list(cmsws.StatePending, idxCalls)
+		list(cmsws.StateActive, idxCalls)
+		sawSnapshot, secondListing := false, false
+		prevID := int64(2)
 		for _, l := range conn {
 			clock = l.date
 			c.Tick(clock)
+			if sawSnapshot && !secondListing && l.id > prevID+1 {
+				list(cmsws.StatePending, idxCalls, idxRoster, idxInfo)
+				list(cmsws.StateActive, idxCalls, idxRoster, idxInfo)
+				secondListing = true
+			}
+			prevID = l.id
 			fr, err := cmsws.DecodeFrame(l.raw)
 			if err != nil {
 				t.Fatalf("connection %d message %d: %v", k+1, l.id, err)

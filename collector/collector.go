@@ -27,10 +27,19 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultSnapshotQuiet = time.Second
-	DefaultLockSettle    = 5 * time.Second
+	DefaultSnapshotTimeout = time.Minute
+	DefaultLockSettle      = 5 * time.Second
+	// forgetFor is how long the model remembers the ids of calls and
+	// participants it dropped without being told they ended (a snapshot
+	// that did not repeat them, a node down for too long): an add of such an
+	// id is a late or repeated report of something that existed all along,
+	// never a start or a join. CMS ids are GUIDs, never reused, so the only
+	// cost of remembering is memory; 15 minutes outlast the 10-minute
+	// windows of the meeting alerts.
+	forgetFor = 15 * time.Minute
 	// tickInterval is how often Run advances the time-based rules. It bounds
-	// how late a snapshot phase ends or a lock settles, nothing more.
+	// how late a lock settles, a fallback snapshot end or a down node's
+	// calls expire, nothing more.
 	tickInterval = 250 * time.Millisecond
 )
 
@@ -40,12 +49,15 @@ type Options struct {
 	// PerCallMetrics false omits the per-call series (cms_call_*); the
 	// aggregates stay. For clusters where one series per call is too many.
 	PerCallMetrics bool
-	// SnapshotQuiet ends a reconnect snapshot when no callListUpdate arrived
-	// for this long (CMS sends no end-of-snapshot marker), and a roster
-	// subscription's snapshot when no rosterUpdate arrived on it. Default 1s.
-	SnapshotQuiet time.Duration
+	// SnapshotTimeout is the fallback end of a snapshot. CMS marks no end
+	// of a snapshot; the client marks it with a sync request, whose
+	// subscriptionUpdate comes after the snapshot (see cmsws), and the first
+	// live update ends it too. Should neither come, the snapshot is taken
+	// as complete once nothing arrived on its subscription for this long
+	// (logged as a warning). Default 1m.
+	SnapshotTimeout time.Duration
 	// LockSettle is how long a new call instance may keep the "locked" CMS
-	// announces every call with before the lock is believed. Default 2s.
+	// announces every call with before the lock is believed. Default 5s.
 	LockSettle time.Duration
 	// Now is the clock; default time.Now. Tests and replays inject theirs.
 	Now func() time.Time
@@ -55,11 +67,11 @@ type Options struct {
 // concurrent use; one mutex guards the whole model, which is cheap because
 // every operation on it is O(1) per update or O(calls) per scrape.
 type Collector struct {
-	logger log.Logger
-	quiet  time.Duration
-	settle time.Duration
-	now    func() time.Time
-	d      descs
+	logger          log.Logger
+	snapshotTimeout time.Duration
+	settle          time.Duration
+	now             func() time.Time
+	d               descs
 
 	mu         sync.Mutex
 	perCall    bool
@@ -76,23 +88,23 @@ type Collector struct {
 // New returns an empty Collector.
 func New(o Options) *Collector {
 	c := &Collector{
-		logger:    o.Logger,
-		perCall:   o.PerCallMetrics,
-		quiet:     o.SnapshotQuiet,
-		settle:    o.LockSettle,
-		now:       o.Now,
-		d:         newDescs(),
-		nodes:     make(map[string]*node),
-		meetings:  make(map[meetingKey]*meeting),
-		unsettled: make(map[*call]struct{}),
+		logger:          o.Logger,
+		perCall:         o.PerCallMetrics,
+		snapshotTimeout: o.SnapshotTimeout,
+		settle:          o.LockSettle,
+		now:             o.Now,
+		d:               newDescs(),
+		nodes:           make(map[string]*node),
+		meetings:        make(map[meetingKey]*meeting),
+		unsettled:       make(map[*call]struct{}),
 		// With no meeting, coverage is complete: nothing to log at start.
 		coverageFull: true,
 	}
 	if c.logger == nil {
 		c.logger = log.NewNopLogger()
 	}
-	if c.quiet <= 0 {
-		c.quiet = DefaultSnapshotQuiet
+	if c.snapshotTimeout <= 0 {
+		c.snapshotTimeout = DefaultSnapshotTimeout
 	}
 	if c.settle <= 0 {
 		c.settle = DefaultLockSettle
@@ -113,6 +125,21 @@ func (c *Collector) AddNode(name string) {
 		return
 	}
 	c.nodes[name] = newNode(name)
+}
+
+// SetKeepCallsWhenDown sets, per node, how long the calls of a node whose
+// events stream is down stay in the metrics: long enough that a blip leaves
+// no gap, short enough that dashboards and capacity alerts stop counting
+// meetings that may have ended meanwhile. 0 keeps them until the node is
+// back. Nodes not in keep keep their setting; unknown names are ignored.
+func (c *Collector) SetKeepCallsWhenDown(keep map[string]time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, d := range keep {
+		if n, ok := c.nodes[name]; ok {
+			n.keepDown = max(d, 0)
+		}
+	}
 }
 
 // RemoveNode forgets a node that a config reload removed: its calls leave
@@ -157,24 +184,29 @@ func (c *Collector) AllSynced() bool {
 }
 
 // Tick advances the rules that depend on time passing without events: the
-// end of a quiet snapshot (of calls or of a roster), the settling of new
-// calls' lock state, and the coverage log line.
+// fallback end of a snapshot (of calls or of a roster), the settling of new
+// calls' lock state, the expiry of a down node's calls, forgetting dropped
+// ids, and the coverage log line.
 func (c *Collector) Tick(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, name := range c.sortedNodeNames() {
 		n := c.nodes[name]
-		if n.phase.active && now.Sub(n.phase.last) >= c.quiet {
-			c.endSnapshot(n, "quiet")
+		if n.phase.active && now.Sub(n.phase.last) >= c.snapshotTimeout {
+			c.endSnapshot(n, snapshotEndTimeout)
 		}
 		for _, id := range n.sortedLinks() {
 			l := n.links[id]
 			for _, s := range l.subs {
-				if s.feed != nil && s.feed.snapshot && now.Sub(s.feed.last) >= c.quiet {
-					c.endRosterSnapshot(n, l, s, "quiet")
+				if s.feed != nil && s.feed.snapshot && now.Sub(s.feed.last) >= c.snapshotTimeout {
+					c.endRosterSnapshot(n, l, s, snapshotEndTimeout)
 				}
 			}
 		}
+		if !n.up && !n.expired && n.keepDown > 0 && !n.downSince.IsZero() && now.Sub(n.downSince) >= n.keepDown {
+			c.expireCalls(n, now)
+		}
+		n.forgotten.expire(now)
 	}
 	for cl := range c.unsettled {
 		if now.Sub(cl.addedAt) >= c.settle {

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"time"
+
 	"github.com/go-kit/log/level"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
@@ -110,6 +112,12 @@ func (c *Collector) updateUp(n *node) {
 		return
 	}
 	n.up = up
+	if up {
+		n.downSince = time.Time{}
+		n.expired = false
+	} else {
+		n.downSince = c.now()
+	}
 	conn := n.primary().conn
 	if up {
 		level.Info(c.logger).Log("msg", "node events stream up", "node", n.name, "conn", conn)
@@ -140,6 +148,7 @@ func (c *Collector) subscriptionState(n *node, l *link, ev cmsws.Event) {
 			l.callSubs[sub.Index] = s
 		}
 	}
+	wasDeactivated := s.state == cmsws.StateDeactivated
 	s.state = bounded(ev.State, knownSubStates)
 	wasLive := s.live
 	switch s.state {
@@ -148,20 +157,31 @@ func (c *Collector) subscriptionState(n *node, l *link, ev cmsws.Event) {
 	case cmsws.StateDeactivated:
 		s.live = false
 	}
+	// A live subscription listed again (pending or active) is the answer to
+	// a request sent after its activation, which CMS queued behind its
+	// snapshot: the snapshot is complete (see cmsws: the sync request).
+	relisted := s.live && wasLive
 	if s.resource == cmsws.ResourceCallRoster {
-		c.rosterSubscriptionState(n, l, s, wasLive)
+		c.rosterSubscriptionState(n, l, s, wasLive, relisted)
 		return
 	}
 	if s.resource != cmsws.ResourceCalls || l.id != 0 {
 		// Only the primary link's calls subscription defines the calls.
 		return
 	}
+	inPhase := n.phase.active && n.phase.index == sub.Index
 	switch {
 	case s.live && !wasLive:
-		c.startSnapshot(n, sub.Index)
-	case !s.live && wasLive && n.phase.active && n.phase.index == sub.Index:
-		// Deactivated mid-snapshot: what arrived is kept, nothing is swept.
-		n.phase.active = false
+		c.startSnapshot(n, sub.Index, wasDeactivated)
+	case relisted && inPhase:
+		c.endSnapshot(n, snapshotEndSync)
+	case !s.live && wasLive:
+		// Deactivated: the calls are no longer followed. They stay as last
+		// seen (cms_up 0 says so); mid-snapshot, what arrived is kept and
+		// nothing is swept.
+		if inPhase {
+			n.phase.active = false
+		}
 		n.synced = false
 	}
 }

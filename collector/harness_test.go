@@ -31,6 +31,9 @@ type harness struct {
 	clock time.Time
 	conns map[string]uint64
 	msgID map[string]int64
+	// live are the subscriptions reported active and not deactivated
+	// since, by link key and index: what a sync request's answer lists.
+	live map[string]map[int]cmsws.Subscription
 	// plan is what place has put into the collector's plan so far.
 	plan map[string]Slot
 }
@@ -42,6 +45,7 @@ func newHarness(t testing.TB, o Options) *harness {
 		clock: time.Date(2020, 6, 2, 9, 0, 0, 0, time.UTC),
 		conns: make(map[string]uint64),
 		msgID: make(map[string]int64),
+		live:  make(map[string]map[int]cmsws.Subscription),
 	}
 	o.Now = h.now
 	h.c = New(o)
@@ -77,6 +81,7 @@ func (h *harness) ev(node string, ev cmsws.Event) {
 func (h *harness) connect(node string) {
 	h.conns[node]++
 	h.msgID[node] = 0
+	delete(h.live, node)
 	h.ev(node, cmsws.Event{Kind: cmsws.EventConnected})
 	h.subState(node, subCalls, cmsws.StatePending)
 	h.subState(node, subCalls, cmsws.StateActive)
@@ -87,9 +92,7 @@ func (h *harness) disconnect(node, reason string) {
 }
 
 func (h *harness) subState(node string, sub cmsws.Subscription, state string) {
-	h.msg(node, &cmsws.Message{Type: cmsws.TypeSubscriptionUpdate,
-		Statuses: []cmsws.SubscriptionStatus{{Index: sub.Index, State: state}}}, nil)
-	h.ev(node, cmsws.Event{Kind: cmsws.EventSubscriptionState, Subscription: &sub, State: state})
+	h.subStateLink(node, 0, sub, state)
 }
 
 func (h *harness) msg(node string, m *cmsws.Message, sub *cmsws.Subscription) {
@@ -109,15 +112,15 @@ func (h *harness) calls(node string, updates ...cmsws.CallUpdate) {
 }
 
 // synced connects a node and ends its (empty or given) snapshot by the
-// quiet timer, so what follows is live.
+// answer to the client's sync request, so what follows is live.
 func (h *harness) synced(node string, snapshot ...cmsws.CallUpdate) {
 	h.connect(node)
 	if len(snapshot) > 0 {
 		h.calls(node, snapshot...)
 	}
-	h.advance(h.c.quiet)
+	h.sync(node, 0)
 	if !h.c.Synced(node) {
-		h.t.Fatalf("node %s not synced after quiet period", node)
+		h.t.Fatalf("node %s not synced after its sync answer", node)
 	}
 }
 
@@ -215,4 +218,9 @@ func (h *harness) value(name string, kv ...string) float64 {
 func (h *harness) errors(node, reason string) float64 {
 	h.t.Helper()
 	return h.value("cms_events_message_errors_total", "node", node, "reason", reason)
+}
+
+// synced renders cms_events_synced of a node.
+func synced(node string, v int) string {
+	return "# TYPE cms_events_synced gauge\ncms_events_synced{node=\"" + node + "\"} " + strconv.Itoa(v) + "\n"
 }

@@ -28,8 +28,17 @@ type node struct {
 	// syncedOnce: some connection's snapshot completed since AddNode.
 	synced     bool
 	syncedOnce bool
-	// up is the last cms_up value, kept to log changes only.
-	up bool
+	// up is the last cms_up value, kept to log changes and to time an
+	// outage: downSince is when it last went to 0 (zero while up).
+	up        bool
+	downSince time.Time
+	// keepDown is how long calls stay after the node went down (0 =
+	// until it is back); expired says they were dropped for it.
+	keepDown time.Duration
+	expired  bool
+	// forgotten are the calls dropped without CMS saying they ended; see
+	// forgetFor.
+	forgotten forgottenIDs
 
 	// stats aggregate the node's links: dashboards know cms_events_* by
 	// node, and a link label would change every series' identity.
@@ -127,6 +136,47 @@ type snapshotPhase struct {
 	index  int       // the calls subscription index the snapshot comes on
 	gen    uint64    // increments per phase; calls re-added carry it
 	last   time.Time // activation or last snapshot message
+	// messages counts the snapshot's messages. reactivated: the
+	// subscription came back from deactivated rather than being new; if it
+	// then replays nothing, that says nothing about the calls (see
+	// endSnapshot).
+	messages    int
+	reactivated bool
+}
+
+// forgottenIDs remembers ids the model dropped without being told they
+// ended, each until a time; the zero time means "until the node's next
+// snapshot ends" (the calls of a node that stayed down). Nil until used.
+type forgottenIDs map[string]time.Time
+
+func (f forgottenIDs) has(id string) bool {
+	_, ok := f[id]
+	return ok
+}
+
+func (f *forgottenIDs) add(id string, until time.Time) {
+	if *f == nil {
+		*f = make(forgottenIDs)
+	}
+	(*f)[id] = until
+}
+
+// startClock gives the ids kept "until the next snapshot" their deadline.
+func (f forgottenIDs) startClock(until time.Time) {
+	for id, u := range f {
+		if u.IsZero() {
+			f[id] = until
+		}
+	}
+}
+
+// expire forgets the ids whose time has come.
+func (f forgottenIDs) expire(now time.Time) {
+	for id, u := range f {
+		if !u.IsZero() && !now.Before(u) {
+			delete(f, id)
+		}
+	}
 }
 
 // call is one call instance on one node.

@@ -27,6 +27,9 @@ type roster struct {
 	// same leave (from a second subscription during a re-home) must not
 	// count, and a lagging subscription must not bring them back.
 	leavers recentIDs
+	// forgotten are participants a snapshot dropped because it did not
+	// confirm them: should a late report add one again, that is no join.
+	forgotten recentIDs
 	// rendered caches the per-call series for renderedFor; any change of
 	// agg clears it.
 	rendered    []prometheus.Metric
@@ -158,29 +161,34 @@ type recentIDs struct {
 	set  map[string]struct{}
 }
 
-// maxRecentLeavers bounds the leavers remembered per meeting. A re-home
-// echo arrives within seconds; 64 leaves in those seconds in one meeting
-// would be a mass exodus, and the cost of forgetting is one extra count.
-const maxRecentLeavers = 64
+// Bounds of the recentIDs sets of a roster. A re-home echo of a leave
+// arrives within seconds; 64 leaves in those seconds in one meeting would
+// be a mass exodus, and the cost of forgetting is one extra count. A
+// snapshot sweep may drop a whole roster, so its memory is larger.
+const (
+	maxRecentLeavers  = 64
+	maxForgottenParts = 1024
+)
 
 func (r *recentIDs) has(id string) bool {
 	_, ok := r.set[id]
 	return ok
 }
 
-func (r *recentIDs) add(id string) {
+// add remembers id, forgetting the oldest beyond capacity ids.
+func (r *recentIDs) add(id string, capacity int) {
 	if r.set == nil {
 		r.set = make(map[string]struct{}, 4)
 	}
 	if r.has(id) {
 		return
 	}
-	if len(r.ring) < maxRecentLeavers {
+	if len(r.ring) < capacity {
 		r.ring = append(r.ring, id)
 	} else {
 		delete(r.set, r.ring[r.next])
 		r.ring[r.next] = id
-		r.next = (r.next + 1) % maxRecentLeavers
+		r.next = (r.next + 1) % capacity
 	}
 	r.set[id] = struct{}{}
 }
@@ -190,8 +198,10 @@ func (r *recentIDs) add(id string) {
 type rosterFeed struct {
 	// snapshot: the subscription became active and has so far delivered
 	// only adds; they are its snapshot, not joins. The phase ends at the
-	// first message on it with anything else, or after SnapshotQuiet
-	// without a message on it.
+	// first listing of the subscription after its activation (the sync
+	// request's answer, queued behind the snapshot), at the first message
+	// on it with anything else, or after SnapshotTimeout without a message
+	// on it.
 	snapshot bool
 	last     time.Time
 	// gen is the roster generation this feed's snapshot writes; r the

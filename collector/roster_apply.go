@@ -11,12 +11,17 @@ import (
 const maxParticipantIDLen = 128
 
 // rosterSubscriptionState follows a callRoster subscription's server state:
-// becoming active starts its snapshot; deactivation ends the phase without
-// a sweep and tells the planner to avoid the node for that meeting. The
-// roster itself stays (no leaves counted): a deactivation says the node
-// stopped reporting, not that anybody left.
-func (c *Collector) rosterSubscriptionState(n *node, l *link, s *subscription, wasLive bool) {
+// becoming active starts its snapshot, being listed again ends it (see
+// subscriptionState); deactivation ends the phase without a sweep and tells
+// the planner to avoid the node for that meeting. The roster itself stays
+// (no leaves counted): a deactivation says the node stopped reporting, not
+// that anybody left.
+func (c *Collector) rosterSubscriptionState(n *node, l *link, s *subscription, wasLive, relisted bool) {
 	switch {
+	case relisted:
+		if s.feed.snapshot {
+			c.endRosterSnapshot(n, l, s, snapshotEndSync)
+		}
 	case s.live && !wasLive:
 		c.startRosterSnapshot(n, l, s)
 		if cl := n.calls[s.callID]; cl != nil {
@@ -86,6 +91,7 @@ func (c *Collector) endRosterSnapshot(n *node, l *link, s *subscription, why str
 	for id, p := range r.parts {
 		if p.gen != f.gen {
 			r.drop(id)
+			r.forgotten.add(id, maxForgottenParts)
 			dropped++
 		}
 	}
@@ -128,7 +134,7 @@ func (c *Collector) rosterMessage(n *node, l *link, ev cmsws.Event) {
 	if f.snapshot {
 		for i := range updates {
 			if updates[i].UpdateType != cmsws.UpdateAdd {
-				c.endRosterSnapshot(n, l, s, "live update")
+				c.endRosterSnapshot(n, l, s, snapshotEndLiveUpdate)
 				break
 			}
 		}
@@ -170,7 +176,11 @@ func (c *Collector) applyRosterUpdate(a partApplier, r *roster, u *cmsws.RosterU
 		}
 		st := partState{state: stateOther}
 		c.applyParticipantFields(a, u, &st)
+		// Known: in the roster, or dropped by a snapshot that did not
+		// confirm it. Participant ids are never reused, so an add of
+		// either is a repeated or late report, not a join.
 		_, known := r.parts[id]
+		known = known || r.forgotten.has(id)
 		r.put(id, participant{st: st, gen: gen})
 		if known || snapshot {
 			return
@@ -194,7 +204,7 @@ func (c *Collector) applyRosterUpdate(a partApplier, r *roster, u *cmsws.RosterU
 			return
 		}
 		r.drop(id)
-		r.leavers.add(id)
+		r.leavers.add(id, maxRecentLeavers)
 		c.partTotals.left[leaveReasonIndex(u.Reason)]++
 		if u.Reason.State == cmsws.Invalid {
 			a.invalid("reason", u.Reason.Raw)

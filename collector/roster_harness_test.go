@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,6 +33,7 @@ func (h *harness) evLink(node string, link int, ev cmsws.Event) {
 // connectLink opens a new connection on an extra link (no calls there).
 func (h *harness) connectLink(node string, link int) {
 	h.conns[linkKey(node, link)]++
+	delete(h.live, linkKey(node, link))
 	h.evLink(node, link, cmsws.Event{Kind: cmsws.EventConnected})
 }
 
@@ -40,9 +42,43 @@ func (h *harness) disconnectLink(node string, link int, reason string) {
 }
 
 func (h *harness) subStateLink(node string, link int, sub cmsws.Subscription, state string) {
-	h.msgLink(node, link, &cmsws.Message{Type: cmsws.TypeSubscriptionUpdate,
-		Statuses: []cmsws.SubscriptionStatus{{Index: sub.Index, State: state}}}, nil)
-	h.evLink(node, link, cmsws.Event{Kind: cmsws.EventSubscriptionState, Subscription: &sub, State: state})
+	h.listLink(node, link, state, sub)
+}
+
+// listLink delivers one subscriptionUpdate listing subs in state, and the
+// client's per-subscription events, and keeps track of the live ones.
+func (h *harness) listLink(node string, link int, state string, subs ...cmsws.Subscription) {
+	k := linkKey(node, link)
+	st := make([]cmsws.SubscriptionStatus, len(subs))
+	for i, sub := range subs {
+		st[i] = cmsws.SubscriptionStatus{Index: sub.Index, State: state}
+	}
+	h.msgLink(node, link, &cmsws.Message{Type: cmsws.TypeSubscriptionUpdate, Statuses: st}, nil)
+	for _, sub := range subs {
+		switch state {
+		case cmsws.StateActive:
+			if h.live[k] == nil {
+				h.live[k] = map[int]cmsws.Subscription{}
+			}
+			h.live[k][sub.Index] = sub
+		case cmsws.StateDeactivated:
+			delete(h.live[k], sub.Index)
+		}
+		h.evLink(node, link, cmsws.Event{Kind: cmsws.EventSubscriptionState, Subscription: &sub, State: state})
+	}
+}
+
+// sync delivers what CMS answers the client's sync request with: the live
+// subscriptions of the link listed pending, then active. Queued behind
+// every snapshot sent before, it ends them.
+func (h *harness) sync(node string, link int) {
+	var subs []cmsws.Subscription
+	for _, sub := range h.live[linkKey(node, link)] {
+		subs = append(subs, sub)
+	}
+	slices.SortFunc(subs, func(a, b cmsws.Subscription) int { return a.Index - b.Index })
+	h.listLink(node, link, cmsws.StatePending, subs...)
+	h.listLink(node, link, cmsws.StateActive, subs...)
 }
 
 func (h *harness) msgLink(node string, link int, m *cmsws.Message, sub *cmsws.Subscription) {
@@ -237,7 +273,7 @@ func rosterHarness(t testing.TB, o Options) (*harness, cmsws.Subscription) {
 	sub := rosterSub(5, "c1")
 	h.activate("a", 0, sub)
 	h.roster("a", 0, sub, padd("p1"), padd("p2"))
-	h.advance(h.c.quiet)
+	h.sync("a", 0)
 	return h, sub
 }
 

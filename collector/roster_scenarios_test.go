@@ -22,7 +22,7 @@ func TestRosterSnapshotIsSilentAndSplitSnapshotReplaces(t *testing.T) {
 	// Until the snapshot ends, the meeting is placed but not covered.
 	h.roster("a", 0, sub, padd("p0"), padd("p1", audioMuted(true)))
 	h.expect(coverageText(0, 0, 1, 0, 0), coverageNames...)
-	h.advance(h.c.quiet)
+	h.sync("a", 0)
 	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}, audio: 1})+
 		partTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
 		append(append(rosterFamilies, partTotalNames...), coverageNames...)...)
@@ -41,7 +41,9 @@ func TestRosterSnapshotIsSilentAndSplitSnapshotReplaces(t *testing.T) {
 	h.roster("a", 0, sub2, padd("p1"), padd("p2", videoMuted(true)))
 	info := cmsws.Subscription{Index: 10, Type: cmsws.ResourceCallInfo, Call: "c1"}
 	h.msg("a", &cmsws.Message{Type: cmsws.TypeCallInfoUpdate, CallInfo: &cmsws.CallInfo{CallElements: cmsws.CallElements{Participants: cmsws.Set(3)}}}, &info)
-	h.advance(h.c.quiet / 2)
+	// Half a minute without a message ends nothing: a snapshot may come in
+	// slow parts.
+	h.advance(30 * time.Second)
 	h.roster("a", 0, sub2, padd("p3", pstate("ringing")))
 	// p0 is not swept yet: the snapshot may not be complete.
 	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 1, 3, 0, 0}, video: 1}), rosterFamilies...)
@@ -58,17 +60,43 @@ func TestRosterSnapshotIsSilentAndSplitSnapshotReplaces(t *testing.T) {
 	h.expect(partTotalsText(1, 0, nil), partTotalNames...)
 }
 
-func TestRosterEmptySnapshotEndsByQuietAndSweeps(t *testing.T) {
+// An empty roster snapshot is told from a late one by the answer to the
+// sync request, never by a timer: half a minute of silence sweeps nothing;
+// the answer sweeps, silently; and should the snapshot still come after it,
+// its adds bring the participants back without counting joins.
+func TestRosterEmptySnapshotEndsBySyncAndSweeps(t *testing.T) {
 	h, _ := rosterHarness(t, perCall)
 	h.disconnect("a", cmsws.DisconnectServerClose)
 	h.synced("a", add("c1", "M"))
 	sub := rosterSub(6, "c1")
 	h.activate("a", 0, sub)
-	h.advance(h.c.quiet - time.Millisecond)
-	h.expect(rosterText(baseRow), rosterFamilies...)
-	h.advance(time.Millisecond)
+	h.advance(30 * time.Second)
+	h.expect(rosterText(baseRow)+coverageText(0, 0, 1, 0, 0), append(rosterFamilies, coverageNames...)...)
+	h.sync("a", 0)
 	// Everybody left while we were away: gone, and no leave counted.
 	h.expect(rosterText(rosterRow{node: "a", call: "c1"})+partTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
+		append(append(rosterFamilies, partTotalNames...), coverageNames...)...)
+	// A late report of p1 is no join; p3 is.
+	h.roster("a", 0, sub, padd("p1"))
+	h.roster("a", 0, sub, padd("p3"))
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}})+partTotalsText(1, 0, nil),
+		append(rosterFamilies, partTotalNames...)...)
+}
+
+// Should the sync request's answer never come, a roster snapshot ends
+// SnapshotTimeout after its last message, as a guess, and nothing counts.
+func TestRosterSnapshotFallbackTimeout(t *testing.T) {
+	h, _ := rosterHarness(t, perCall)
+	h.disconnect("a", cmsws.DisconnectServerClose)
+	h.synced("a", add("c1", "M"))
+	sub := rosterSub(6, "c1")
+	h.activate("a", 0, sub)
+	h.advance(DefaultSnapshotTimeout / 2)
+	h.roster("a", 0, sub, padd("p2"))
+	h.advance(DefaultSnapshotTimeout - time.Millisecond)
+	h.expect(rosterText(baseRow)+coverageText(0, 0, 1, 0, 0), append(rosterFamilies, coverageNames...)...)
+	h.advance(time.Millisecond)
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 1, 0, 0}})+partTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
 		append(append(rosterFamilies, partTotalNames...), coverageNames...)...)
 }
 
@@ -87,7 +115,7 @@ func TestRosterRehomedCountsContinuously(t *testing.T) {
 	subA := rosterSub(5, "ca")
 	h.activate("a", 0, subA)
 	h.roster("a", 0, subA, padd("p1", audioMuted(true)), padd("p2"), padd("p3"))
-	h.advance(h.c.quiet)
+	h.sync("a", 0)
 	h.roster("a", 0, subA, padd("p4"))
 	h.expect(rosterText(rosterRow{node: "a", call: "ca", states: [5]int{0, 0, 4, 0, 0}, audio: 1})+partTotalsText(1, 0, nil),
 		append(rosterFamilies, partTotalNames...)...)
@@ -140,7 +168,7 @@ func TestRosterDeactivationThenRehome(t *testing.T) {
 	subA := rosterSub(5, "ca")
 	h.activate("a", 0, subA)
 	h.roster("a", 0, subA, padd("p1", presenter(true)), padd("p2"), padd("p3"))
-	h.advance(h.c.quiet)
+	h.sync("a", 0)
 	h.expect(coverageText(0.5, 1, 1, 0, 0), coverageNames...)
 
 	h.subStateLink("a", 0, subA, cmsws.StateDeactivated)
@@ -196,7 +224,8 @@ func TestParticipantMovedBetweenMeetings(t *testing.T) {
 	mover, stays, host := guid(1), guid(2), guid(3)
 	h.roster("a", 0, subA, padd(mover, audioMuted(true)), padd(stays))
 	h.roster("b", 0, subB, padd(host))
-	h.advance(h.c.quiet)
+	h.sync("a", 0)
+	h.sync("b", 0)
 
 	h.roster("a", 0, subA, prm(mover))
 	h.roster("b", 0, subB, padd(guid(4), movedFrom(mover), audioMuted(true)))
@@ -223,7 +252,7 @@ func TestRosterGoesWithItsMeeting(t *testing.T) {
 	sub2 := rosterSub(6, "c2")
 	h.activate("a", 0, sub2)
 	h.roster("a", 0, sub2, padd("p9"))
-	h.advance(h.c.quiet)
+	h.sync("a", 0)
 	h.expect(rosterText(rosterRow{node: "a", call: "c2", states: [5]int{0, 0, 1, 0, 0}})+partTotalsText(0, 0, map[string]int{"callEnded": 1}),
 		append(rosterFamilies, partTotalNames...)...)
 }
@@ -269,7 +298,7 @@ func TestRosterFollowsLateCorrelator(t *testing.T) {
 	sub := rosterSub(5, "c1")
 	h.activate("a", 0, sub)
 	h.roster("a", 0, sub, padd("p1"), padd("p2"))
-	h.advance(h.c.quiet)
+	h.sync("a", 0)
 	h.calls("a", upd("c1", correlator("M")))
 	h.place("M", "a", 0)
 	h.roster("a", 0, sub, padd("p3"))
@@ -310,7 +339,8 @@ cms_subscription_budget_left{node="b",connection="0"} 99
 	h.roster("a", 1, big, padd("p1", videoMuted(true)))
 	h.activate("a", 0, mid)
 	h.roster("a", 0, mid, padd("p2", txAudioMuted(true)))
-	h.advance(h.c.quiet)
+	h.sync("a", 0)
+	h.sync("a", 1)
 	h.expect(coverageText(2.0/3, 2, 0, 1, 1)+clusterRosterText(0, 1, 1, 0, 0), append(coverageNames, clusterRosterNames...)...)
 
 	// The budget grows (more links): everything eligible covered.
@@ -318,9 +348,8 @@ cms_subscription_budget_left{node="b",connection="0"} 99
 	h.c.SetPlan(h.plan, nil, []string{"Private"}, map[Slot]int{{Node: "a"}: 2, {Node: "a", Link: 1}: 2, {Node: "b"}: 1})
 	small := rosterSub(2, "c3")
 	h.activate("a", 1, small)
-	for range 5 {
-		h.advance(h.c.quiet)
-	}
+	h.sync("a", 1)
+	h.advance(time.Second) // Run's tick logs coverage changes
 	h.expect(coverageText(1, 3, 0, 0, 1), coverageNames...)
 
 	// Link 1 drops: its meetings are pending again; link 0 is untouched.

@@ -216,28 +216,78 @@ func TestSnapshotEndsAtFirstNonAddMessage(t *testing.T) {
 			append(callFamilies, counterNames...)...)...)
 }
 
-func TestSnapshotEndsWhenQuiet(t *testing.T) {
+// CMS marks no end of a snapshot and nothing bounds when it starts: a busy
+// Call Bridge, a slow path or a stalled exporter can put seconds between
+// the activation and the snapshot. However late it comes, a snapshot
+// announces nothing: no start, no recording start, no lock; what it does
+// not repeat is dropped silently when the answer to the sync request marks
+// its end, and the node is synced only then.
+func TestLateSnapshotCountsNothing(t *testing.T) {
+	for _, delay := range []time.Duration{500 * time.Millisecond, 1250 * time.Millisecond, 1500 * time.Millisecond,
+		5 * time.Second, 30 * time.Second} {
+		t.Run(delay.String(), func(t *testing.T) {
+			h := newHarness(t, perCall)
+			h.c.AddNode("a")
+			h.synced("a", add("c1", "m1", recording("active")), add("c2", "m2"), add("c3", "m3", lock("locked")))
+			h.advance(DefaultLockSettle) // c3's lock is believed
+			before := counters(0, 0, 0, 0, 0, 0, 0, 0)
+			h.expect(before+clusterText(3, 3, 1, 0, 1), append(counterNames, clusterNames...)...)
+			h.disconnect("a", cmsws.DisconnectReadError)
+
+			h.connect("a")
+			h.advance(delay)
+			// Nothing arrived yet: the calls are held as last seen, the node
+			// is not synced, nothing is swept.
+			h.expect(nodeCallsText("a", 3)+synced("a", 0), "cms_node_calls", "cms_events_synced")
+			// The snapshot: c2 ended meanwhile, c1 and c3 run on, m4 started
+			// while the exporter was away (not seen live: no start).
+			h.calls("a", add("c1", "m1", recording("active")), add("c3", "m3", lock("locked")))
+			h.advance(delay)
+			h.calls("a", add("c4", "m4", recording("active")))
+			h.expect(nodeCallsText("a", 4)+synced("a", 0)+before, append([]string{"cms_node_calls", "cms_events_synced"}, counterNames...)...)
+			h.sync("a", 0)
+			h.expect(nodeCallsText("a", 3)+synced("a", 1)+before+clusterText(3, 3, 2, 0, 1),
+				append(append([]string{"cms_node_calls", "cms_events_synced"}, counterNames...), clusterNames...)...)
+
+			// After the snapshot, adds are live: a meeting start.
+			h.calls("a", add("c5", "m5"))
+			h.expect(nodeCallsText("a", 4)+counters(1, 0, 0, 0, 0, 0, 0, 0), append([]string{"cms_node_calls"}, counterNames...)...)
+		})
+	}
+}
+
+// A snapshot swept early (here by the fallback timeout; in the field also
+// a snapshot split by a long pause) and completed later: the late adds are
+// calls the model dropped without being told they ended, so they come back
+// silently. A late add of a call never seen is a start.
+func TestLateAddOfDroppedCallIsNoStart(t *testing.T) {
 	h := newHarness(t, perCall)
 	h.c.AddNode("a")
-	h.synced("a", add("c1", "m1"), add("c2", "m2"))
-	h.disconnect("a", cmsws.DisconnectProbeTimeout)
-
+	h.synced("a", add("c1", "m1", recording("active")), add("c2", "m2", lock("locked")))
+	h.advance(DefaultLockSettle)
+	h.disconnect("a", cmsws.DisconnectReadError)
 	h.connect("a")
-	h.advance(600 * time.Millisecond)
-	h.calls("a", add("c1", "m1"))
-	// Quiet is measured from the last snapshot message, not the activation.
-	h.advance(600 * time.Millisecond)
-	h.expect(nodeCallsText("a", 2), "cms_node_calls")
-	h.advance(399 * time.Millisecond)
-	h.expect(nodeCallsText("a", 2), "cms_node_calls")
-	h.advance(time.Millisecond)
-	h.expect(nodeCallsText("a", 1)+counters(0, 0, 0, 0, 0, 0, 0, 0)+
-		"# TYPE cms_events_synced gauge\ncms_events_synced{node=\"a\"} 1\n",
-		append([]string{"cms_node_calls", "cms_events_synced"}, counterNames...)...)
-
-	// After the snapshot, adds are live: a meeting start.
-	h.calls("a", add("c4", "m4"))
-	h.expect(nodeCallsText("a", 2)+counters(1, 0, 0, 0, 0, 0, 0, 0), append([]string{"cms_node_calls"}, counterNames...)...)
+	h.advance(DefaultSnapshotTimeout)
+	h.expect(nodeCallsText("a", 0)+synced("a", 1)+clusterText(0, 0, 0, 0, 0)+counters(0, 0, 0, 0, 0, 0, 0, 0),
+		append(append([]string{"cms_node_calls", "cms_events_synced"}, clusterNames...), counterNames...)...)
+	h.calls("a", add("c1", "m1", recording("active")), add("c2", "m2", lock("locked")))
+	h.advance(DefaultLockSettle)
+	h.expect(nodeCallsText("a", 2)+clusterText(2, 2, 1, 0, 1)+counters(0, 0, 0, 0, 0, 0, 0, 0),
+		append(append([]string{"cms_node_calls"}, clusterNames...), counterNames...)...)
+	h.calls("a", add("c3", "m3"))
+	h.expect(counters(1, 0, 0, 0, 0, 0, 0, 0), counterNames...)
+	// Forgotten after forgetFor: an id is never reused by CMS, so that only
+	// bounds the memory.
+	h.calls("a", rm("c1"))
+	h.disconnect("a", cmsws.DisconnectReadError)
+	h.synced("a", add("c3", "m3"))
+	if !h.c.nodes["a"].forgotten.has("c2") {
+		t.Fatal("c2, swept by the snapshot, is not remembered")
+	}
+	h.advance(forgetFor)
+	if h.c.nodes["a"].forgotten.has("c2") {
+		t.Fatal("c2 still remembered after forgetFor")
+	}
 }
 
 func TestEmptySnapshotSweepsEverything(t *testing.T) {
@@ -247,6 +297,7 @@ func TestEmptySnapshotSweepsEverything(t *testing.T) {
 	h.disconnect("a", cmsws.DisconnectServerClose)
 	h.connect("a")
 	h.advance(time.Second)
+	h.sync("a", 0)
 	// The meeting ended while we were not listening: gone, but no end, no
 	// recording stop counted.
 	h.expect(callsText()+nodeCallsText("a", 0)+counters(0, 0, 0, 0, 0, 0, 0, 0)+
@@ -264,14 +315,42 @@ func TestProbeResendIsNotANewSnapshot(t *testing.T) {
 	h.expect("# TYPE cms_up gauge\ncms_up{node=\"a\"} 1\n", "cms_up")
 	h.subState("a", subCalls, cmsws.StateActive)
 	h.advance(5 * time.Second)
-	h.expect(nodeCallsText("a", 1)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 1\n", "cms_node_calls", "cms_up")
+	h.expect(nodeCallsText("a", 1)+synced("a", 1)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 1\n", "cms_node_calls", "cms_events_synced", "cms_up")
+}
 
-	// Deactivated is down; active again is a new subscription and snapshot.
-	h.subState("a", subCalls, cmsws.StateDeactivated)
-	h.expect("# TYPE cms_up gauge\ncms_up{node=\"a\"} 0\n", "cms_up")
-	h.subState("a", subCalls, cmsws.StateActive)
-	h.advance(time.Second)
-	h.expect(nodeCallsText("a", 0)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 1\n", "cms_node_calls", "cms_up")
+// A calls subscription deactivated, then active again on the same index.
+// The Events Guide says nothing of it; whether CMS then replays the calls
+// is unknown. Without a replay the calls are kept (nothing says they
+// ended) and the node is not synced until a real snapshot; with one, the
+// replay replaces them like any snapshot. Nothing is counted either way.
+func TestCallsReactivated(t *testing.T) {
+	setup := func(t *testing.T) *harness {
+		h := newHarness(t, perCall)
+		h.c.AddNode("a")
+		h.synced("a", add("c1", "m1"), add("c2", "m2", recording("active")))
+		h.subState("a", subCalls, cmsws.StateDeactivated)
+		h.expect(nodeCallsText("a", 2)+synced("a", 0)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 0\n",
+			"cms_node_calls", "cms_events_synced", "cms_up")
+		h.subState("a", subCalls, cmsws.StateActive)
+		return h
+	}
+	t.Run("without replay", func(t *testing.T) {
+		h := setup(t)
+		h.advance(30 * time.Second)
+		h.sync("a", 0)
+		h.expect(nodeCallsText("a", 2)+synced("a", 0)+counters(0, 0, 0, 0, 0, 0, 0, 0)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 1\n",
+			append([]string{"cms_node_calls", "cms_events_synced", "cms_up"}, counterNames...)...)
+		// Live updates go on being applied.
+		h.calls("a", upd("c2", recording("inactive")))
+		h.expect(counters(0, 0, 0, 1, 0, 0, 0, 0), counterNames...)
+	})
+	t.Run("with replay", func(t *testing.T) {
+		h := setup(t)
+		h.calls("a", add("c2", "m2", recording("active")))
+		h.sync("a", 0)
+		h.expect(nodeCallsText("a", 1)+synced("a", 1)+counters(0, 0, 0, 0, 0, 0, 0, 0),
+			append([]string{"cms_node_calls", "cms_events_synced"}, counterNames...)...)
+	})
 }
 
 func TestStaleConnectionEventsIgnored(t *testing.T) {

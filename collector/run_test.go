@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 
 // TestRunEndsSnapshotsAndStops drives Tick through Run on the real clock.
 func TestRunEndsSnapshotsAndStops(t *testing.T) {
-	c := New(Options{SnapshotQuiet: 20 * time.Millisecond})
+	c := New(Options{SnapshotTimeout: 20 * time.Millisecond})
 	c.AddNode("a")
 	sub := subCalls
 	c.Handle(cmsws.Event{Kind: cmsws.EventConnected, Node: "a", Conn: 1})
@@ -33,7 +33,7 @@ func TestRunEndsSnapshotsAndStops(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for !c.AllSynced() {
 		if time.Now().After(deadline) {
-			t.Fatal("Run did not end the quiet snapshot within 10s")
+			t.Fatal("Run did not end the snapshot by its fallback timeout within 10s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

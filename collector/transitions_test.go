@@ -93,7 +93,7 @@ func TestLockInSnapshot(t *testing.T) {
 		h.synced("a", add("c1", "m1", lock("locked")))
 		// Not yet believed: it might be the creation artifact.
 		h.expect(clusterText(1, 1, 0, 0, 0), clusterNames...)
-		h.advance(time.Second) // 2s since the add
+		h.advance(2 * time.Second) // LockSettle since the add
 		h.expect(clusterText(1, 1, 0, 0, 1)+counters(0, 0, 0, 0, 0, 0, 0, 0), clusterAndCounters...)
 		// A reconnect snapshot repeating the lock keeps it, silently.
 		h.disconnect("a", cmsws.DisconnectReadError)

@@ -16,6 +16,11 @@ const (
 	DefaultBackoffMin         = 1 * time.Second
 	DefaultBackoffMax         = 1 * time.Minute
 	DefaultAuthFailureBackoff = 5 * time.Minute
+	// DefaultKeepCallsWhenDownProbes: unless set, a down node's calls stay
+	// in the metrics for this many probe intervals (90s by default): a
+	// reconnect after a blip takes seconds, and a node gone longer should
+	// stop counting meetings that may have ended.
+	DefaultKeepCallsWhenDownProbes = 3
 )
 
 // Config is a loaded, validated and fully resolved configuration file.
@@ -63,6 +68,11 @@ type Node struct {
 	// AuthFailureBackoff is the wait after the server rejected the
 	// credentials: retrying fast would not help and may lock the account.
 	AuthFailureBackoff time.Duration `yaml:"auth_failure_backoff"`
+	// KeepCallsWhenDown is how long the calls of a node whose events
+	// stream is down stay in the per-call and cluster series (cms_up says
+	// they are frozen); after it they leave, uncounted, until the node's
+	// next snapshot. Default DefaultKeepCallsWhenDownProbes × ProbeInterval.
+	KeepCallsWhenDown time.Duration `yaml:"keep_calls_when_down"`
 
 	// Connections is the number of event connections the exporter opens
 	// to the node (1–4): the first carries the calls subscription, and

@@ -245,10 +245,11 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "zero and negative durations",
-			yaml: with("    connect_timeout: 0s", "    auth_failure_backoff: -1m"),
+			yaml: with("    connect_timeout: 0s", "    auth_failure_backoff: -1m", "    keep_calls_when_down: 0s"),
 			want: []wantErr{
 				{7, "nodes[0].connect_timeout", "cms1", []string{"must be greater than 0, got 0s"}},
 				{8, "nodes[0].auth_failure_backoff", "cms1", []string{"must be greater than 0, got -1m0s"}},
+				{9, "nodes[0].keep_calls_when_down", "cms1", []string{"must be greater than 0, got 0s"}},
 			},
 		},
 		{

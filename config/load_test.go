@@ -38,6 +38,7 @@ func TestInheritance(t *testing.T) {
 		"      insecure_skip_verify: true",
 		"    probe_timeout: 15s",
 		"    auth_failure_backoff: 10m",
+		"    keep_calls_when_down: 5m",
 		"  - name: cms3", // inline password replaces the default file; system roots
 		"    url: https://[2001:db8::3]:445",
 		"    password: "+inlinePassword,
@@ -85,6 +86,11 @@ func TestInheritance(t *testing.T) {
 			TLS: TLS{CAFile: filepath.Join(dir, "other.pem"), ServerName: "cms.example.org", ca: &caBundle{[]byte(otherPEM)}},
 		}, 5*s, 20*s, 10*s, 1*s, 2*time.Minute, 5*time.Minute),
 	}
+	// keep_calls_when_down: cms2's own; the others 3 probe intervals.
+	for i := range want {
+		want[i].KeepCallsWhenDown = 3 * 20 * s
+	}
+	want[1].KeepCallsWhenDown = 5 * time.Minute
 	if len(cfg.Nodes) != len(want) {
 		t.Fatalf("got %d nodes, want %d", len(cfg.Nodes), len(want))
 	}
@@ -115,7 +121,7 @@ func TestBuiltinDefaults(t *testing.T) {
 		Name: "a", URL: "https://a", Username: "u", Password: "p",
 		ConnectTimeout: DefaultConnectTimeout, ProbeInterval: DefaultProbeInterval, ProbeTimeout: DefaultProbeTimeout,
 		BackoffMin: DefaultBackoffMin, BackoffMax: DefaultBackoffMax, AuthFailureBackoff: DefaultAuthFailureBackoff,
-		Connections: 1,
+		KeepCallsWhenDown: DefaultKeepCallsWhenDownProbes * DefaultProbeInterval, Connections: 1,
 	}
 	if len(cfg.Nodes) != 1 || !cfg.Nodes[0].Equal(want) {
 		t.Errorf("got %+v\nwant %+v", cfg.Nodes, want)

@@ -316,6 +316,7 @@ func (s *settingsYAML) durations() []durationField {
 		{"backoff_min", s.BackoffMin},
 		{"backoff_max", s.BackoffMax},
 		{"auth_failure_backoff", s.AuthFailureBackoff},
+		{"keep_calls_when_down", s.KeepCallsWhenDown},
 	}
 }
 
@@ -323,6 +324,8 @@ func (s *settingsYAML) durations() []durationField {
 type timings struct {
 	connectTimeout, probeInterval, probeTimeout time.Duration
 	backoffMin, backoffMax, authFailureBackoff  time.Duration
+	// keepCallsWhenDown 0: derived from probeInterval in apply.
+	keepCallsWhenDown time.Duration
 }
 
 // with returns t overridden by what s sets; unset values in t are filled
@@ -344,12 +347,17 @@ func (t timings) with(s *settingsYAML) timings {
 		backoffMin:         or(s.BackoffMin, t.backoffMin, DefaultBackoffMin),
 		backoffMax:         or(s.BackoffMax, t.backoffMax, DefaultBackoffMax),
 		authFailureBackoff: or(s.AuthFailureBackoff, t.authFailureBackoff, DefaultAuthFailureBackoff),
+		keepCallsWhenDown:  or(s.KeepCallsWhenDown, t.keepCallsWhenDown, 0),
 	}
 }
 
 func (t timings) apply(n *Node) {
 	n.ConnectTimeout, n.ProbeInterval, n.ProbeTimeout = t.connectTimeout, t.probeInterval, t.probeTimeout
 	n.BackoffMin, n.BackoffMax, n.AuthFailureBackoff = t.backoffMin, t.backoffMax, t.authFailureBackoff
+	n.KeepCallsWhenDown = t.keepCallsWhenDown
+	if n.KeepCallsWhenDown == 0 {
+		n.KeepCallsWhenDown = DefaultKeepCallsWhenDownProbes * t.probeInterval
+	}
 }
 
 // validName: node names become label values and log fields, so keep them to a

@@ -35,6 +35,7 @@ type settingsYAML struct {
 	BackoffMin         *Duration `yaml:"backoff_min"`
 	BackoffMax         *Duration `yaml:"backoff_max"`
 	AuthFailureBackoff *Duration `yaml:"auth_failure_backoff"`
+	KeepCallsWhenDown  *Duration `yaml:"keep_calls_when_down"`
 	// Connections per node (1–4) and the node's capacity in participants
 	// (0 = not stated), see Node.
 	Connections          *int `yaml:"connections"`

@@ -15,6 +15,12 @@ import "github.com/cms-exporter/cms_exporter/cmsws"
 // start or a join. A change told to nobody (every node hosting the meeting
 // unsubscribed) is not counted either, and when the meeting is next seen
 // in a snapshot its state is simply learnt.
+//
+// The ledger orders changes as the fake queues them. Messages of different
+// connections may reach a client in another order: a meeting that runs on
+// a node whose snapshot is still on its way, and is then told live by
+// another node, is a start for the ledger but maybe not for the client.
+// Tests start meetings once the client watches every node.
 type Transitions struct {
 	MeetingsStarted, MeetingsEnded       int
 	RecordingsStarted, RecordingsStopped int
