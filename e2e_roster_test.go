@@ -306,6 +306,13 @@ func TestE2ERosterBudget300Meetings(t *testing.T) {
 				if used := m[key("cms_subscription_budget_used", "node", n, "connection", "0")]; links == 1 && used != 100 {
 					t.Fatalf("%s budget used on connection 0 = %v, want 100 (full)", n, used)
 				}
+				for l := range links {
+					conn := fmt.Sprint(l)
+					used, left := m[key("cms_subscription_budget_used", "node", n, "connection", conn)], m[key("cms_subscription_budget_left", "node", n, "connection", conn)]
+					if used+left != 100 || (wantCovered < 300 && left != 0) {
+						t.Fatalf("%s connection %s: used %v + left %v, want 100 with nothing left while meetings are skipped", n, conn, used, left)
+					}
+				}
 			}
 		})
 	}

@@ -278,6 +278,24 @@ func TestDemoServesEveryMetricAndMoves(t *testing.T) {
 		}
 		return len(moved) == 4
 	})
+
+	// The budget tells the truth under the demo's limit (3 rosters per
+	// connection, plus calls on connection 0): used + left is 4, and while
+	// meetings are skipped for budget, some connection has nothing left.
+	r.waitFor("the budget agreeing with the coverage", func() bool {
+		m := r.metrics()
+		full := false
+		for _, n := range []string{"cms-a", "cms-b", "cms-c"} {
+			used := m[key("cms_subscription_budget_used", "node", n, "connection", "0")]
+			left := m[key("cms_subscription_budget_left", "node", n, "connection", "0")]
+			if used+left != demoRosterBudget+1 {
+				t.Fatalf("%s: budget used %v + left %v, want the demo's limit %d", n, used, left, demoRosterBudget+1)
+			}
+			full = full || left == 0
+		}
+		skipped := m[key("cms_roster_meetings", "state", "skipped")]
+		return skipped > 0 && full && m[key("cms_roster_coverage_ratio")] < 1
+	})
 }
 
 func demoFamilies(m map[string]float64) map[string]bool {

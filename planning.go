@@ -33,5 +33,9 @@ func (m plannerModel) SetPlan(p planner.Plan, subs map[planner.Slot][]cmsws.Subs
 	for s, list := range subs {
 		perSlot[collector.Slot{Node: s.Node, Link: s.Link}] = len(list)
 	}
-	m.c.SetPlan(placements, p.Skipped, p.Excluded, perSlot)
+	limits := make(map[collector.Slot]int, len(p.Limits))
+	for s, n := range p.Limits {
+		limits[collector.Slot{Node: s.Node, Link: s.Link}] = n
+	}
+	m.c.SetPlan(placements, p.Skipped, p.Excluded, perSlot, limits)
 }

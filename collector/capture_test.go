@@ -363,7 +363,7 @@ func TestCaptureReplay(t *testing.T) {
 	// The roster of the meeting followed last, and every leave, as the
 	// capture itself says.
 	slot := Slot{Node: node}
-	c.SetPlan(map[string]Slot{followedCorr: slot}, nil, nil, map[Slot]int{slot: 3})
+	c.SetPlan(map[string]Slot{followedCorr: slot}, nil, nil, map[Slot]int{slot: 3}, nil)
 	want := ro.expected(node, followed)
 	if err := collectAndCompare(c, rosterText(want)+partTotalsText(0, 0, ro.left)+
 		clusterRosterText(want.audio, want.video, want.txAudio, want.txVideo, want.pres)+coverageText(1, 1, 0, 0, 0),

@@ -126,7 +126,7 @@ func newDescs() descs {
 		rosterCoverage: d("cms_roster_coverage_ratio", "Meetings whose roster subscription is active and synced, divided by the meetings not excluded by the name patterns; 1 when there are none. Below 1 the participant metrics are partial.", nil),
 		rosterMeetings: d("cms_roster_meetings", "Meetings by roster coverage state: covered (subscription active and synced), pending (placed or new, not yet covered), skipped (no subscription budget left), excluded (name patterns).", []string{"state"}),
 		budgetUsed:     d("cms_subscription_budget_used", "Subscriptions the plan puts on the node's events connection (calls included); CMS allows 100.", []string{"node", "connection"}),
-		budgetLeft:     d("cms_subscription_budget_left", "Subscriptions still free on the node's events connection: 100 minus cms_subscription_budget_used.", []string{"node", "connection"}),
+		budgetLeft:     d("cms_subscription_budget_left", "Subscriptions still free on the node's events connection under the limit the planner applies to it (CMS's 100, or less when configured): used plus left is that limit, and 0 left with meetings skipped means the budget is what limits coverage.", []string{"node", "connection"}),
 	}
 }
 

@@ -34,6 +34,9 @@ type plan struct {
 	skipped    map[string]bool
 	excluded   map[string]bool
 	used       map[Slot]int
+	// limits are the subscriptions each slot may hold under the planner's
+	// effective per-connection limit; a slot missing here has CMS's 100.
+	limits map[Slot]int
 }
 
 // PlanInput returns what the planner needs: every meeting (sorted by key),
@@ -81,9 +84,10 @@ func (c *Collector) PlanInput() (meetings []PlanMeeting, avoid map[string]map[st
 // placements maps a meeting key to the slot carrying its roster
 // subscription; skipped and excluded list the meeting keys left out for
 // budget and by the name patterns; subsPerSlot counts the complete
-// subscription set of each slot (calls included), for the budget metrics.
-// The arguments are copied.
-func (c *Collector) SetPlan(placements map[string]Slot, skipped, excluded []string, subsPerSlot map[Slot]int) {
+// subscription set of each slot (calls included) and limits what each may
+// hold in all, for the budget metrics (nil: CMS's 100). The arguments are
+// copied.
+func (c *Collector) SetPlan(placements map[string]Slot, skipped, excluded []string, subsPerSlot, limits map[Slot]int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.plan = plan{
@@ -91,6 +95,7 @@ func (c *Collector) SetPlan(placements map[string]Slot, skipped, excluded []stri
 		skipped:    toSet(skipped),
 		excluded:   toSet(excluded),
 		used:       maps.Clone(subsPerSlot),
+		limits:     maps.Clone(limits),
 	}
 	if c.plan.placements == nil {
 		c.plan.placements = map[string]Slot{}

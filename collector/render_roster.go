@@ -71,8 +71,12 @@ func (c *Collector) renderRosters(r *renderer) {
 			continue
 		}
 		conn := strconv.Itoa(slot.Link)
+		limit, ok := c.plan.limits[slot]
+		if !ok {
+			limit = subscriptionBudget
+		}
 		r.gauge(d.budgetUsed, float64(used), slot.Node, conn)
-		r.gauge(d.budgetLeft, float64(subscriptionBudget-used), slot.Node, conn)
+		r.gauge(d.budgetLeft, float64(max(limit-used, 0)), slot.Node, conn)
 	}
 }
 

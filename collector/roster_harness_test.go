@@ -130,7 +130,7 @@ func (h *harness) setPlan(skipped, excluded []string) {
 			used[Slot{Node: n}]++
 		}
 	}
-	h.c.SetPlan(h.plan, skipped, excluded, used)
+	h.c.SetPlan(h.plan, skipped, excluded, used, nil)
 }
 
 // Roster update builders. padd is a complete add as CMS sends one: every

@@ -323,14 +323,17 @@ func TestCoverageBudgetAndLogs(t *testing.T) {
 	h.expect(coverageText(0, 0, 4, 0, 0), coverageNames...)
 
 	h.plan = map[string]Slot{"Big": {Node: "a", Link: 1}, "Mid": {Node: "a", Link: 0}}
-	h.c.SetPlan(h.plan, []string{"Small"}, []string{"Private"}, map[Slot]int{{Node: "a"}: 2, {Node: "a", Link: 1}: 1, {Node: "b"}: 1})
+	// The planner limits a's connections to 2 subscriptions (a demo-like
+	// budget): a/0 is full, which is why Small is skipped; b has CMS's 100.
+	h.c.SetPlan(h.plan, []string{"Small"}, []string{"Private"}, map[Slot]int{{Node: "a"}: 2, {Node: "a", Link: 1}: 1, {Node: "b"}: 1},
+		map[Slot]int{{Node: "a"}: 2, {Node: "a", Link: 1}: 2})
 	h.expect(coverageText(0, 0, 2, 1, 1)+`# TYPE cms_subscription_budget_used gauge
 cms_subscription_budget_used{node="a",connection="0"} 2
 cms_subscription_budget_used{node="a",connection="1"} 1
 cms_subscription_budget_used{node="b",connection="0"} 1
 # TYPE cms_subscription_budget_left gauge
-cms_subscription_budget_left{node="a",connection="0"} 98
-cms_subscription_budget_left{node="a",connection="1"} 99
+cms_subscription_budget_left{node="a",connection="0"} 0
+cms_subscription_budget_left{node="a",connection="1"} 1
 cms_subscription_budget_left{node="b",connection="0"} 99
 `, append(coverageNames, "cms_subscription_budget_used", "cms_subscription_budget_left")...)
 
@@ -345,7 +348,7 @@ cms_subscription_budget_left{node="b",connection="0"} 99
 
 	// The budget grows (more links): everything eligible covered.
 	h.plan["Small"] = Slot{Node: "a", Link: 1}
-	h.c.SetPlan(h.plan, nil, []string{"Private"}, map[Slot]int{{Node: "a"}: 2, {Node: "a", Link: 1}: 2, {Node: "b"}: 1})
+	h.c.SetPlan(h.plan, nil, []string{"Private"}, map[Slot]int{{Node: "a"}: 2, {Node: "a", Link: 1}: 2, {Node: "b"}: 1}, nil)
 	small := rosterSub(2, "c3")
 	h.activate("a", 1, small)
 	h.sync("a", 1)

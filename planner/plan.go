@@ -71,6 +71,10 @@ type Plan struct {
 	Skipped    []string             // eligible meetings left out (no budget or no usable hosting slot), sorted
 	Excluded   []string             // meetings filtered out by the patterns, sorted
 	Used       map[Slot]int         // roster subscriptions placed per usable slot (0 included)
+	// Limits are the subscriptions each usable slot may hold in all: its
+	// roster capacity plus its base set (the calls subscription on link
+	// 0), so that what is free is Limits minus the set's length.
+	Limits map[Slot]int
 }
 
 // candidate is one eligible meeting during Compute.
@@ -103,7 +107,7 @@ func Compute(in Input, prev Plan) Plan {
 	if capOf == nil {
 		capOf = DefaultCapacity
 	}
-	plan := Plan{Placements: map[string]Placement{}, Used: map[Slot]int{}}
+	plan := Plan{Placements: map[string]Placement{}, Used: map[Slot]int{}, Limits: map[Slot]int{}}
 
 	// Usable slots, their capacity, and each node's slots in link order.
 	capacity := make(map[Slot]int, len(in.Slots))
@@ -114,6 +118,7 @@ func Compute(in Input, prev Plan) Plan {
 		}
 		capacity[s] = max(capOf(s), 0)
 		plan.Used[s] = 0
+		plan.Limits[s] = capacity[s] + len(baseSet(s))
 		nodeSlots[s.Node] = append(nodeSlots[s.Node], s)
 	}
 	for _, ss := range nodeSlots {

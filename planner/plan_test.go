@@ -3,6 +3,7 @@ package planner
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"regexp"
@@ -17,6 +18,33 @@ func TestDefaultCapacity(t *testing.T) {
 	for l := 1; l < 4; l++ {
 		if got := DefaultCapacity(Slot{"a", l}); got != 100 {
 			t.Errorf("link %d: %d, want 100", l, got)
+		}
+	}
+}
+
+// Limits are what each usable slot may hold in all: its roster capacity
+// plus the calls subscription on link 0. With CMS's budget that is 100 on
+// every connection; with a smaller configured one (the demo's 3) it is that
+// plus the calls subscription, so used + left tells the truth.
+func TestLimits(t *testing.T) {
+	slots := []Slot{{"a", 0}, {"a", 1}, {"b", 0}}
+	for _, c := range []struct {
+		name     string
+		capacity func(Slot) int
+		want     map[Slot]int
+	}{
+		{"CMS", nil, map[Slot]int{{"a", 0}: 100, {"a", 1}: 100, {"b", 0}: 100}},
+		{"three per connection", func(Slot) int { return 3 }, map[Slot]int{{"a", 0}: 4, {"a", 1}: 3, {"b", 0}: 4}},
+		{"negative counts as none", func(Slot) int { return -5 }, map[Slot]int{{"a", 0}: 1, {"a", 1}: 0, {"b", 0}: 1}},
+	} {
+		p := Compute(Input{Meetings: []Meeting{meeting("m", 5, "a", "b")}, Slots: slots, Capacity: c.capacity}, Plan{})
+		if !maps.Equal(p.Limits, c.want) {
+			t.Errorf("%s: limits %v, want %v", c.name, p.Limits, c.want)
+		}
+		for s, set := range Subscriptions(p, slots) {
+			if len(set) > p.Limits[s] && p.Limits[s] > 0 {
+				t.Errorf("%s: slot %v holds %d subscriptions, limit %d", c.name, s, len(set), p.Limits[s])
+			}
 		}
 	}
 }
