@@ -55,6 +55,9 @@ type Panel struct {
 	Title       string         `json:"title"`
 	Description string         `json:"description"`
 	Datasource  *DatasourceRef `json:"datasource"`
+	GridPos     struct {
+		H, W, X, Y int
+	} `json:"gridPos"`
 	FieldConfig struct {
 		Defaults struct {
 			Unit string `json:"unit"`

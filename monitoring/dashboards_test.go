@@ -535,3 +535,36 @@ func targetLegendLabelsRule(_ *Dashboard, qs []lintQuery) []string {
 	}
 	return errs
 }
+
+// TestBudgetBesideCoverage: a full subscription budget is why roster
+// coverage drops below 1; the two panels sit side by side, at one height,
+// so that an operator sees both at once.
+func TestBudgetBesideCoverage(t *testing.T) {
+	dashboards, err := LoadDashboards(dashboardsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dashboards {
+		if d.UID != "cms-exporter-health" {
+			continue
+		}
+		var budget, coverage *Panel
+		for _, p := range d.AllPanels() {
+			switch {
+			case p.Title == "Subscription budget used":
+				budget = &p
+			case p.Title == "Roster coverage" && p.Type == "timeseries":
+				coverage = &p
+			}
+		}
+		if budget == nil || coverage == nil {
+			t.Fatal("no Subscription budget used, or no Roster coverage graph")
+		}
+		b, c := budget.GridPos, coverage.GridPos
+		if b.Y != c.Y || b.H != c.H || (b.X+b.W != c.X && c.X+c.W != b.X) {
+			t.Errorf("Subscription budget used at %+v, Roster coverage at %+v: not side by side", b, c)
+		}
+		return
+	}
+	t.Fatal("no dashboard cms-exporter-health")
+}
