@@ -84,7 +84,11 @@ func resolveVars(p promAPI, dashboards []*Dashboard, base Vars, sel selection) (
 				}
 			}
 			if len(values) == 0 || step.picks != nil && len(values) != len(step.picks) {
-				return nil, nil, fmt.Errorf("%s: %s: picked %q, options %v", d.File, step.name, step.picks, options)
+				picked := "All"
+				if step.picks != nil {
+					picked = fmt.Sprintf("%q", step.picks)
+				}
+				return nil, nil, fmt.Errorf("%s: %s: picked %s, options %v", d.File, step.name, picked, options)
 			}
 			v[step.name] = FormatMulti(values...)
 		}
