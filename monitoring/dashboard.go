@@ -55,22 +55,42 @@ type Panel struct {
 	Title       string         `json:"title"`
 	Description string         `json:"description"`
 	Datasource  *DatasourceRef `json:"datasource"`
+	GridPos     struct {
+		H, W, X, Y int
+	} `json:"gridPos"`
 	FieldConfig struct {
 		Defaults struct {
 			Unit string `json:"unit"`
 		} `json:"defaults"`
+		Overrides []struct {
+			Properties []struct {
+				ID    string `json:"id"`
+				Value any    `json:"value"`
+			} `json:"properties"`
+		} `json:"overrides"`
 	} `json:"fieldConfig"`
-	Targets []Target `json:"targets"`
-	Panels  []Panel  `json:"panels"`
+	Targets         []Target         `json:"targets"`
+	Transformations []Transformation `json:"transformations"`
+	Panels          []Panel          `json:"panels"`
+}
+
+// Transformation is one step of a panel's transformations; organize's
+// excludeByName is the part the proofs read (which table columns hide).
+type Transformation struct {
+	ID      string `json:"id"`
+	Options struct {
+		ExcludeByName map[string]bool `json:"excludeByName"`
+	} `json:"options"`
 }
 
 // Target is one query of a panel.
 type Target struct {
-	RefID      string         `json:"refId"`
-	Expr       string         `json:"expr"`
-	Datasource *DatasourceRef `json:"datasource"`
-	Instant    bool           `json:"instant"`
-	Format     string         `json:"format"`
+	RefID        string         `json:"refId"`
+	Expr         string         `json:"expr"`
+	Datasource   *DatasourceRef `json:"datasource"`
+	Instant      bool           `json:"instant"`
+	Format       string         `json:"format"`
+	LegendFormat string         `json:"legendFormat"`
 }
 
 // LoadDashboards reads every *.json file of dir, sorted by name.
@@ -86,12 +106,9 @@ func LoadDashboards(dir string) ([]*Dashboard, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read dashboard: %w", err)
 		}
-		d := &Dashboard{File: filepath.Base(f)}
-		if err := json.Unmarshal(b, d); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		if err := json.Unmarshal(b, &d.Raw); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
+		d, err := ParseDashboard(filepath.Base(f), b)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, d)
 	}
@@ -99,6 +116,19 @@ func LoadDashboards(dir string) ([]*Dashboard, error) {
 		return nil, fmt.Errorf("no dashboard in %s", dir)
 	}
 	return out, nil
+}
+
+// ParseDashboard decodes one dashboard's JSON model; file names it in
+// messages.
+func ParseDashboard(file string, b []byte) (*Dashboard, error) {
+	d := &Dashboard{File: file}
+	if err := json.Unmarshal(b, d); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if err := json.Unmarshal(b, &d.Raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return d, nil
 }
 
 // AllPanels returns the panels, those nested in rows included, in order.
@@ -118,10 +148,13 @@ func (d *Dashboard) AllPanels() []Panel {
 // Query is one PromQL expression of a dashboard: a panel target or the
 // expression inside a query variable.
 type Query struct {
-	Where string // "panel \"Title\" A" or "variable node"
-	Panel string // panel title, "" for variables
-	RefID string
-	Expr  string // with Grafana variables still in it
+	Where     string // "panel \"Title\" A" or "variable node"
+	Panel     string // panel title, "" for variables
+	PanelType string // "" for variables
+	Variable  string // variable name, "" for panels
+	RefID     string
+	Legend    string // the target's legendFormat
+	Expr      string // with Grafana variables still in it
 }
 
 // Queries lists every PromQL expression of the dashboard.
@@ -139,11 +172,14 @@ func (d *Dashboard) Queries() ([]Query, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: variable %s: %w", d.File, v.Name, err)
 		}
-		out = append(out, Query{Where: "variable " + v.Name, Expr: expr})
+		out = append(out, Query{Where: "variable " + v.Name, Variable: v.Name, Expr: expr})
 	}
 	for _, p := range d.AllPanels() {
 		for _, t := range p.Targets {
-			out = append(out, Query{Where: fmt.Sprintf("panel %q %s", p.Title, t.RefID), Panel: p.Title, RefID: t.RefID, Expr: t.Expr})
+			out = append(out, Query{
+				Where: fmt.Sprintf("panel %q %s", p.Title, t.RefID), Panel: p.Title, PanelType: p.Type,
+				RefID: t.RefID, Legend: t.LegendFormat, Expr: t.Expr,
+			})
 		}
 	}
 	return out, nil

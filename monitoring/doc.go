@@ -10,10 +10,16 @@
 //
 // The tests:
 //   - TestDashboardConventions, TestDashboardQueriesParse: every dashboard
-//     follows the conventions (datasource variable, job/instance/node
-//     variables, stable uid, not editable, title, description and unit on
-//     every panel, no Angular panel, $__rate_interval in rates) and every
-//     query parses with Prometheus' parser;
+//     follows the conventions (stable uid, not editable, title and
+//     description on every panel, no Angular panel, node variable) and
+//     every query parses with Prometheus' parser;
+//   - TestDashboardLint: the rules of Grafana's dashboard-linter (datasource
+//     variable used everywhere, multi-select job and instance variables,
+//     job=~"$job" and instance=~"$instance" on every selector, units,
+//     $__rate_interval, no hard-coded job), checked on the parsed PromQL,
+//     and the project's rules for several clusters on one dashboard;
+//     TestLintRulesCanFail breaks copies of the dashboards to prove that
+//     every rule can fail;
 //   - TestRuleConventions: severities, summaries, descriptions, runbook links
 //     to existing RUNBOOK.md sections, and a firing and a not-firing promtool
 //     case for every alert;
@@ -23,7 +29,13 @@
 //     Prometheus' HTTP API, which alerts fire with which labels, that key
 //     dashboard queries equal what the fake cluster's ground truth implies,
 //     that every dashboard query returns data, and that every metric name
-//     the dashboards and rules use is one the exporter exposed.
+//     the dashboards and rules use is one the exporter exposed. The
+//     dashboard variables take the values Grafana would give them, their
+//     options asked from Prometheus;
+//   - TestEndToEndClusters: one Prometheus scrapes two exporters watching
+//     two look-alike clusters; with all exporters picked, and with one, key
+//     dashboard queries equal each cluster's truth (or their total, as the
+//     panel says) and no query fails.
 //
 // The non-test files hold the small helpers the tests share: loading
 // dashboards and rules, substituting Grafana variables, walking PromQL.

@@ -2,6 +2,7 @@ package monitoring
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -13,44 +14,54 @@ import (
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
 )
 
-// panelExpr returns a dashboard query with the run's variable values.
-func (e *e2e) panelExpr(t *testing.T, uid, panel, ref string) string {
-	t.Helper()
-	d, ok := e.dashboards[uid]
+// dashboardList returns the run's dashboards, sorted by file name.
+func (e *e2e) dashboardList() []*Dashboard {
+	out := slices.Collect(maps.Values(e.dashboards))
+	slices.SortFunc(out, func(a, b *Dashboard) int { return strings.Compare(a.File, b.File) })
+	return out
+}
+
+// dashboardExpr returns a dashboard query with vars substituted.
+func dashboardExpr(dashboards map[string]*Dashboard, vars Vars, uid, panel, ref string) (string, error) {
+	d, ok := dashboards[uid]
 	if !ok {
-		t.Fatalf("no dashboard %s", uid)
+		return "", fmt.Errorf("no dashboard %s", uid)
 	}
 	p, ok := d.Panel(panel)
 	if !ok {
-		t.Fatalf("%s: no panel %q", uid, panel)
+		return "", fmt.Errorf("%s: no panel %q", uid, panel)
 	}
 	tg, ok := p.Target(ref)
 	if !ok {
-		t.Fatalf("%s: panel %q has no query %s", uid, panel, ref)
+		return "", fmt.Errorf("%s: panel %q has no query %s", uid, panel, ref)
 	}
-	expr, err := Substitute(tg.Expr, e.vars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return expr
+	return Substitute(tg.Expr, vars)
 }
 
-// expectation: a dashboard query's result, keyed by one label, must equal
-// want (exactly: same keys, values within 1e-9).
-type expectation struct {
-	uid, panel, ref, key string
-	want                 map[string]float64
+// clusterFigures is what the key dashboard queries must show for one
+// exporter's cluster alone, computed from the fake cluster's ground truth.
+type clusterFigures struct {
+	instance                                       string
+	nodes                                          int
+	meetings, participants, distributed, instances float64
+	recorded, streamed, locked, audioMuted         float64
+	perNode, load, util, instByCall, nodesUp       map[string]float64
+	byName                                         map[string]map[string]float64 // column → meeting name → value
+	// drill is the drill-down's meeting, if it is one of this cluster's.
+	drill struct {
+		participants, nodes, recording, audioMuted float64
+		states                                     map[string]float64
+	}
 }
 
-// dashboardsMatchTruth compares key dashboard queries with what the fake
-// cluster's ground truth implies.
-func (e *e2e) dashboardsMatchTruth(t *testing.T) {
-	ctx := t.Context()
-	e.must(e.cluster.WaitIdle(ctx))
-	tr := e.cluster.Truth()
-	e.vars["meeting"] = e.meetingCorrelator("Town Hall")
-
-	one := func(v float64) map[string]float64 { return map[string]float64{"": v} }
+// figuresOf computes a cluster's figures; drill is the correlator of the
+// meeting picked for the drill-down ("" for none).
+func figuresOf(instance string, tr cmswstest.Truth, drill string) clusterFigures {
+	c := clusterFigures{
+		instance: instance, nodes: len(tr.Nodes), meetings: float64(len(tr.Meetings)),
+		perNode: map[string]float64{}, load: map[string]float64{}, util: map[string]float64{},
+		instByCall: map[string]float64{}, nodesUp: map[string]float64{}, byName: map[string]map[string]float64{},
+	}
 	participants := func(m cmswstest.MeetingTruth) float64 {
 		for n, id := range m.Calls {
 			return float64(tr.Nodes[n].Calls[id].Participants)
@@ -58,13 +69,13 @@ func (e *e2e) dashboardsMatchTruth(t *testing.T) {
 		return 0
 	}
 	count := func(m cmswstest.MeetingTruth, f func(cmswstest.ParticipantTruth) bool) float64 {
-		c := 0.0
+		n := 0.0
 		for _, p := range m.Participants {
 			if f(p) {
-				c++
+				n++
 			}
 		}
-		return c
+		return n
 	}
 	b2f := func(b bool) float64 {
 		if b {
@@ -72,29 +83,24 @@ func (e *e2e) dashboardsMatchTruth(t *testing.T) {
 		}
 		return 0
 	}
-	var (
-		total, distributed, instances, recorded, streamed, locked, audioMuted float64
-		perNode                                                               = map[string]float64{}
-		load                                                                  = map[string]float64{}
-		byName                                                                = map[string]map[string]float64{}
-	)
-	col := func(c string) map[string]float64 {
-		if byName[c] == nil {
-			byName[c] = map[string]float64{}
+	col := func(name string) map[string]float64 {
+		if c.byName[name] == nil {
+			c.byName[name] = map[string]float64{}
 		}
-		return byName[c]
+		return c.byName[name]
 	}
+	audio := func(p cmswstest.ParticipantTruth) bool { return p.AudioMuted }
 	for _, m := range tr.Meetings {
 		p := participants(m)
-		total += p
+		c.participants += p
 		if len(m.Calls) > 1 {
-			distributed++
+			c.distributed++
 		}
-		recorded += b2f(m.Recording)
-		streamed += b2f(m.Streaming)
-		locked += b2f(m.Locked)
-		am := count(m, func(p cmswstest.ParticipantTruth) bool { return p.AudioMuted })
-		audioMuted += am
+		c.recorded += b2f(m.Recording)
+		c.streamed += b2f(m.Streaming)
+		c.locked += b2f(m.Locked)
+		am := count(m, audio)
+		c.audioMuted += am
 		col("participants")[m.Name] = p
 		col("nodes")[m.Name] = float64(len(m.Calls))
 		col("recording")[m.Name] = b2f(m.Recording)
@@ -103,72 +109,140 @@ func (e *e2e) dashboardsMatchTruth(t *testing.T) {
 		col("video")[m.Name] = count(m, func(p cmswstest.ParticipantTruth) bool { return p.VideoMuted })
 		col("presenting")[m.Name] = count(m, func(p cmswstest.ParticipantTruth) bool { return p.Presenter })
 	}
-	instByCall := map[string]float64{}
 	for n, nt := range tr.Nodes {
-		perNode[n] = float64(len(nt.Calls))
-		instances += float64(len(nt.Calls))
-		for id, c := range nt.Calls {
-			load[n] += float64(c.Participants) / float64(c.DistributedInstances+1)
-			instByCall[id] = float64(c.Participants)
+		c.nodesUp[n] = 1
+		c.perNode[n] = float64(len(nt.Calls))
+		c.instances += float64(len(nt.Calls))
+		for id, call := range nt.Calls {
+			c.load[n] += float64(call.Participants) / float64(call.DistributedInstances+1)
+			c.instByCall[id] = float64(call.Participants)
 		}
 	}
-	util := map[string]float64{}
-	for n, c := range capacities {
-		util[n] = load[n] / c
+	for n, capacity := range capacities {
+		c.util[n] = c.load[n] / capacity
 	}
-	th := tr.Meetings[e.vars["meeting"]]
-	states := map[string]float64{"initial": 0, "ringing": 0, "connected": 0, "onHold": 0, "other": 0}
-	for _, p := range th.Participants {
-		states[p.State]++
+	if m, ok := tr.Meetings[drill]; ok {
+		c.drill.participants = participants(m)
+		c.drill.nodes = float64(len(m.Calls))
+		c.drill.recording = b2f(m.Recording)
+		c.drill.audioMuted = count(m, audio)
+		c.drill.states = map[string]float64{"initial": 0, "ringing": 0, "connected": 0, "onHold": 0, "other": 0}
+		for _, p := range m.Participants {
+			c.drill.states[p.State]++
+		}
 	}
+	return c
+}
 
-	exps := []expectation{
-		{"cms-capacity", "Meetings", "A", "", one(float64(len(tr.Meetings)))},
-		{"cms-capacity", "Participants", "A", "", one(total)},
-		{"cms-capacity", "Distributed meetings", "A", "", one(distributed)},
-		{"cms-capacity", "Call instances", "A", "", one(instances)},
-		{"cms-capacity", "Call instances per node", "A", "node", perNode},
-		{"cms-capacity", "Node utilisation", "A", "node", util},
-		{"cms-capacity", "Busiest node", "A", "", one(slices.Max(mapValues(util)))},
-		{"cms-capacity", "Estimated participants per node", "A", "node", load},
-		{"cms-capacity", "Estimated participants per node", "B", "node", capacities},
-		{"cms-capacity", "Top meetings by size", "A", "name", byName["participants"]},
-		{"cms-capacity", "Locked / recorded / streamed", "A", "", one(locked)},
-		{"cms-capacity", "Locked / recorded / streamed", "B", "", one(recorded)},
-		{"cms-capacity", "Locked / recorded / streamed", "C", "", one(streamed)},
-		{"cms-calls", "Live meetings", "A", "name", byName["participants"]},
-		{"cms-calls", "Live meetings", "B", "name", byName["nodes"]},
-		{"cms-calls", "Live meetings", "C", "name", byName["recording"]},
-		{"cms-calls", "Live meetings", "E", "name", byName["locked"]},
-		{"cms-calls", "Live meetings", "F", "name", byName["audio"]},
-		{"cms-calls", "Live meetings", "G", "name", byName["video"]},
-		{"cms-calls", "Live meetings", "H", "name", byName["presenting"]},
-		{"cms-calls", "Call instances", "A", "call", instByCall},
-		{"cms-calls", "Audio muted", "A", "", one(audioMuted)},
-		{"cms-calls", "Meeting: participants", "A", "", one(participants(th))},
-		{"cms-calls", "Meeting: hosting nodes", "A", "", one(float64(len(th.Calls)))},
-		{"cms-calls", "Meeting: recording", "A", "", one(b2f(th.Recording))},
-		{"cms-calls", "Meeting: participants by state", "B", "state", states},
-		{"cms-calls", "Meeting: audio muted", "A", "", one(byName["audio"]["Town Hall"])},
-		{"cms-exporter-health", "Node event streams", "A", "node", map[string]float64{"cms1": 1, "cms2": 1, "cms3": 1}},
-		{"cms-exporter-health", "Roster coverage", "A", "", one(1)},
+// combine is how a panel shows several selected clusters.
+type combine int
+
+const (
+	each    combine = iota // one series per exporter, keyed by instance and then the key label
+	total                  // the selected clusters added up
+	highest                // the highest of the selected clusters
+	drill                  // the drill-down's meeting, in its own cluster
+)
+
+// expectation: a dashboard query's result, keyed by the key label, must
+// equal what of gives for each selected cluster, combined as how says
+// (exactly: same keys, values within 1e-9).
+type expectation struct {
+	uid, panel, ref, key string
+	how                  combine
+	of                   func(c clusterFigures) map[string]float64
+}
+
+func one(f func(c clusterFigures) float64) func(c clusterFigures) map[string]float64 {
+	return func(c clusterFigures) map[string]float64 { return map[string]float64{"": f(c)} }
+}
+
+func column(name string) func(c clusterFigures) map[string]float64 {
+	return func(c clusterFigures) map[string]float64 { return c.byName[name] }
+}
+
+var truthExpectations = []expectation{
+	{"cms-capacity", "Meetings", "A", "", total, one(func(c clusterFigures) float64 { return c.meetings })},
+	{"cms-capacity", "Participants", "A", "", total, one(func(c clusterFigures) float64 { return c.participants })},
+	{"cms-capacity", "Distributed meetings", "A", "", total, one(func(c clusterFigures) float64 { return c.distributed })},
+	{"cms-capacity", "Call instances", "A", "", total, one(func(c clusterFigures) float64 { return c.instances })},
+	{"cms-capacity", "Busiest node", "A", "", highest, one(func(c clusterFigures) float64 { return slices.Max(slices.Collect(maps.Values(c.util))) })},
+	{"cms-capacity", "Locked / recorded / streamed", "A", "", total, one(func(c clusterFigures) float64 { return c.locked })},
+	{"cms-capacity", "Locked / recorded / streamed", "B", "", total, one(func(c clusterFigures) float64 { return c.recorded })},
+	{"cms-capacity", "Locked / recorded / streamed", "C", "", total, one(func(c clusterFigures) float64 { return c.streamed })},
+	{"cms-capacity", "Meetings and participants", "A", "", each, one(func(c clusterFigures) float64 { return c.meetings })},
+	{"cms-capacity", "Meetings and participants", "B", "", each, one(func(c clusterFigures) float64 { return c.participants })},
+	{"cms-capacity", "Call instances per node", "A", "node", each, func(c clusterFigures) map[string]float64 { return c.perNode }},
+	{"cms-capacity", "Node utilisation", "A", "node", each, func(c clusterFigures) map[string]float64 { return c.util }},
+	{"cms-capacity", "Estimated participants per node", "A", "node", each, func(c clusterFigures) map[string]float64 { return c.load }},
+	{"cms-capacity", "Estimated participants per node", "B", "node", each, func(clusterFigures) map[string]float64 { return capacities }},
+	{"cms-capacity", "Top meetings by size", "A", "name", each, column("participants")},
+	{"cms-calls", "Live meetings", "A", "name", each, column("participants")},
+	{"cms-calls", "Live meetings", "B", "name", each, column("nodes")},
+	{"cms-calls", "Live meetings", "C", "name", each, column("recording")},
+	{"cms-calls", "Live meetings", "E", "name", each, column("locked")},
+	{"cms-calls", "Live meetings", "F", "name", each, column("audio")},
+	{"cms-calls", "Live meetings", "G", "name", each, column("video")},
+	{"cms-calls", "Live meetings", "H", "name", each, column("presenting")},
+	{"cms-calls", "Call instances", "A", "call", each, func(c clusterFigures) map[string]float64 { return c.instByCall }},
+	{"cms-calls", "Audio muted", "A", "", total, one(func(c clusterFigures) float64 { return c.audioMuted })},
+	{"cms-calls", "Cluster mutes and presenters", "A", "", each, one(func(c clusterFigures) float64 { return c.audioMuted })},
+	{"cms-calls", "Meeting: participants", "A", "", drill, one(func(c clusterFigures) float64 { return c.drill.participants })},
+	{"cms-calls", "Meeting: hosting nodes", "A", "", drill, one(func(c clusterFigures) float64 { return c.drill.nodes })},
+	{"cms-calls", "Meeting: recording", "A", "", drill, one(func(c clusterFigures) float64 { return c.drill.recording })},
+	{"cms-calls", "Meeting: participants by state", "B", "state", drill, func(c clusterFigures) map[string]float64 { return c.drill.states }},
+	{"cms-calls", "Meeting: audio muted", "A", "", drill, one(func(c clusterFigures) float64 { return c.drill.audioMuted })},
+	{"cms-exporter-health", "Node event streams", "A", "node", each, func(c clusterFigures) map[string]float64 { return c.nodesUp }},
+	{"cms-exporter-health", "Roster coverage", "A", "", each, one(func(clusterFigures) float64 { return 1 })},
+}
+
+// want combines the selected clusters' figures; cs[drillIdx] holds the
+// drill-down's meeting.
+func (x expectation) want(cs []clusterFigures, drillIdx int) map[string]float64 {
+	out := map[string]float64{}
+	for i, c := range cs {
+		for k, v := range x.of(c) {
+			switch x.how {
+			case each:
+				out[c.instance+" "+k] = v
+			case total:
+				out[k] += v
+			case highest:
+				if old, ok := out[k]; !ok || v > old {
+					out[k] = v
+				}
+			case drill:
+				if i == drillIdx {
+					out[k] = v
+				}
+			}
+		}
 	}
-	// Sanity: the scenario is rich enough for the comparison to mean
-	// something (distributed meetings, mutes, a recording, a lock).
-	if distributed == 0 || audioMuted == 0 || recorded == 0 || locked == 0 || util["cms1"] < 0.8 {
-		t.Fatalf("scenario too poor: distributed %v, audio muted %v, recorded %v, locked %v, cms1 %v", distributed, audioMuted, recorded, locked, util["cms1"])
-	}
-	eventually(t, 30*time.Second, "dashboard queries equal the fake cluster's truth", func() error {
+	return out
+}
+
+// matchTruth compares the key dashboard queries, with vars (the selection
+// of cs's exporters), with the clusters' figures, until they agree.
+func matchTruth(t *testing.T, prom promAPI, dashboards map[string]*Dashboard, vars Vars, cs []clusterFigures, drillIdx int) {
+	t.Helper()
+	eventually(t, 30*time.Second, "dashboard queries equal the fake clusters' truth", func() error {
 		var diffs []string
-		for _, x := range exps {
-			expr := e.panelExpr(t, x.uid, x.panel, x.ref)
-			s, err := e.prom.query(expr, time.Time{})
+		for _, x := range truthExpectations {
+			expr, err := dashboardExpr(dashboards, vars, x.uid, x.panel, x.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := prom.query(expr, time.Time{})
 			if err != nil {
 				return err
 			}
-			got, err := byLabel(s, x.key)
-			if err == nil && !closeMaps(got, x.want) {
-				err = fmt.Errorf("got %v, want %v", got, x.want)
+			keys := []string{x.key}
+			if x.how == each {
+				keys = []string{"instance", x.key}
+			}
+			got, err := byLabels(s, keys...)
+			if want := x.want(cs, drillIdx); err == nil && !closeMaps(got, want) {
+				err = fmt.Errorf("got %v, want %v", got, want)
 			}
 			if err != nil {
 				diffs = append(diffs, fmt.Sprintf("%s / %s %s: %v", x.uid, x.panel, x.ref, err))
@@ -177,22 +251,53 @@ func (e *e2e) dashboardsMatchTruth(t *testing.T) {
 		// Subscription budget: each node has one connection with CMS's
 		// budget of 100, used by its calls subscription plus one roster
 		// subscription per meeting somewhere in the cluster.
-		s, err := e.prom.query(e.panelExpr(t, "cms-exporter-health", "Subscription budget used", "A"), time.Time{})
+		expr, err := dashboardExpr(dashboards, vars, "cms-exporter-health", "Subscription budget used", "A")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := prom.query(expr, time.Time{})
 		if err != nil {
 			return err
 		}
-		used := 0.0
+		used, conns := map[string]float64{}, map[string]int{}
 		for _, x := range s {
-			used += 100 * x.Value
+			used[x.Labels["instance"]] += 100 * x.Value
+			conns[x.Labels["instance"]]++
 		}
-		if want := float64(len(tr.Nodes) + len(tr.Meetings)); len(s) != len(tr.Nodes) || math.Abs(used-want) > 1e-9 {
-			diffs = append(diffs, fmt.Sprintf("subscription budget used: %v subscriptions on %d connections, want %v on %d (a calls subscription per node + 1 roster per meeting)", used, len(s), want, len(tr.Nodes)))
+		for _, c := range cs {
+			if want := float64(c.nodes) + c.meetings; conns[c.instance] != c.nodes || math.Abs(used[c.instance]-want) > 1e-9 {
+				diffs = append(diffs, fmt.Sprintf("%s: subscription budget used: %v subscriptions on %d connections, want %v on %d (a calls subscription per node + 1 roster per meeting)", c.instance, used[c.instance], conns[c.instance], want, c.nodes))
+			}
+		}
+		if len(conns) != len(cs) {
+			diffs = append(diffs, fmt.Sprintf("subscription budget of exporters %v, want %d", slices.Collect(maps.Keys(conns)), len(cs)))
 		}
 		if len(diffs) > 0 {
 			return fmt.Errorf("\n  %s", strings.Join(diffs, "\n  "))
 		}
 		return nil
 	})
+}
+
+// dashboardsMatchTruth picks the run's job and exporter and the meeting
+// Town Hall in the dashboards, as a user would (the variables' options
+// come from Prometheus, their values are formatted as Grafana does), and
+// compares key dashboard queries with what the fake cluster's ground truth
+// implies. The later subtests keep that selection.
+func (e *e2e) dashboardsMatchTruth(t *testing.T) {
+	e.must(e.cluster.WaitIdle(t.Context()))
+	vars, _, err := resolveVars(e.prom, e.dashboardList(), e.vars,
+		selection{jobs: []string{"cms"}, instances: []string{e.exporter}, meeting: "Town Hall @ " + e.exporter})
+	e.must(err)
+	maps.Copy(e.vars, vars)
+	t.Logf("job=~%s instance=~%s meeting %s", vars["job"], vars["instance"], vars["meeting"])
+	c := figuresOf(e.exporter, e.cluster.Truth(), e.meetingCorrelator("Town Hall"))
+	// Sanity: the scenario is rich enough for the comparison to mean
+	// something (distributed meetings, mutes, a recording, a lock).
+	if c.distributed == 0 || c.audioMuted == 0 || c.recorded == 0 || c.locked == 0 || c.util["cms1"] < 0.8 {
+		t.Fatalf("scenario too poor: distributed %v, audio muted %v, recorded %v, locked %v, cms1 %v", c.distributed, c.audioMuted, c.recorded, c.locked, c.util["cms1"])
+	}
+	matchTruth(t, e.prom, e.dashboards, e.vars, []clusterFigures{c}, 0)
 }
 
 // allQueriesAnswer runs every dashboard query (panels and variables)
@@ -294,10 +399,21 @@ func closeMaps(got, want map[string]float64) bool {
 	return true
 }
 
-func mapValues(m map[string]float64) []float64 {
-	out := make([]float64, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
+// byLabels turns a query result into key → sample value, the key being the
+// values of the given labels joined by a space ("" for a label a sample
+// does not carry). Two samples with one key are an error.
+func byLabels(samples []sample, labels ...string) (map[string]float64, error) {
+	out := make(map[string]float64, len(samples))
+	for _, s := range samples {
+		vals := make([]string, len(labels))
+		for i, l := range labels {
+			vals[i] = s.Labels[l]
+		}
+		k := strings.Join(vals, " ")
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("two samples with %v = %q", labels, k)
+		}
+		out[k] = s.Value
 	}
-	return out
+	return out, nil
 }

@@ -140,3 +140,137 @@ func Matcher(vs *parser.VectorSelector, name string) *labels.Matcher {
 	}
 	return nil
 }
+
+// Variables returns the names of the Grafana variables expr refers to.
+func Variables(expr string) []string {
+	var out []string
+	for _, m := range grafanaVar.FindAllStringSubmatch(expr, -1) {
+		if name := m[1] + m[2]; !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// KeepsLabel reports whether the series e returns can carry the label
+// name: a selector carries every label; an aggregation only those it
+// groups by (or all but those it drops); a one-to-one match on (...) only
+// the matching labels, group_left the left side's plus those it includes;
+// and, unless keep the left side's; or needs both sides. Literals, vector()
+// and time() carry none.
+func KeepsLabel(e parser.Expr, name string) bool {
+	switch n := e.(type) {
+	case *parser.VectorSelector, *parser.MatrixSelector:
+		return true
+	case *parser.NumberLiteral, *parser.StringLiteral:
+		return false
+	case *parser.ParenExpr:
+		return KeepsLabel(n.Expr, name)
+	case *parser.UnaryExpr:
+		return KeepsLabel(n.Expr, name)
+	case *parser.SubqueryExpr:
+		return KeepsLabel(n.Expr, name)
+	case *parser.StepInvariantExpr:
+		return KeepsLabel(n.Expr, name)
+	case *parser.AggregateExpr:
+		switch n.Op {
+		case parser.TOPK, parser.BOTTOMK, parser.LIMITK, parser.LIMIT_RATIO:
+			return KeepsLabel(n.Expr, name) // they return input series whole
+		case parser.COUNT_VALUES:
+			if s, ok := n.Param.(*parser.StringLiteral); ok && s.Val == name {
+				return true
+			}
+		}
+		if n.Without {
+			return !slices.Contains(n.Grouping, name) && KeepsLabel(n.Expr, name)
+		}
+		return slices.Contains(n.Grouping, name) && KeepsLabel(n.Expr, name)
+	case *parser.Call:
+		switch n.Func.Name {
+		case "label_replace", "label_join":
+			if s, ok := n.Args[1].(*parser.StringLiteral); ok && s.Val == name {
+				return true
+			}
+		case "histogram_quantile":
+			return name != "le" && KeepsLabel(n.Args[1], name)
+		}
+		for _, a := range n.Args {
+			if t := a.Type(); t == parser.ValueTypeVector || t == parser.ValueTypeMatrix {
+				return KeepsLabel(a, name)
+			}
+		}
+		return false // vector(), time(), scalar(), ...
+	case *parser.BinaryExpr:
+		lt, rt := n.LHS.Type(), n.RHS.Type()
+		switch {
+		case lt != parser.ValueTypeVector && rt != parser.ValueTypeVector:
+			return false
+		case lt != parser.ValueTypeVector:
+			return KeepsLabel(n.RHS, name)
+		case rt != parser.ValueTypeVector:
+			return KeepsLabel(n.LHS, name)
+		}
+		switch n.Op {
+		case parser.LAND, parser.LUNLESS:
+			return KeepsLabel(n.LHS, name)
+		case parser.LOR:
+			return KeepsLabel(n.LHS, name) && KeepsLabel(n.RHS, name)
+		}
+		vm := n.VectorMatching
+		many, one := n.LHS, n.RHS
+		if vm != nil && vm.Card == parser.CardOneToMany {
+			many, one = n.RHS, n.LHS
+		}
+		if vm == nil || vm.Card == parser.CardOneToOne {
+			if vm != nil && vm.On {
+				return slices.Contains(vm.MatchingLabels, name) && KeepsLabel(many, name)
+			}
+			if vm != nil && slices.Contains(vm.MatchingLabels, name) {
+				return false // ignoring (name)
+			}
+			return KeepsLabel(many, name)
+		}
+		if slices.Contains(vm.Include, name) {
+			return KeepsLabel(one, name)
+		}
+		return KeepsLabel(many, name)
+	}
+	return true // an expression this walk does not know: assume it keeps labels
+}
+
+// LabelList is a list of labels that decides which series an expression
+// keeps apart or matches: by (...), without (...), on (...), ignoring (...).
+type LabelList struct {
+	Kind   string // "by", "without", "on", "ignoring"
+	Labels []string
+	Expr   string // the expression it belongs to
+}
+
+// LabelLists returns every grouping and vector matching of e that names
+// labels. An aggregation without by or without (sum(x)) and a binary
+// operation without on or ignoring name none: they are not listed.
+func LabelLists(e parser.Expr) []LabelList {
+	var out []LabelList
+	parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {
+		switch n := node.(type) {
+		case *parser.AggregateExpr:
+			if n.Without {
+				out = append(out, LabelList{"without", n.Grouping, n.String()})
+			} else if len(n.Grouping) > 0 {
+				out = append(out, LabelList{"by", n.Grouping, n.String()})
+			}
+		case *parser.BinaryExpr:
+			vm := n.VectorMatching
+			if vm == nil {
+				return nil
+			}
+			if vm.On {
+				out = append(out, LabelList{"on", vm.MatchingLabels, n.String()})
+			} else if len(vm.MatchingLabels) > 0 {
+				out = append(out, LabelList{"ignoring", vm.MatchingLabels, n.String()})
+			}
+		}
+		return nil
+	})
+	return out
+}
