@@ -29,7 +29,7 @@ import (
 // harness is the exporter (model, supervisor, HTTP handler, exactly as main
 // wires them) attached to a fake cluster over real loopback TLS WebSockets.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	cluster *cmswstest.Cluster
 	x       *exporter
 	srv     *httptest.Server
@@ -53,19 +53,19 @@ func fastClient(c *cmsws.Config) {
 	c.AuthFailureBackoff = time.Hour
 }
 
-func newHarness(t *testing.T, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
+func newHarness(t testing.TB, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
 	t.Helper()
 	return newHarnessLinks(t, 1, opts, tweak, before...)
 }
 
 // newHarnessLinks is newHarness with links event connections per node.
-func newHarnessLinks(t *testing.T, links int, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
+func newHarnessLinks(t testing.TB, links int, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
 	t.Helper()
 	return newHarnessBatch(t, links, 100*time.Millisecond, opts, tweak, before...)
 }
 
 // newHarnessBatch is newHarnessLinks with the planner's batch interval.
-func newHarnessBatch(t *testing.T, links int, batch time.Duration, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
+func newHarnessBatch(t testing.TB, links int, batch time.Duration, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
 	t.Helper()
 	cluster, err := cmswstest.NewCluster(opts)
 	if err != nil {
@@ -147,7 +147,7 @@ func (h *harness) scrape() map[string]float64 {
 	return parseSamples(h.t, body)
 }
 
-func parseSamples(t *testing.T, body []byte) map[string]float64 {
+func parseSamples(t testing.TB, body []byte) map[string]float64 {
 	t.Helper()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -317,4 +318,62 @@ func TestE2ENodeDownCallsExpire(t *testing.T) {
 	if got := counterValues(m); fmt.Sprint(got) != fmt.Sprint(before) {
 		t.Errorf("counters moved over the outage: %v → %v", before, got)
 	}
+}
+
+// BenchmarkResyncWindow measures how long a node's calls snapshot stays
+// open after a reconnect: from the activation of its calls subscription to
+// the answer to the sync request (the "took" of the "node calls synced"
+// log line), with calls calls on the node, over real loopback TLS. A
+// meeting that starts on that node within the window is learnt, not
+// counted (see TestE2EMeetingStartedDuringResyncIsLearntNotCounted), so
+// this is the size of that loss. Reported as the median, in ms.
+func BenchmarkResyncWindow(b *testing.B) {
+	for _, calls := range []int{0, 200, 2000} {
+		b.Run(fmt.Sprintf("calls=%d", calls), func(b *testing.B) {
+			h := newHarness(b, cmswstest.Options{NodeNames: []string{"cms1"}, Seed: 51}, func(cfg *cmsws.Config) {
+				cfg.Backoff = cmsws.Backoff{Min: time.Millisecond, Max: time.Millisecond}
+			})
+			for i := range calls {
+				if _, err := h.cluster.StartMeeting("cms1", cmswstest.MeetingOptions{Name: fmt.Sprintf("m%d", i)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			h.eventuallyTruthWithin(time.Minute, "cms1")
+			var tooks []time.Duration
+			for b.Loop() {
+				before := strings.Count(h.logs.String(), "msg=\"node calls synced\" node=cms1")
+				h.cluster.DropConnections("cms1")
+				deadline := time.Now().Add(30 * time.Second)
+				for strings.Count(h.logs.String(), "msg=\"node calls synced\" node=cms1") == before {
+					if time.Now().After(deadline) {
+						b.Fatal("no resync within 30s")
+					}
+					time.Sleep(time.Millisecond)
+				}
+				tooks = append(tooks, lastTook(b, h.logs.String(), "cms1"))
+			}
+			slices.Sort(tooks)
+			b.ReportMetric(float64(tooks[len(tooks)/2])/float64(time.Millisecond), "ms-window-median")
+		})
+	}
+}
+
+// lastTook is the "took" of node's last "node calls synced" log line.
+func lastTook(tb testing.TB, logs, node string) time.Duration {
+	tb.Helper()
+	i := strings.LastIndex(logs, "msg=\"node calls synced\" node="+node)
+	if i < 0 {
+		tb.Fatal("no sync logged")
+	}
+	line, _, _ := strings.Cut(logs[i:], "\n")
+	_, v, ok := strings.Cut(line, " took=")
+	if !ok {
+		tb.Fatalf("no took in %q", line)
+	}
+	v, _, _ = strings.Cut(v, " ")
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
 }

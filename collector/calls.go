@@ -223,7 +223,8 @@ func (c *Collector) settleLock(cl *call) {
 // them now, not starts. reactivated: the subscription came back from
 // deactivated (see endSnapshot).
 func (c *Collector) startSnapshot(n *node, index int, reactivated bool) {
-	n.phase = snapshotPhase{active: true, index: index, gen: n.phase.gen + 1, last: c.now(), reactivated: reactivated}
+	now := c.now()
+	n.phase = snapshotPhase{active: true, index: index, gen: n.phase.gen + 1, began: now, last: now, reactivated: reactivated}
 	n.synced = false
 	level.Debug(c.logger).Log("msg", "calls snapshot started", "node", n.name, "conn", n.primary().conn, "index", index, "reactivated", reactivated)
 }
@@ -263,7 +264,8 @@ func (c *Collector) endSnapshot(n *node, why string) {
 		lvl = level.Warn
 	}
 	lvl(c.logger).Log("msg", "node calls synced", "node", n.name, "conn", n.primary().conn,
-		"calls", len(n.calls), "stale_dropped", dropped, "snapshot_end", why, "snapshot_messages", n.phase.messages)
+		"calls", len(n.calls), "stale_dropped", dropped, "snapshot_end", why, "snapshot_messages", n.phase.messages,
+		"took", now.Sub(n.phase.began))
 }
 
 // expireCalls drops the calls of a node that stayed down for keepDown:

@@ -135,6 +135,7 @@ type snapshotPhase struct {
 	active bool
 	index  int       // the calls subscription index the snapshot comes on
 	gen    uint64    // increments per phase; calls re-added carry it
+	began  time.Time // activation
 	last   time.Time // activation or last snapshot message
 	// messages counts the snapshot's messages. reactivated: the
 	// subscription came back from deactivated rather than being new; if it
