@@ -90,7 +90,8 @@ func (c *Collector) addCall(n *node, id string, u *cmsws.CallUpdate, snapshot bo
 	var next callState
 	c.applyFields(n, u, &next)
 	cl, existed := n.calls[id]
-	known := existed || n.forgotten.has(id)
+	restored := !existed && n.forgotten.has(id)
+	known := existed || restored
 	if !existed {
 		cl = &call{node: n, id: id, addedAt: c.now(), liveAdded: !snapshot && !known}
 		delete(n.forgotten, id)
@@ -103,6 +104,9 @@ func (c *Collector) addCall(n *node, id string, u *cmsws.CallUpdate, snapshot bo
 			c.unsettled[cl] = struct{}{}
 		}
 		c.setState(cl, next)
+		if restored {
+			c.unstashRoster(cl.meeting)
+		}
 	}
 	if snapshot {
 		apply()
@@ -198,6 +202,33 @@ func (c *Collector) dropCall(cl *call) {
 	delete(c.unsettled, cl)
 }
 
+// forgetCall drops a call without counting anything, because the model
+// was not told it ended: its id is remembered until until (zero: until the
+// node's next snapshot ends), and if its meeting goes with it, the
+// meeting's roster is stashed for forgetFor, so that should the call come
+// back (a late snapshot), nothing was lost and nothing counts.
+func (c *Collector) forgetCall(cl *call, until time.Time) {
+	if m := cl.meeting; m != nil && m.roster != nil && len(m.instances) == 1 {
+		c.stashed[m.key] = stashedRoster{r: m.roster, until: c.now().Add(forgetFor)}
+	}
+	c.dropCall(cl)
+	cl.node.forgotten.add(cl.id, until)
+}
+
+// unstashRoster gives a meeting that came back with a restored call the
+// roster it had.
+func (c *Collector) unstashRoster(m *meeting) {
+	st, ok := c.stashed[m.key]
+	if !ok {
+		return
+	}
+	delete(c.stashed, m.key)
+	if m.roster == nil {
+		m.roster = st.r
+		m.roster.rendered = nil
+	}
+}
+
 // markSettled: the call's lockState is now believable.
 func (c *Collector) markSettled(cl *call) {
 	cl.settled = true
@@ -249,8 +280,7 @@ func (c *Collector) endSnapshot(n *node, why string) {
 	dropped := 0
 	for _, cl := range n.calls {
 		if cl.snapGen != n.phase.gen {
-			c.dropCall(cl)
-			n.forgotten.add(cl.id, now.Add(forgetFor))
+			c.forgetCall(cl, now.Add(forgetFor))
 			dropped++
 		}
 	}
@@ -275,8 +305,7 @@ func (c *Collector) endSnapshot(n *node, why string) {
 func (c *Collector) expireCalls(n *node, now time.Time) {
 	dropped := len(n.calls)
 	for _, cl := range n.calls {
-		c.dropCall(cl)
-		n.forgotten.add(cl.id, time.Time{})
+		c.forgetCall(cl, time.Time{})
 	}
 	n.expired = true
 	level.Info(c.logger).Log("msg", "node events stream down too long: its calls leave the metrics until it is back",

@@ -81,6 +81,10 @@ type Collector struct {
 	totals     transitionTotals
 	partTotals rosterTotals
 	plan       plan
+	// stashed are the rosters of meetings that went because their calls
+	// were dropped without an end (a sweep, an expiry): should a call come
+	// back, its meeting gets its roster back. Kept forgetFor.
+	stashed map[meetingKey]stashedRoster
 	// coverageFull is the last logged coverage state (see checkCoverage).
 	coverageFull bool
 }
@@ -97,6 +101,7 @@ func New(o Options) *Collector {
 		nodes:           make(map[string]*node),
 		meetings:        make(map[meetingKey]*meeting),
 		unsettled:       make(map[*call]struct{}),
+		stashed:         make(map[meetingKey]stashedRoster),
 		// With no meeting, coverage is complete: nothing to log at start.
 		coverageFull: true,
 	}
@@ -207,6 +212,11 @@ func (c *Collector) Tick(now time.Time) {
 			c.expireCalls(n, now)
 		}
 		n.forgotten.expire(now)
+	}
+	for k, st := range c.stashed {
+		if !now.Before(st.until) {
+			delete(c.stashed, k)
+		}
 	}
 	for cl := range c.unsettled {
 		if now.Sub(cl.addedAt) >= c.settle {

@@ -36,6 +36,12 @@ type roster struct {
 	renderedFor *call
 }
 
+// stashedRoster is a roster kept after its meeting went silently.
+type stashedRoster struct {
+	r     *roster
+	until time.Time
+}
+
 func newRoster() *roster {
 	return &roster{parts: make(map[string]participant)}
 }

@@ -512,3 +512,36 @@ func TestRosterSubscriptionsPrunedWhenPlanDropsThem(t *testing.T) {
 		}
 	}
 }
+
+// Link 0 reconnects and its calls snapshot ends before some of its calls
+// come (a server that lets the sync answer overtake a held-back snapshot):
+// the call is swept and its meeting goes, silently. The meeting's roster
+// subscription lives on link 1, which stayed up. When the late add brings
+// the call back, the meeting gets its roster back: the participants that
+// were there are still there, their updates apply, and nothing counts.
+func TestRosterComesBackWithItsSweptCall(t *testing.T) {
+	h := newHarness(t, perCall)
+	h.c.AddNode("a")
+	h.synced("a", add("c1", "M", participants(2)))
+	h.connectLink("a", 1)
+	h.place("M", "a", 1)
+	sub := rosterSub(7, "c1")
+	h.activate("a", 1, sub)
+	h.roster("a", 1, sub, padd("p1"), padd("p2"))
+	h.sync("a", 1)
+	row := rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}}
+	h.expect(rosterText(row)+partTotalsText(0, 0, nil), append(rosterFamilies, partTotalNames...)...)
+
+	h.disconnect("a", cmsws.DisconnectReadError)
+	h.connect("a")
+	h.sync("a", 0) // the answer overtook the snapshot: c1 swept
+	h.expect(nodeCallsText("a", 0), "cms_node_calls")
+	h.calls("a", add("c1", "M", participants(2))) // the late snapshot
+	h.roster("a", 1, sub, pupd("p1", audioMuted(true)))
+	row.audio = 1
+	h.expect(nodeCallsText("a", 1)+rosterText(row)+partTotalsText(0, 0, nil)+counters(0, 0, 0, 0, 0, 0, 0, 0),
+		append(append(append([]string{"cms_node_calls"}, rosterFamilies...), partTotalNames...), counterNames...)...)
+	if got := h.errors("a", reasonUnknownParticipant); got != 0 {
+		t.Errorf("unknown_participant errors = %v: the roster was lost with the swept call", got)
+	}
+}
