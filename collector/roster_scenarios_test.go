@@ -60,16 +60,24 @@ func TestRosterSnapshotIsSilentAndSplitSnapshotReplaces(t *testing.T) {
 	h.expect(partTotalsText(1, 0, nil), partTotalNames...)
 }
 
-// An empty roster snapshot is told from a late one by the answer to the
-// sync request, never by a timer: half a minute of silence sweeps nothing;
-// the answer sweeps, silently; and should the snapshot still come after it,
-// its adds bring the participants back without counting joins.
-func TestRosterEmptySnapshotEndsBySyncAndSweeps(t *testing.T) {
+// rosterResubscribed is rosterHarness after a reconnect: the calls synced
+// again and the roster subscription (index 6) active, its snapshot not
+// come yet.
+func rosterResubscribed(t *testing.T) (*harness, cmsws.Subscription) {
 	h, _ := rosterHarness(t, perCall)
 	h.disconnect("a", cmsws.DisconnectServerClose)
 	h.synced("a", add("c1", "M"))
 	sub := rosterSub(6, "c1")
 	h.activate("a", 0, sub)
+	return h, sub
+}
+
+// An empty roster snapshot is told from a late one by the answer to the
+// sync request, never by a timer: half a minute of silence sweeps nothing;
+// the answer sweeps, silently; and should the snapshot still come after it,
+// its adds bring the participants back without counting joins.
+func TestRosterEmptySnapshotEndsBySyncAndSweeps(t *testing.T) {
+	h, sub := rosterResubscribed(t)
 	h.advance(30 * time.Second)
 	h.expect(rosterText(baseRow)+coverageText(0, 0, 1, 0, 0), append(rosterFamilies, coverageNames...)...)
 	h.sync("a", 0)
@@ -86,11 +94,7 @@ func TestRosterEmptySnapshotEndsBySyncAndSweeps(t *testing.T) {
 // Should the sync request's answer never come, a roster snapshot ends
 // SnapshotTimeout after its last message, as a guess, and nothing counts.
 func TestRosterSnapshotFallbackTimeout(t *testing.T) {
-	h, _ := rosterHarness(t, perCall)
-	h.disconnect("a", cmsws.DisconnectServerClose)
-	h.synced("a", add("c1", "M"))
-	sub := rosterSub(6, "c1")
-	h.activate("a", 0, sub)
+	h, sub := rosterResubscribed(t)
 	h.advance(DefaultSnapshotTimeout / 2)
 	h.roster("a", 0, sub, padd("p2"))
 	h.advance(DefaultSnapshotTimeout - time.Millisecond)

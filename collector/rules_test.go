@@ -412,22 +412,20 @@ func TestCallWithoutCorrelatorIsItsOwnMeeting(t *testing.T) {
 	h := newHarness(t, perCall)
 	h.c.AddNode("a")
 	h.synced("a")
-	h.calls("a", add("c1", ""), add("c2", ""), add("c3", "m", callType("adHoc")))
-	h.expect(`# TYPE cms_cluster_meetings gauge
-cms_cluster_meetings{call_type="coSpace"} 2
-cms_cluster_meetings{call_type="adHoc"} 1
+	meetings := func(coSpace, adHoc int) string {
+		return fmt.Sprintf(`# TYPE cms_cluster_meetings gauge
+cms_cluster_meetings{call_type="coSpace"} %d
+cms_cluster_meetings{call_type="adHoc"} %d
 cms_cluster_meetings{call_type="lyncConferencing"} 0
 cms_cluster_meetings{call_type="forwarding"} 0
-`+counters(3, 0, 0, 0, 0, 0, 0, 0), append([]string{"cms_cluster_meetings"}, counterNames...)...)
+`, coSpace, adHoc)
+	}
+	h.calls("a", add("c1", ""), add("c2", ""), add("c3", "m", callType("adHoc")))
+	h.expect(meetings(2, 1)+counters(3, 0, 0, 0, 0, 0, 0, 0), append([]string{"cms_cluster_meetings"}, counterNames...)...)
 	// A correlator arriving later moves c2 into meeting m: one meeting
 	// fewer, which is not a meeting ending.
 	h.calls("a", upd("c2", correlator("m")))
-	h.expect(`# TYPE cms_cluster_meetings gauge
-cms_cluster_meetings{call_type="coSpace"} 1
-cms_cluster_meetings{call_type="adHoc"} 1
-cms_cluster_meetings{call_type="lyncConferencing"} 0
-cms_cluster_meetings{call_type="forwarding"} 0
-`+counters(3, 0, 0, 0, 0, 0, 0, 0), append([]string{"cms_cluster_meetings"}, counterNames...)...)
+	h.expect(meetings(1, 1)+counters(3, 0, 0, 0, 0, 0, 0, 0), append([]string{"cms_cluster_meetings"}, counterNames...)...)
 }
 
 func TestBadLabelValuesAreCleaned(t *testing.T) {

@@ -9,23 +9,31 @@ import (
 // RestartNode simulates a Call Bridge restart: its event connections drop,
 // its tokens are forgotten, and all its instances end (their participants
 // leave without reason; the meetings go on on other nodes).
-func (c *Cluster) RestartNode(node string) error {
+func (c *Cluster) RestartNode(name string) error {
+	return c.withNode(name, func(n *node) {
+		for _, cn := range append([]*conn(nil), n.conns...) {
+			c.closeConnLocked(cn, CloseRestart)
+		}
+		n.expireTokens()
+		for _, inst := range sortedValues(n.instances) {
+			c.endInstance(inst, "")
+		}
+		c.logf("cmswstest: %s: restarted", n.name)
+	})
+}
+
+// withNode runs fn on the named node under the cluster lock: the prologue
+// of every fault that acts on a node.
+func (c *Cluster) withNode(name string, fn func(n *node)) error {
 	if err := c.lock(); err != nil {
 		return err
 	}
 	defer c.mu.Unlock()
-	n, err := c.node(node)
+	n, err := c.node(name)
 	if err != nil {
 		return err
 	}
-	for _, cn := range append([]*conn(nil), n.conns...) {
-		c.closeConnLocked(cn, CloseRestart)
-	}
-	n.expireTokens()
-	for _, inst := range sortedValues(n.instances) {
-		c.endInstance(inst, "")
-	}
-	c.logf("cmswstest: %s: restarted", n.name)
+	fn(n)
 	return nil
 }
 
@@ -88,7 +96,7 @@ func (c *Cluster) InjectFrame(node string, opcode byte, fin bool, payload []byte
 	})
 }
 
-// DelaySnapshots makes node hold back every later snapshot of resource (""
+// DelaySnapshots makes the named node hold back every later snapshot of resource (""
 // for every resource) by d, as a busy Call Bridge or a slow path might:
 // after the subscriptionUpdate that reports a subscription active, the
 // connection sends no numbered message for d; then the snapshot follows,
@@ -96,24 +104,17 @@ func (c *Cluster) InjectFrame(node string, opcode byte, fin bool, payload []byte
 // the client's requests are not held. CMS bounds nothing here, so neither
 // may a client: a snapshot that comes late must not be mistaken for an
 // empty one followed by live starts. d = 0 ends the delay for resource.
-func (c *Cluster) DelaySnapshots(node string, resource cmsws.Resource, d time.Duration) error {
-	if err := c.lock(); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	n, err := c.node(node)
-	if err != nil {
-		return err
-	}
-	if n.delays == nil {
-		n.delays = map[cmsws.Resource]time.Duration{}
-	}
-	if d <= 0 {
-		delete(n.delays, resource)
-	} else {
-		n.delays[resource] = d
-	}
-	return nil
+func (c *Cluster) DelaySnapshots(name string, resource cmsws.Resource, d time.Duration) error {
+	return c.withNode(name, func(n *node) {
+		if n.delays == nil {
+			n.delays = map[cmsws.Resource]time.Duration{}
+		}
+		if d <= 0 {
+			delete(n.delays, resource)
+		} else {
+			n.delays[resource] = d
+		}
+	})
 }
 
 // DeactivateCalls reports every active calls subscription of node as
@@ -176,42 +177,26 @@ func (c *Cluster) ReactivateCalls(node string, replay bool) int {
 	return count
 }
 
-// SetUnreachable cuts node off from its clients (on) or restores it (off).
+// SetUnreachable cuts the named node off from its clients (on) or restores it (off).
 // While cut off, its open event connections are dropped and every request
 // to it is answered 503, as by a proxy in front of a node it cannot reach;
 // the node itself goes on hosting its calls, which change as the scenario
 // says. It is how a client meets a node that stays down.
-func (c *Cluster) SetUnreachable(node string, on bool) error {
-	if err := c.lock(); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	n, err := c.node(node)
-	if err != nil {
-		return err
-	}
-	n.unreachable = on
-	if on {
-		for _, cn := range append([]*conn(nil), n.conns...) {
-			c.closeConnLocked(cn, CloseDropped)
+func (c *Cluster) SetUnreachable(name string, on bool) error {
+	return c.withNode(name, func(n *node) {
+		n.unreachable = on
+		if on {
+			for _, cn := range append([]*conn(nil), n.conns...) {
+				c.closeConnLocked(cn, CloseDropped)
+			}
 		}
-	}
-	return nil
+	})
 }
 
-// DelayRequests makes node a busy Call Bridge: it acks every later
+// DelayRequests makes the named node a busy Call Bridge: it acks every later
 // subscribeRequest at once ("received, being processed") but processes it
 // (its subscriptionUpdates, snapshots and what follows them) only d later,
 // in order. d = 0 ends it for requests received from then on.
-func (c *Cluster) DelayRequests(node string, d time.Duration) error {
-	if err := c.lock(); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	n, err := c.node(node)
-	if err != nil {
-		return err
-	}
-	n.requestDelay = max(d, 0)
-	return nil
+func (c *Cluster) DelayRequests(name string, d time.Duration) error {
+	return c.withNode(name, func(n *node) { n.requestDelay = max(d, 0) })
 }
