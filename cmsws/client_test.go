@@ -431,7 +431,13 @@ func TestConnectSubscribeSnapshot(t *testing.T) {
 		}
 	}
 
+	eventually(t, "the sync request", func() bool { return nodeStats(c).SubscribeRequests >= 2 })
 	waitIdle(t, c)
+	// The client acks before it hands a message to the sink.
+	eventually(t, "the sink seeing every message sent", func() bool {
+		st := nodeStats(c)
+		return len(st.Connections) == 1 && int64(countKind(rec.all(), cmsws.EventMessage)) == st.Connections[0].Sent
+	})
 	evs = rec.all()
 	var ids []int64
 	for _, ev := range evs {
