@@ -16,8 +16,12 @@
 //     every panel, no Angular panel, $__rate_interval in rates) and every
 //     query parses with Prometheus' parser;
 //   - TestRuleConventions: severities, summaries, descriptions, runbook links
-//     to existing RUNBOOK.md sections, and a firing and a not-firing promtool
-//     case for every alert;
+//     to existing RUNBOOK.md sections, a firing and a not-firing promtool
+//     case for every alert and one with two exporters where it fires for
+//     one only, job and instance on every alert a case expects; and, read
+//     with Prometheus' parser, expressions that keep their target's labels
+//     (TargetLabelProblems) and annotation queries filtered on job and
+//     instance;
 //   - TestEndToEnd, once per Prometheus server listed in CMS_E2E_PROMETHEUS
 //     (default: the prometheus on PATH): a real Prometheus scrapes two
 //     real exporter binaries, each attached to a fake CMS cluster
