@@ -4,9 +4,10 @@
 // It is a separate Go module so that Prometheus' own PromQL parser and rule
 // file loader, which the proofs need, stay out of the exporter's dependency
 // tree. The exporter's `go test ./...` does not descend into it; run it with
-// ./run.sh, which also installs Prometheus (Debian package "prometheus",
-// with promtool) when missing and runs `promtool check rules` and
-// `promtool test rules` first.
+// ./run.sh, which gets both Prometheus majors (the Debian package
+// "prometheus", 2.x, installed when missing; 3.x built from the module
+// version go.mod requires, and cached), runs `promtool check rules` and
+// `promtool test rules` with each, then these tests with both servers.
 //
 // The tests:
 //   - TestDashboardConventions, TestDashboardQueriesParse: every dashboard
@@ -21,12 +22,18 @@
 //     TestLintRulesCanFail breaks copies of the dashboards to prove that
 //     every rule can fail;
 //   - TestRuleConventions: severities, summaries, descriptions, runbook links
-//     to existing RUNBOOK.md sections, and a firing and a not-firing promtool
-//     case for every alert;
-//   - TestEndToEnd: a real Prometheus scrapes the real exporter binary
-//     attached to the fake CMS cluster (cmswstest) with the shipped rules
-//     loaded; a scenario drives the cluster and the test asserts, through
-//     Prometheus' HTTP API, which alerts fire with which labels, that key
+//     to existing RUNBOOK.md sections, a firing and a not-firing promtool
+//     case for every alert and one with two exporters where it fires for
+//     one only, job and instance on every alert a case expects; and, read
+//     with Prometheus' parser, expressions that keep their target's labels
+//     (TargetLabelProblems) and annotation queries filtered on job and
+//     instance;
+//   - TestEndToEnd, once per Prometheus server listed in CMS_E2E_PROMETHEUS
+//     (default: the prometheus on PATH): a real Prometheus scrapes two
+//     real exporter binaries, each attached to a fake CMS cluster
+//     (cmswstest), with the shipped rules loaded; a scenario drives the
+//     clusters and the test asserts, through Prometheus' HTTP API, which
+//     alerts fire for which cluster with which labels, that key
 //     dashboard queries equal what the fake cluster's ground truth implies,
 //     that every dashboard query returns data, and that every metric name
 //     the dashboards and rules use is one the exporter exposed. The

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,43 +27,52 @@ func TestEndToEndClusters(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test: starts Prometheus and two exporters")
 	}
-	promBin, err := exec.LookPath("prometheus")
+	servers, err := prometheusServers()
 	if err != nil {
-		t.Fatalf("Prometheus is not installed (%v): run monitoring/run.sh, which installs the Debian package", err)
+		t.Fatal(err)
 	}
 	ds, err := LoadDashboards(dashboardsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	bin := buildExporter(t)
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) { endToEndClusters(t, srv.bin, ds, bin) })
+	}
+}
+
+func endToEndClusters(t *testing.T, promBin string, ds []*Dashboard, bin string) {
 	dashboards := map[string]*Dashboard{}
 	for _, d := range ds {
 		dashboards[d.UID] = d
 	}
-	bin := buildExporter(t)
 
 	// prod and lab start alike (same seed, same scenario); then lab's Town
 	// Hall grows to cms3, its Big ends and its Board is recorded.
-	newRun := func() (*e2e, meetings) {
-		e := &e2e{t: t, dir: t.TempDir(), proxies: map[string]*proxy{}}
-		if e.cluster, err = cmswstest.NewCluster(cmswstest.Options{Seed: 1}); err != nil {
+	newRun := func(name string) (*e2e, *site, meetings) {
+		e := &e2e{t: t, dir: t.TempDir()}
+		c, err := cmswstest.NewCluster(cmswstest.Options{Seed: 1})
+		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(e.cluster.Close)
-		return e, e.startMeetings()
+		t.Cleanup(c.Close)
+		e.paris = newSite(name, c, capacities)
+		e.cluster = c
+		return e, e.paris, e.startMeetings()
 	}
-	prod, mp := newRun()
-	lab, ml := newRun()
+	prodRun, prod, mp := newRun("prod")
+	labRun, lab, ml := newRun("lab")
 	if mp.townHall != ml.townHall || mp.board != ml.board {
 		t.Fatalf("the clusters do not share correlators (%s %s, %s %s): the test would prove less", mp.townHall, ml.townHall, mp.board, ml.board)
 	}
 	for _, who := range []string{"Nia", "Oto"} {
 		_, err := lab.cluster.AddParticipant(ml.townHall, "cms3", cmswstest.ParticipantOptions{Name: who, AudioMuted: true})
-		lab.must(err)
+		labRun.must(err)
 	}
-	lab.must(lab.cluster.EndMeeting(ml.big))
-	lab.must(lab.cluster.SetRecording(ml.board, true))
-	prod.startExporter(bin)
-	lab.startExporter(bin)
+	labRun.must(lab.cluster.EndMeeting(ml.big))
+	labRun.must(lab.cluster.SetRecording(ml.board, true))
+	prodRun.startExporter(bin, prod)
+	labRun.startExporter(bin, lab)
 
 	prom := startPrometheusJobs(t, promBin, map[string]string{"cms": prod.exporter, "cms-lab": lab.exporter})
 	eventually(t, 60*time.Second, "Prometheus scrapes both fully covered clusters", func() error {
@@ -77,15 +85,14 @@ func TestEndToEndClusters(t *testing.T) {
 		}
 		return nil
 	})
-	for _, e := range []*e2e{prod, lab} {
-		e.must(e.cluster.WaitIdle(t.Context()))
+	for _, s := range []*site{prod, lab} {
+		labRun.must(s.cluster.WaitIdle(t.Context()))
 	}
 	base := Vars{"node": ".*", "__rate_interval": "5m"}
 	prodTruth, labTruth := prod.cluster.Truth(), lab.cluster.Truth()
 	if p, l := prodTruth.Meetings[mp.townHall], labTruth.Meetings[ml.townHall]; len(p.Participants) == len(l.Participants) || len(p.Calls) == len(l.Calls) {
 		t.Fatalf("Town Hall has %d participants on %d nodes in both clusters: the test would prove less", len(p.Participants), len(p.Calls))
 	}
-
 	t.Run("variables", func(t *testing.T) {
 		_, opts, err := resolveVars(prom, ds, base, selection{meeting: "Town Hall @ " + prod.exporter})
 		if err != nil {

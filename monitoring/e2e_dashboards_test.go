@@ -287,11 +287,11 @@ func matchTruth(t *testing.T, prom promAPI, dashboards map[string]*Dashboard, va
 func (e *e2e) dashboardsMatchTruth(t *testing.T) {
 	e.must(e.cluster.WaitIdle(t.Context()))
 	vars, _, err := resolveVars(e.prom, e.dashboardList(), e.vars,
-		selection{jobs: []string{"cms"}, instances: []string{e.exporter}, meeting: "Town Hall @ " + e.exporter})
+		selection{jobs: []string{"cms"}, instances: []string{e.paris.exporter}, meeting: "Town Hall @ " + e.paris.exporter})
 	e.must(err)
 	maps.Copy(e.vars, vars)
 	t.Logf("job=~%s instance=~%s meeting %s", vars["job"], vars["instance"], vars["meeting"])
-	c := figuresOf(e.exporter, e.cluster.Truth(), e.meetingCorrelator("Town Hall"))
+	c := figuresOf(e.paris.exporter, e.cluster.Truth(), e.meetingCorrelator("Town Hall"))
 	// Sanity: the scenario is rich enough for the comparison to mean
 	// something (distributed meetings, mutes, a recording, a lock).
 	if c.distributed == 0 || c.audioMuted == 0 || c.recorded == 0 || c.locked == 0 || c.util["cms1"] < 0.8 {

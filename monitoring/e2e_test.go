@@ -2,9 +2,10 @@ package monitoring
 
 import (
 	"fmt"
-	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/prometheus/prometheus/model/rulefmt"
 
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
 )
@@ -17,52 +18,73 @@ import (
 // tests (alerts/tests).
 const e2eFor = 10 * time.Second
 
-// capacities are the nodes' capacity_participants; cms3 states none.
+// capacities are paris's nodes' capacity_participants; cms3 states none.
 var capacities = map[string]float64{"cms1": 10, "cms2": 100}
 
-// e2e is one end-to-end run: the fake cluster, the exporter binary reaching
-// each node through a cuttable proxy, and a real Prometheus with the rules.
+// lyonCapacities: lyon's cms1 has the capacity of paris's cms1 and none of
+// its load.
+var lyonCapacities = map[string]float64{"cms1": 10}
+
+// e2e is one end-to-end run: two CMS clusters (paris, where the main
+// scenario plays, and lyon beside it), each with its exporter, and a real
+// Prometheus scraping both with the rules loaded.
 type e2e struct {
-	t          *testing.T
-	cluster    *cmswstest.Cluster
-	proxies    map[string]*proxy
-	dir        string
-	exporter   string // 127.0.0.1:PORT
-	prom       promAPI
-	dashboards map[string]*Dashboard // by uid
-	vars       Vars
+	t           *testing.T
+	paris, lyon *site
+	cluster     *cmswstest.Cluster // paris's: the truth the dashboards show
+	dir         string
+	prom        promAPI
+	dashboards  map[string]*Dashboard // by uid
+	vars        Vars
 }
 
+func (e *e2e) sites() []*site { return []*site{e.paris, e.lyon} }
+
+// TestEndToEnd runs the scenario once per Prometheus server (see
+// prometheusServers): the same rules and expectations on every major.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test: starts Prometheus and the exporter")
 	}
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatalf("Prometheus is not installed (%v): run monitoring/run.sh, which installs the Debian package", err)
-	}
-	e := &e2e{t: t, dir: t.TempDir(), proxies: map[string]*proxy{}, dashboards: map[string]*Dashboard{}}
-	ds, err := LoadDashboards(dashboardsDir)
+	servers, err := prometheusServers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range ds {
-		e.dashboards[d.UID] = d
+	ds, err := LoadDashboards(dashboardsDir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	groups, err := LoadRules(rulesFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	exporterBin := buildExporter(t)
-
-	e.cluster, err = cmswstest.NewCluster(cmswstest.Options{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) { endToEnd(t, srv.bin, ds, groups, exporterBin) })
 	}
-	t.Cleanup(e.cluster.Close)
-	m := e.startMeetings()
+}
 
-	e.startExporter(exporterBin)
+func endToEnd(t *testing.T, promBin string, ds []*Dashboard, groups *rulefmt.RuleGroups, exporterBin string) {
+	e := &e2e{t: t, dir: t.TempDir(), dashboards: map[string]*Dashboard{}}
+	for _, d := range ds {
+		e.dashboards[d.UID] = d
+	}
+	newCluster := func(seed int64) *cmswstest.Cluster {
+		c, err := cmswstest.NewCluster(cmswstest.Options{Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+	e.paris = newSite("paris", newCluster(1), capacities)
+	e.cluster = e.paris.cluster
+	m := e.startMeetings()
+	e.lyon = newSite("lyon", newCluster(2), lyonCapacities)
+	l := e.startLyonMeetings(m)
+
+	e.startExporter(exporterBin, e.paris)
+	e.startExporter(exporterBin, e.lyon)
 	e.startPrometheus(promBin, groups)
 	e.waitScraped()
 
@@ -75,17 +97,25 @@ func TestEndToEnd(t *testing.T) {
 	if n := e.cluster.InjectRaw("cms1", []byte(`{"type":"surprise","surprise":{}}`)); n != 1 {
 		t.Fatalf("InjectRaw reached %d connections, want 1", n)
 	}
+	// Lyon's configuration file gets broken and reloaded now, so that the
+	// alert's for has passed when it is checked.
+	e.breakReload(e.lyon)
 
 	t.Run("recording started", func(t *testing.T) { e.recordingStarts(t, m.townHall) })
+	t.Run("recording stopped", func(t *testing.T) { e.recordingStops(t, l.townHall) })
+	t.Run("streaming started", func(t *testing.T) { e.streamingStarts(t, l.keynote) })
 	t.Run("lock-at-creation artifact", func(t *testing.T) { e.lockArtifact(t) })
 	t.Run("meeting locked", func(t *testing.T) { e.meetingLocked(t, m.board) })
 	t.Run("dashboards equal the truth", func(t *testing.T) { e.dashboardsMatchTruth(t) })
 	t.Run("capacity high", func(t *testing.T) { e.capacityHigh(t) })
 	t.Run("node streams down", func(t *testing.T) { e.nodesDown(t) })
+	t.Run("reload failed", func(t *testing.T) { e.reloadFailed(t) })
 	t.Run("no unexpected alert", func(t *testing.T) { e.noUnexpectedAlerts(t) })
 	t.Run("rules evaluate cleanly", func(t *testing.T) { e.rulesHealthy(t, groups) })
 	t.Run("every dashboard query returns data", func(t *testing.T) { e.allQueriesAnswer(t) })
 	t.Run("metric names are the exporter's", func(t *testing.T) { e.metricNamesExist(t, groups) })
+	// Last: lyon's series go stale with its exporter.
+	t.Run("exporter down", func(t *testing.T) { e.exporterDown(t) })
 }
 
 func (e *e2e) must(err error) {
@@ -106,11 +136,12 @@ type meetings struct {
 func (e *e2e) startMeetings() meetings {
 	c := e.cluster
 	var m meetings
-	start := func(node, name string) string {
-		corr, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: name})
+	startWith := func(node string, o cmswstest.MeetingOptions) string {
+		corr, err := c.StartMeeting(node, o)
 		e.must(err)
 		return corr
 	}
+	start := func(node, name string) string { return startWith(node, cmswstest.MeetingOptions{Name: name}) }
 	join := func(corr, node, who string, o cmswstest.ParticipantOptions) string {
 		o.Name = who
 		id, err := c.AddParticipant(corr, node, o)
@@ -130,8 +161,9 @@ func (e *e2e) startMeetings() meetings {
 	for _, who := range []string{"Gus", "Hana", "Ivo"} {
 		join(m.board, "cms2", who, cmswstest.ParticipantOptions{AudioMuted: who == "Hana"})
 	}
-	// Standup: cms3 only, 4 participants.
-	m.standup = start("cms3", "Standup")
+	// Standup: cms3 only, 4 participants, streamed all along (lyon's
+	// streaming start must not announce it).
+	m.standup = startWith("cms3", cmswstest.MeetingOptions{Name: "Standup", Streaming: true})
 	for i, who := range []string{"Jo", "Kai", "Lea", "Max"} {
 		id := join(m.standup, "cms3", who, cmswstest.ParticipantOptions{AudioMuted: i < 2})
 		if who == "Max" {
@@ -148,4 +180,31 @@ func (e *e2e) startMeetings() meetings {
 		}
 	}
 	return m
+}
+
+// lyonMeetings are the correlators of lyon's meetings.
+type lyonMeetings struct {
+	townHall, vault, keynote string
+}
+
+// startLyonMeetings creates lyon's meetings, before its exporter starts: it
+// learns them from the snapshots and counts no change for them. Each is a
+// trap for an alert that would let paris's counters vouch for lyon:
+//   - "Town Hall", paris's Town Hall correlator and name, on cms1, recorded:
+//     paris's recording start must not announce it; its recording stop,
+//     live, must be announced for lyon only;
+//   - "Vault", on cms2, locked: paris's lock must not announce it;
+//   - "Keynote", on cms3: it starts streaming live.
+func (e *e2e) startLyonMeetings(m meetings) lyonMeetings {
+	c := e.lyon.cluster
+	start := func(node string, o cmswstest.MeetingOptions) string {
+		corr, err := c.StartMeeting(node, o)
+		e.must(err)
+		return corr
+	}
+	return lyonMeetings{
+		townHall: start("cms1", cmswstest.MeetingOptions{Name: "Town Hall", Correlator: m.townHall, Recording: true}),
+		vault:    start("cms2", cmswstest.MeetingOptions{Name: "Vault", Locked: true}),
+		keynote:  start("cms3", cmswstest.MeetingOptions{Name: "Keynote"}),
+	}
 }

@@ -274,3 +274,87 @@ func LabelLists(e parser.Expr) []LabelList {
 	})
 	return out
 }
+
+// TargetLabels are the labels that say which exporter a series comes from.
+// An alert keeps them, and with them any other label the scrape config
+// gives the target (a `cluster` label, say), so that Alertmanager can tell
+// two clusters apart and one exporter's figures never vouch for another's.
+var TargetLabels = []string{"job", "instance"}
+
+// labelPreserving are the aggregations whose result keeps each series'
+// labels whatever their grouping.
+var labelPreserving = []parser.ItemType{parser.TOPK, parser.BOTTOMK, parser.LIMITK, parser.LIMIT_RATIO}
+
+// TargetLabelProblems lists the constructs of e that lose the target labels
+// of its series or match series of different targets:
+//   - a selector on job or instance: a rule must not assume a job's or an
+//     instance's name;
+//   - an aggregation by (...): it keeps only the labels it names, so a
+//     target label like `cluster` is lost (use without (...)); or without
+//     job or instance;
+//   - a one-to-one arithmetic or comparison on (...): its result keeps only
+//     the labels named;
+//   - a join or a guard (and, or, unless, group_left, group_right) matching
+//     on (...) without job and instance, or ignoring one of them;
+//   - absent(), absent_over_time(), vector(): series without target labels;
+//     label_replace() or label_join() writing job or instance.
+//
+// It reads the syntax only; the promtool tests evaluate.
+func TargetLabelProblems(e parser.Expr) []string {
+	var out []string
+	add := func(n parser.Node, format string, args ...any) {
+		out = append(out, fmt.Sprintf("char %d: %s", n.PositionRange().Start, fmt.Sprintf(format, args...)))
+	}
+	names := func(ls []string) string { return "(" + strings.Join(ls, ", ") + ")" }
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.VectorSelector:
+			for _, l := range TargetLabels {
+				if Matcher(n, l) != nil {
+					add(n, "selects on %s: the rule would depend on the scrape config's names", l)
+				}
+			}
+		case *parser.AggregateExpr:
+			if slices.Contains(labelPreserving, n.Op) {
+				return nil
+			}
+			if !n.Without {
+				add(n, "%s by %s keeps only the labels it names and drops the target's others (cluster, ...): use without (...)", n.Op, names(n.Grouping))
+				return nil
+			}
+			for _, l := range TargetLabels {
+				if slices.Contains(n.Grouping, l) {
+					add(n, "%s without %s drops %s", n.Op, names(n.Grouping), l)
+				}
+			}
+		case *parser.BinaryExpr:
+			vm := n.VectorMatching
+			if vm == nil || n.LHS.Type() != parser.ValueTypeVector || n.RHS.Type() != parser.ValueTypeVector {
+				return nil
+			}
+			if vm.Card == parser.CardOneToOne && vm.On {
+				add(n, "one-to-one %s on %s keeps only the labels named: match on all labels, or use ignoring (...)", n.Op, names(vm.MatchingLabels))
+				return nil
+			}
+			for _, l := range TargetLabels {
+				if vm.On && !slices.Contains(vm.MatchingLabels, l) {
+					add(n, "%s on %s does not match on %s: series of two exporters would meet", n.Op, names(vm.MatchingLabels), l)
+				}
+				if !vm.On && slices.Contains(vm.MatchingLabels, l) {
+					add(n, "%s ignoring %s: series of two exporters would meet", n.Op, names(vm.MatchingLabels))
+				}
+			}
+		case *parser.Call:
+			switch n.Func.Name {
+			case "absent", "absent_over_time", "vector":
+				add(n, "%s() returns a series without target labels", n.Func.Name)
+			case "label_replace", "label_join":
+				if s, ok := n.Args[1].(*parser.StringLiteral); ok && slices.Contains(TargetLabels, s.Val) {
+					add(n, "%s() writes %s", n.Func.Name, s.Val)
+				}
+			}
+		}
+		return nil
+	})
+	return out
+}
