@@ -3,7 +3,8 @@ package collector
 import "github.com/prometheus/client_golang/prometheus"
 
 // descs are the metric descriptors. Names and labels are the contract of
-// DESIGN.md §4: dashboards and alerts depend on them.
+// README's metrics table (checked by TestREADMEMetricsTable): dashboards
+// and alerts depend on them.
 type descs struct {
 	up *prometheus.Desc
 

@@ -37,7 +37,8 @@ type Options struct {
 	// message (default 20): real snapshots come split over messages.
 	SnapshotChunk int
 	// AckWindow is the number of sent messages that may be unacked (default 1:
-	// the server waits for every ack, which is the assumption of DESIGN.md).
+	// the server waits for every ack: CMS asks for every message to be acked
+	// before it sends later updates, and a client must assume it stalls).
 	AckWindow int
 	// MaxQueue bounds the messages queued for one connection; beyond it the
 	// connection is closed (default 50000), so a client that stops acking

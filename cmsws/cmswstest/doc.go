@@ -2,17 +2,26 @@
 // the spirit of net/http/httptest. It serves the real wire protocol (token
 // endpoint, hand-written RFC 6455 server side, subscribeRequest /
 // subscriptionUpdate / callListUpdate / rosterUpdate / callInfoUpdate with
-// acknowledgements) and models the cluster semantics described in
-// DESIGN.md §2, including the server's rudeness: it refuses the sixth
-// connection and the 101st subscription, closes the TCP connection on a
-// fragmented, ping, pong or binary frame, stalls without acks and
-// announces every new call as locked before unlocking it.
+// acknowledgements) and models the semantics of a Meeting Server cluster
+// (a meeting has one call id per hosting node, all sharing its
+// callCorrelator; participants is the cluster-wide count, repeated on every
+// instance; distributedInstances counts the other hosting nodes; a roster
+// subscription on any hosting node lists every participant, and only the
+// participant's own node says why it left), including the server's
+// rudeness: it refuses the sixth connection and the 101st subscription,
+// closes the TCP connection on a fragmented, ping, pong or binary frame,
+// stalls without acks and announces every new call as locked before
+// unlocking it. Faults a client must survive are at hand: dropped and
+// stalled connections, restarts, expired tokens, raw frames, snapshots held
+// back (DelaySnapshots), busy nodes (DelayRequests), deactivated calls
+// subscriptions and nodes cut off.
 //
 // Tests and the demo drive it with a scenario API (StartMeeting,
 // AddParticipant, RestartNode, ...) and compare what a client built from the
 // stream with Truth, which is exactly what the fake has told, or will tell
-// once its queues drain, its subscribers. Traffic generates seeded random
-// but realistic activity.
+// once its queues drain, its subscribers, and its transition counters with
+// Transitions, the changes the fake told live. Traffic generates seeded
+// random but realistic activity.
 //
 // Every state change is applied and fanned out to the connections' queues
 // under one cluster lock, so the order of messages on every connection

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// checkInvariants verifies the cluster semantics of DESIGN.md §2 on a
+// checkInvariants verifies the cluster semantics (see the package doc) on a
 // Truth: participants is the roster size on every instance, distributed
 // instances the other hosting nodes, every participant's node hosts the
 // meeting, and every instance has a local participant or has just started.
