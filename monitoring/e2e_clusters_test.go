@@ -24,18 +24,7 @@ import (
 // drill-down shows the picked meeting, not its namesake in the other
 // cluster; and no query fails (a join matching two clusters' series would).
 func TestEndToEndClusters(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test: starts Prometheus and two exporters")
-	}
-	servers, err := prometheusServers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := LoadDashboards(dashboardsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := buildExporter(t)
+	servers, ds, bin := e2eSetup(t)
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) { endToEndClusters(t, srv.bin, ds, bin) })
 	}

@@ -43,8 +43,23 @@ func (e *e2e) sites() []*site { return []*site{e.paris, e.lyon} }
 // TestEndToEnd runs the scenario once per Prometheus server (see
 // prometheusServers): the same rules and expectations on every major.
 func TestEndToEnd(t *testing.T) {
+	servers, ds, exporterBin := e2eSetup(t)
+	groups, err := LoadRules(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) { endToEnd(t, srv.bin, ds, groups, exporterBin) })
+	}
+}
+
+// e2eSetup is what every end-to-end test needs first: the Prometheus
+// servers to run on, the dashboards, and the exporter binary. It skips in
+// -short mode.
+func e2eSetup(t *testing.T) ([]promServer, []*Dashboard, string) {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("end-to-end test: starts Prometheus and the exporter")
+		t.Skip("end-to-end test: starts Prometheus and exporters")
 	}
 	servers, err := prometheusServers()
 	if err != nil {
@@ -54,14 +69,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups, err := LoadRules(rulesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exporterBin := buildExporter(t)
-	for _, srv := range servers {
-		t.Run(srv.name, func(t *testing.T) { endToEnd(t, srv.bin, ds, groups, exporterBin) })
-	}
+	return servers, ds, buildExporter(t)
 }
 
 func endToEnd(t *testing.T, promBin string, ds []*Dashboard, groups *rulefmt.RuleGroups, exporterBin string) {
