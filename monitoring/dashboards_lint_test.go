@@ -163,9 +163,10 @@ func set(m map[string]any, key string, v any) {
 	m[key] = v
 }
 
-func setVariable(name, key string, v any) func(map[string]any) error {
+// setIn returns a breakage that sets key to v in the object find picks.
+func setIn(find func(map[string]any) (map[string]any, error), key string, v any) func(map[string]any) error {
 	return func(raw map[string]any) error {
-		x, err := rawVariable(raw, name)
+		x, err := find(raw)
 		if err == nil {
 			set(x, key, v)
 		}
@@ -173,24 +174,16 @@ func setVariable(name, key string, v any) func(map[string]any) error {
 	}
 }
 
+func setVariable(name, key string, v any) func(map[string]any) error {
+	return setIn(func(raw map[string]any) (map[string]any, error) { return rawVariable(raw, name) }, key, v)
+}
+
 func setPanel(title, key string, v any) func(map[string]any) error {
-	return func(raw map[string]any) error {
-		p, err := rawPanel(raw, title)
-		if err == nil {
-			set(p, key, v)
-		}
-		return err
-	}
+	return setIn(func(raw map[string]any) (map[string]any, error) { return rawPanel(raw, title) }, key, v)
 }
 
 func setTarget(title, ref, key string, v any) func(map[string]any) error {
-	return func(raw map[string]any) error {
-		tg, err := rawTarget(raw, title, ref)
-		if err == nil {
-			set(tg, key, v)
-		}
-		return err
-	}
+	return setIn(func(raw map[string]any) (map[string]any, error) { return rawTarget(raw, title, ref) }, key, v)
 }
 
 func setUnit(title string, unit any) func(map[string]any) error {

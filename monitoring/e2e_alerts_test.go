@@ -75,22 +75,10 @@ func (e *e2e) meetingCorrelator(name string) string {
 func (e *e2e) recordingStarts(t *testing.T, townHall string) {
 	e.must(e.cluster.SetRecording(townHall, true))
 	a := e.waitAlert(t, "CMSRecordingStarted", map[string]string{"name": "Town Hall"}, "firing", 30*time.Second)
-	want := e.paris.labels(map[string]string{"alertname": "CMSRecordingStarted", "severity": "info", "name": "Town Hall", "correlator": townHall})
-	if !equalMaps(a.Labels, want) {
-		t.Errorf("labels %v, want %v", a.Labels, want)
-	}
 	// Lyon's Town Hall (cms1) is not among the hosting nodes.
-	if d := a.Annotations["description"]; !strings.Contains(d, "Hosted on: cms1, cms2.") {
-		t.Errorf("description %q does not list the hosting nodes", d)
-	}
+	e.checkMeetingAlert(t, a, e.paris, "Town Hall", townHall, "cms1, cms2")
 	if !strings.HasSuffix(a.Annotations["runbook_url"], "RUNBOOK.md#cmsrecordingstarted") {
 		t.Errorf("runbook_url %q", a.Annotations["runbook_url"])
-	}
-	// Only paris's Town Hall started recording.
-	as, err := e.alertsNow("CMSRecordingStarted", nil)
-	e.must(err)
-	if len(as) != 1 {
-		t.Errorf("CMSRecordingStarted alerts %v, want paris's Town Hall only", as)
 	}
 }
 
@@ -100,18 +88,7 @@ func (e *e2e) recordingStarts(t *testing.T, townHall string) {
 func (e *e2e) recordingStops(t *testing.T, townHall string) {
 	e.must(e.lyon.cluster.SetRecording(townHall, false))
 	a := e.waitAlert(t, "CMSRecordingStopped", map[string]string{"name": "Town Hall"}, "firing", 30*time.Second)
-	want := e.lyon.labels(map[string]string{"alertname": "CMSRecordingStopped", "severity": "info", "name": "Town Hall", "correlator": townHall})
-	if !equalMaps(a.Labels, want) {
-		t.Errorf("labels %v, want %v", a.Labels, want)
-	}
-	if d := a.Annotations["description"]; !strings.Contains(d, "Hosted on: cms1.") {
-		t.Errorf("description %q does not list lyon's hosting node only", d)
-	}
-	as, err := e.alertsNow("CMSRecordingStopped", nil)
-	e.must(err)
-	if len(as) != 1 {
-		t.Errorf("CMSRecordingStopped alerts %v, want lyon's Town Hall only", as)
-	}
+	e.checkMeetingAlert(t, a, e.lyon, "Town Hall", townHall, "cms1")
 }
 
 // streamingStarts: lyon's Keynote starts streaming, live: announced for lyon
@@ -120,18 +97,7 @@ func (e *e2e) recordingStops(t *testing.T, townHall string) {
 func (e *e2e) streamingStarts(t *testing.T, keynote string) {
 	e.must(e.lyon.cluster.SetStreaming(keynote, true))
 	a := e.waitAlert(t, "CMSStreamingStarted", map[string]string{"name": "Keynote"}, "firing", 30*time.Second)
-	want := e.lyon.labels(map[string]string{"alertname": "CMSStreamingStarted", "severity": "info", "name": "Keynote", "correlator": keynote})
-	if !equalMaps(a.Labels, want) {
-		t.Errorf("labels %v, want %v", a.Labels, want)
-	}
-	if d := a.Annotations["description"]; !strings.Contains(d, "Hosted on: cms3.") {
-		t.Errorf("description %q does not list the hosting node", d)
-	}
-	as, err := e.alertsNow("CMSStreamingStarted", nil)
-	e.must(err)
-	if len(as) != 1 {
-		t.Errorf("CMSStreamingStarted alerts %v, want lyon's Keynote only", as)
-	}
+	e.checkMeetingAlert(t, a, e.lyon, "Keynote", keynote, "cms3")
 }
 
 // lockArtifact: a meeting starts announced as locked and is unlocked 1-2 s
@@ -195,17 +161,27 @@ func (e *e2e) meetingLocked(t *testing.T, board string) {
 	labels := map[string]string{"name": "Board"}
 	e.waitAlert(t, "CMSMeetingLocked", labels, "pending", 15*time.Second)
 	a := e.waitAlert(t, "CMSMeetingLocked", labels, "firing", e2eFor+30*time.Second)
-	want := e.paris.labels(map[string]string{"alertname": "CMSMeetingLocked", "severity": "info", "name": "Board", "correlator": board})
+	e.checkMeetingAlert(t, a, e.paris, "Board", board, "cms2")
+}
+
+// checkMeetingAlert: a, a meeting alert, carries the site's exporter
+// labels, the meeting's name and correlator, lists exactly its hosting
+// nodes of that site, and is the only alert of its name: no other
+// cluster's meeting (same name, same correlator) is announced with it.
+func (e *e2e) checkMeetingAlert(t *testing.T, a alert, s *site, name, correlator, hostedOn string) {
+	t.Helper()
+	alertname := a.Labels["alertname"]
+	want := s.labels(map[string]string{"alertname": alertname, "severity": "info", "name": name, "correlator": correlator})
 	if !equalMaps(a.Labels, want) {
 		t.Errorf("labels %v, want %v", a.Labels, want)
 	}
-	if d := a.Annotations["description"]; !strings.Contains(d, "Hosted on: cms2.") {
-		t.Errorf("description %q does not list the hosting node", d)
+	if d := a.Annotations["description"]; !strings.Contains(d, "Hosted on: "+hostedOn+".") {
+		t.Errorf("description %q does not list %s's hosting nodes (%s)", d, s.name, hostedOn)
 	}
-	as, err := e.alertsNow("CMSMeetingLocked", nil)
+	as, err := e.alertsNow(alertname, nil)
 	e.must(err)
 	if len(as) != 1 {
-		t.Errorf("CMSMeetingLocked alerts %v, want paris's Board only", as)
+		t.Errorf("%s alerts %v, want %s's %s only", alertname, as, s.name, name)
 	}
 }
 
