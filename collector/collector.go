@@ -37,6 +37,8 @@ const (
 	// cost of remembering is memory; 15 minutes outlast the 10-minute
 	// windows of the meeting alerts.
 	forgetFor = 15 * time.Minute
+	// forgetCheckInterval is how often forgetOld scans.
+	forgetCheckInterval = time.Minute
 	// tickInterval is how often Run advances the time-based rules. It bounds
 	// how late a lock settles, a fallback snapshot end or a down node's
 	// calls expire, nothing more.
@@ -85,6 +87,8 @@ type Collector struct {
 	// were dropped without an end (a sweep, an expiry): should a call come
 	// back, its meeting gets its roster back. Kept forgetFor.
 	stashed map[meetingKey]stashedRoster
+	// nextForget is when forgetOld scans next.
+	nextForget time.Time
 	// coverageFull is the last logged coverage state (see checkCoverage).
 	coverageFull bool
 }
@@ -211,6 +215,26 @@ func (c *Collector) Tick(now time.Time) {
 		if !n.up && !n.expired && n.keepDown > 0 && !n.downSince.IsZero() && now.Sub(n.downSince) >= n.keepDown {
 			c.expireCalls(n, now)
 		}
+	}
+	c.forgetOld(now)
+	for cl := range c.unsettled {
+		if now.Sub(cl.addedAt) >= c.settle {
+			c.settleLock(cl)
+		}
+	}
+	c.checkCoverage()
+}
+
+// forgetOld drops the remembered ids and stashed rosters whose time has
+// come. It scans them, so it runs once a minute, not at every tick: a
+// minute more or less of memory changes nothing, and after a node expired
+// there may be thousands of ids to scan.
+func (c *Collector) forgetOld(now time.Time) {
+	if now.Before(c.nextForget) {
+		return
+	}
+	c.nextForget = now.Add(forgetCheckInterval)
+	for _, n := range c.nodes {
 		n.forgotten.expire(now)
 	}
 	for k, st := range c.stashed {
@@ -218,12 +242,6 @@ func (c *Collector) Tick(now time.Time) {
 			delete(c.stashed, k)
 		}
 	}
-	for cl := range c.unsettled {
-		if now.Sub(cl.addedAt) >= c.settle {
-			c.settleLock(cl)
-		}
-	}
-	c.checkCoverage()
 }
 
 // Run calls Tick every 250ms until ctx is done. It runs in the caller's
