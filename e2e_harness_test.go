@@ -42,6 +42,8 @@ type harness struct {
 	batch time.Duration // the planner's batch interval
 	// keepDown is keep_calls_when_down for every node (0: keep until back).
 	keepDown time.Duration
+	// capacity is capacity_participants per node (nil: none stated).
+	capacity map[string]int
 }
 
 // fastClient makes reconnects and probes quick enough for tests while
@@ -122,7 +124,7 @@ func (h *harness) specs() (settings, error) {
 			keepDown[n] = h.keepDown
 		}
 	}
-	return settings{specs: specs, perCall: true, keepDown: keepDown, roster: config.Roster{BatchInterval: h.batch}}, nil
+	return settings{specs: specs, perCall: true, keepDown: keepDown, capacity: h.capacity, roster: config.Roster{BatchInterval: h.batch}}, nil
 }
 
 // setKeepDown sets keep_calls_when_down for every node, as a reload would.
