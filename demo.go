@@ -67,9 +67,9 @@ func (d *demo) specs() (settings, error) {
 			Client: cmsws.Config{
 				Name: n, URL: d.cluster.URL(n),
 				Username: demoUser, Password: demoPassword,
-				TLS:           &tls.Config{RootCAs: d.cluster.CertPool(), MinVersion: tls.VersionTLS12},
-				ProbeInterval: demoProbeInterval, ProbeTimeout: 3 * time.Second,
-				Backoff:       cmsws.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second},
+				TLS: &tls.Config{RootCAs: d.cluster.CertPool(), MinVersion: tls.VersionTLS12},
+				Timing: cmsws.Timing{ProbeInterval: demoProbeInterval, ProbeTimeout: 3 * time.Second,
+					BackoffMin: 500 * time.Millisecond, BackoffMax: 10 * time.Second},
 				Subscriptions: callsSubscription(),
 			},
 		})

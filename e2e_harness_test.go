@@ -51,7 +51,7 @@ type harness struct {
 func fastClient(c *cmsws.Config) {
 	c.ProbeInterval = 2 * time.Second
 	c.ProbeTimeout = time.Second
-	c.Backoff = cmsws.Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}
+	c.BackoffMin, c.BackoffMax = 100*time.Millisecond, 500*time.Millisecond
 	c.AuthFailureBackoff = time.Hour
 }
 

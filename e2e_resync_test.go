@@ -85,7 +85,7 @@ func TestE2ELateSnapshotAnnouncesNothing(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, cmswstest.Options{NodeNames: []string{"cms1", "cms2", "cms3"}, Seed: int64(40 + i)}, func(cfg *cmsws.Config) {
 				// The changes below surely happen while the node is away.
-				cfg.Backoff = cmsws.Backoff{Min: 500 * time.Millisecond, Max: 500 * time.Millisecond}
+				cfg.BackoffMin, cfg.BackoffMax = 500*time.Millisecond, 500*time.Millisecond
 			})
 			nodes := h.cluster.Nodes()
 			ids := resyncCluster(t, h)
@@ -212,7 +212,7 @@ func TestE2EReadyWaitsForLateSnapshot(t *testing.T) {
 func TestE2EMeetingStartedDuringResyncIsLearntNotCounted(t *testing.T) {
 	const delay = 1500 * time.Millisecond
 	h := newHarness(t, cmswstest.Options{NodeNames: []string{"cms1", "cms2"}, Seed: 48}, func(cfg *cmsws.Config) {
-		cfg.Backoff = cmsws.Backoff{Min: 100 * time.Millisecond, Max: 100 * time.Millisecond}
+		cfg.BackoffMin, cfg.BackoffMax = 100*time.Millisecond, 100*time.Millisecond
 	})
 	m := h.eventuallyTruth(h.cluster.Nodes()...)
 	connects := m[key("cms_events_connects_total", "node", "cms2")]
@@ -270,7 +270,7 @@ func TestE2ECallsSubscriptionDeactivated(t *testing.T) {
 func TestE2ENodeDownCallsExpire(t *testing.T) {
 	const keep = 1500 * time.Millisecond
 	h := newHarness(t, cmswstest.Options{NodeNames: []string{"cms1", "cms2"}, Seed: 50}, func(cfg *cmsws.Config) {
-		cfg.Backoff = cmsws.Backoff{Min: 100 * time.Millisecond, Max: 200 * time.Millisecond}
+		cfg.BackoffMin, cfg.BackoffMax = 100*time.Millisecond, 200*time.Millisecond
 	})
 	h.setKeepDown(keep)
 	h.eventuallyTruth(h.cluster.Nodes()...)
@@ -331,7 +331,7 @@ func BenchmarkResyncWindow(b *testing.B) {
 	for _, calls := range []int{0, 200, 2000} {
 		b.Run(fmt.Sprintf("calls=%d", calls), func(b *testing.B) {
 			h := newHarness(b, cmswstest.Options{NodeNames: []string{"cms1"}, Seed: 51}, func(cfg *cmsws.Config) {
-				cfg.Backoff = cmsws.Backoff{Min: time.Millisecond, Max: time.Millisecond}
+				cfg.BackoffMin, cfg.BackoffMax = time.Millisecond, time.Millisecond
 			})
 			for i := range calls {
 				if _, err := h.cluster.StartMeeting("cms1", cmswstest.MeetingOptions{Name: fmt.Sprintf("m%d", i)}); err != nil {

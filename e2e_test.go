@@ -107,7 +107,7 @@ func sumFamily(m map[string]float64, fam string) float64 {
 func TestE2EReconnectReconciles(t *testing.T) {
 	h := newHarness(t, cmswstest.Options{Nodes: 3, Seed: 2}, func(c *cmsws.Config) {
 		// Long enough that the changes below surely happen while the node is down.
-		c.Backoff = cmsws.Backoff{Min: 600 * time.Millisecond, Max: 600 * time.Millisecond}
+		c.BackoffMin, c.BackoffMax = 600*time.Millisecond, 600*time.Millisecond
 	})
 	nodes := h.cluster.Nodes()
 	h.eventuallyTruth(nodes...)

@@ -48,24 +48,12 @@ type Config struct {
 	// verified against the system roots.
 	TLS *tls.Config
 
-	// ConnectTimeout bounds the token request, the dial and the WebSocket
-	// handshake together.
-	ConnectTimeout time.Duration
-	// WriteTimeout bounds every write; a peer that stops reading is dead.
-	WriteTimeout time.Duration
-	// ProbeInterval: how often the unchanged subscription set is re-sent as
-	// a liveness probe. ProbeTimeout: how long any request of ours may stay
-	// unacknowledged before the connection is declared dead.
-	ProbeInterval, ProbeTimeout time.Duration
+	// Timing paces and bounds the connection; zero fields take
+	// DefaultTiming's values.
+	Timing
 	// KeepAlive is the TCP keepalive idle time (the kernel-level half of
 	// dead-peer detection). Zero means 15s.
 	KeepAlive time.Duration
-
-	// Backoff between failed attempts; AuthFailureBackoff after the token
-	// request was refused (wrong credentials will not fix themselves in a
-	// second, and hammering the API can lock the account).
-	Backoff            Backoff
-	AuthFailureBackoff time.Duration
 	// HealthyAfter: a connection that lasted this long resets the backoff.
 	// Zero means one minute.
 	HealthyAfter time.Duration
@@ -81,29 +69,9 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = 10 * time.Second
-	}
-	if c.ProbeInterval <= 0 {
-		c.ProbeInterval = 30 * time.Second
-	}
-	if c.ProbeTimeout <= 0 {
-		c.ProbeTimeout = 10 * time.Second
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = c.ProbeTimeout
-	}
+	c.Timing = c.Timing.withDefaults()
 	if c.KeepAlive <= 0 {
 		c.KeepAlive = 15 * time.Second
-	}
-	if c.Backoff.Min <= 0 {
-		c.Backoff.Min = time.Second
-	}
-	if c.Backoff.Max <= 0 {
-		c.Backoff.Max = time.Minute
-	}
-	if c.AuthFailureBackoff <= 0 {
-		c.AuthFailureBackoff = 5 * time.Minute
 	}
 	if c.HealthyAfter <= 0 {
 		c.HealthyAfter = time.Minute
@@ -283,7 +251,7 @@ func (c *Client) Run(ctx context.Context) error {
 				}
 				authFailing = true
 			} else {
-				delay = c.cfg.Backoff.Delay(attempt)
+				delay = c.cfg.backoff().Delay(attempt)
 				attempt++
 				if netFailing == 0 {
 					level.Warn(c.logger).Log("msg", "cannot connect to events endpoint", "reason", reason, "err", err, "retry_in", delay)
@@ -312,7 +280,7 @@ func (c *Client) Run(ctx context.Context) error {
 		if c.cfg.Now().Sub(started) >= c.cfg.HealthyAfter {
 			attempt = 0
 		}
-		delay := c.cfg.Backoff.Delay(attempt)
+		delay := c.cfg.backoff().Delay(attempt)
 		attempt++
 		level.Warn(c.logger).Log("msg", "events connection lost", "conn", connSeq, "reason", reason, "err", err, "retry_in", delay)
 		c.emit(Event{Kind: EventDisconnected, Conn: connSeq, Reason: reason, Err: err, RetryIn: delay})

@@ -288,16 +288,15 @@ func madeUpCall(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012
 // quick in tests while every mechanism of a production client stays on.
 func clientConfig(c *cmswstest.Cluster, r *recorder) cmsws.Config {
 	return cmsws.Config{
-		Name:               node,
-		URL:                c.URL(node),
-		Username:           "admin",
-		Password:           "secret",
-		TLS:                &tls.Config{RootCAs: c.CertPool(), MinVersion: tls.VersionTLS12},
-		ConnectTimeout:     5 * time.Second,
-		Backoff:            cmsws.Backoff{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond},
-		AuthFailureBackoff: time.Hour,
-		Subscriptions:      []cmsws.Subscription{callsSub()},
-		Sink:               r.sink,
+		Name:     node,
+		URL:      c.URL(node),
+		Username: "admin",
+		Password: "secret",
+		TLS:      &tls.Config{RootCAs: c.CertPool(), MinVersion: tls.VersionTLS12},
+		Timing: cmsws.Timing{ConnectTimeout: 5 * time.Second, BackoffMin: 20 * time.Millisecond,
+			BackoffMax: 100 * time.Millisecond, AuthFailureBackoff: time.Hour},
+		Subscriptions: []cmsws.Subscription{callsSub()},
+		Sink:          r.sink,
 	}
 }
 
@@ -832,7 +831,7 @@ func TestHandshakeRefusedWithoutToken(t *testing.T) {
 	rec := newRecorder()
 	var logs testutil.SyncBuffer
 	cfg := clientConfig(c, rec)
-	cfg.Backoff = cmsws.Backoff{Min: time.Hour, Max: time.Hour}
+	cfg.BackoffMin, cfg.BackoffMax = time.Hour, time.Hour
 	cfg.Logger = log.NewLogfmtLogger(&logs)
 	startClient(t, cfg)
 
@@ -861,7 +860,7 @@ func TestTLSVerification(t *testing.T) {
 		rec := newRecorder()
 		cfg := clientConfig(c, rec)
 		cfg.TLS = nil
-		cfg.Backoff = cmsws.Backoff{Min: time.Hour, Max: time.Hour}
+		cfg.BackoffMin, cfg.BackoffMax = time.Hour, time.Hour
 		_, stop := startClient(t, cfg)
 		_, failed := rec.waitFor(t, 0, "the connect failure", kindIs(cmsws.EventConnectFailed))
 		if failed.Reason != cmsws.ConnectFailureTLS {

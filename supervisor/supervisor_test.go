@@ -82,7 +82,7 @@ func TestApplyAddRestartRemove(t *testing.T) {
 		return Spec{Links: links, Settings: settings, Client: cmsws.Config{
 			Name: node, URL: cluster.URL(node), Username: "admin", Password: "secret",
 			TLS:           &tls.Config{RootCAs: cluster.CertPool(), MinVersion: tls.VersionTLS12},
-			Backoff:       cmsws.Backoff{Min: 50 * time.Millisecond, Max: 100 * time.Millisecond},
+			Timing:        cmsws.Timing{BackoffMin: 50 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
 			Subscriptions: []cmsws.Subscription{{Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}},
 		}}
 	}
