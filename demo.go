@@ -70,7 +70,7 @@ func (d *demo) specs() (settings, error) {
 				TLS: &tls.Config{RootCAs: d.cluster.CertPool(), MinVersion: tls.VersionTLS12},
 				Timing: cmsws.Timing{ProbeInterval: demoProbeInterval, ProbeTimeout: 3 * time.Second,
 					BackoffMin: 500 * time.Millisecond, BackoffMax: 10 * time.Second},
-				Subscriptions: callsSubscription(),
+				Subscriptions: planner.BaseSet(0),
 			},
 		})
 	}
@@ -86,17 +86,11 @@ func (d *demo) specs() (settings, error) {
 		// demo's dozen meetings would never strain that. Three per node make
 		// the planner's choices (largest meetings first) and the coverage
 		// metrics visible.
-		rosterBudget: func(planner.Slot) int { return demoRosterBudget }}, nil
+		rosterBudget: func(planner.Connection) int { return demoRosterBudget }}, nil
 }
 
 func (d *demo) close() {
 	d.cancel()
 	<-d.done
 	d.cluster.Close()
-}
-
-// callsSubscription is the subscription every node carries: the calls list
-// with every element the model uses.
-func callsSubscription() []cmsws.Subscription {
-	return []cmsws.Subscription{{Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
 	"github.com/cms-exporter/cms_exporter/config"
 	"github.com/cms-exporter/cms_exporter/internal/testutil"
+	"github.com/cms-exporter/cms_exporter/planner"
 	"github.com/cms-exporter/cms_exporter/supervisor"
 )
 
@@ -109,13 +110,13 @@ func (h *harness) specs() (settings, error) {
 		c := cmsws.Config{
 			Name: n, URL: h.cluster.URL(n), Username: "admin", Password: "secret",
 			TLS:           &tls.Config{RootCAs: h.cluster.CertPool(), MinVersion: tls.VersionTLS12},
-			Subscriptions: callsSubscription(),
+			Subscriptions: planner.BaseSet(0),
 		}
 		fastClient(&c)
 		if h.tweak != nil {
 			h.tweak(&c)
 		}
-		specs = append(specs, supervisor.Spec{Client: c, Links: h.links, Settings: c.Name + c.URL + c.Password})
+		specs = append(specs, supervisor.Spec{Client: c, Connections: h.links, Settings: c.Name + c.URL + c.Password})
 	}
 	var keepDown map[string]time.Duration
 	if h.keepDown > 0 {

@@ -165,7 +165,7 @@ type settings struct {
 	roster   config.Roster
 	// rosterBudget overrides the roster subscriptions per connection (nil:
 	// CMS's limit). Only the demo sets it, to show the budget logic at work.
-	rosterBudget func(planner.Slot) int
+	rosterBudget func(planner.Connection) int
 }
 
 // specSource yields the settings to run: from the config file, or from the
@@ -211,7 +211,7 @@ func newExporter(ctx context.Context, logger log.Logger) *exporter {
 	x.own = []prometheus.Collector{versioncollector.NewCollector(programName), model, x.capacity, x.reloadOK, x.reloadTimestamp}
 	reg.MustRegister(x.own...)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	x.planner = planner.NewRunner(plannerModel{model}, x.sup, planner.Options{Logger: logger})
+	x.planner = planner.NewRunner(model, x.sup, planner.Options{Logger: logger})
 	go model.Run(ctx)
 	go x.planner.Run(ctx)
 	return x

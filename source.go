@@ -9,6 +9,7 @@ import (
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/config"
+	"github.com/cms-exporter/cms_exporter/planner"
 	"github.com/cms-exporter/cms_exporter/supervisor"
 )
 
@@ -49,8 +50,8 @@ func specsFromConfig(cfg *config.Config) ([]supervisor.Spec, error) {
 			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
 		specs = append(specs, supervisor.Spec{
-			Settings: n,
-			Links:    n.Connections,
+			Settings:    n,
+			Connections: n.Connections,
 			Client: cmsws.Config{
 				Name:     n.Name,
 				URL:      n.URL,
@@ -65,7 +66,7 @@ func specsFromConfig(cfg *config.Config) ([]supervisor.Spec, error) {
 					BackoffMax:         n.BackoffMax,
 					AuthFailureBackoff: n.AuthFailureBackoff,
 				},
-				Subscriptions: callsSubscription(),
+				Subscriptions: planner.BaseSet(0),
 			},
 		})
 	}

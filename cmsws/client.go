@@ -35,11 +35,11 @@ const TokenHeader = "X-Cisco-CMS-Auth-Token"
 type Config struct {
 	// Name is the node's configured name, copied into every Event.
 	Name string
-	// Link numbers this connection among the node's connections (0 = the
-	// primary one, which carries the calls subscription), copied into every
-	// Event. CMS allows 5 event connections per node; a large cluster may
-	// need more than one for its roster subscriptions.
-	Link int
+	// Connection numbers this connection among the node's connections
+	// (0 = the primary one, which carries the calls subscription), copied
+	// into every Event. CMS allows 5 event connections per node; a large
+	// cluster may need more than one for its roster subscriptions.
+	Connection int
 	// URL is the node's API base, https://host[:port].
 	URL      string
 	Username string
@@ -127,7 +127,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		cfg:    cfg,
 		base:   base,
-		logger: log.With(cfg.Logger, "node", cfg.Name),
+		logger: log.With(cfg.Logger, "node", cfg.Name, "connection", cfg.Connection),
 		http: &http.Client{
 			Timeout: cfg.ConnectTimeout,
 			Transport: &http.Transport{
@@ -215,7 +215,7 @@ func normalize(subs []Subscription) []Subscription {
 
 func (c *Client) emit(ev Event) {
 	ev.Node = c.cfg.Name
-	ev.Link = c.cfg.Link
+	ev.Connection = c.cfg.Connection
 	if ev.Time.IsZero() {
 		ev.Time = c.cfg.Now()
 	}
@@ -223,73 +223,86 @@ func (c *Client) emit(ev Event) {
 }
 
 // Run connects and stays connected until ctx is cancelled, reconnecting
-// with backoff. It returns nil after a clean shutdown.
-func (c *Client) Run(ctx context.Context) error {
-	var (
-		connSeq     uint64
-		attempt     int
-		authFailing bool
-		netFailing  int
-	)
+// with backoff, and returns once the client is shut down.
+func (c *Client) Run(ctx context.Context) {
+	defer c.http.CloseIdleConnections()
+	var r retries
 	for ctx.Err() == nil {
 		c.emit(Event{Kind: EventConnecting})
 		ws, err := c.connect(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			reason := classifyConnectError(err)
-			var delay time.Duration
-			if reason == ConnectFailureAuth {
-				delay = c.cfg.AuthFailureBackoff
-				if !authFailing {
-					// One clear line per failing streak, not one per retry.
-					level.Error(c.logger).Log("msg", "authentication failed: check the username and password of the API user and its rights; retrying slowly",
-						"user", c.cfg.Username, "err", err, "retry_in", delay)
-				} else {
-					level.Debug(c.logger).Log("msg", "authentication still failing", "err", err, "retry_in", delay)
-				}
-				authFailing = true
-			} else {
-				delay = c.cfg.backoff().Delay(attempt)
-				attempt++
-				if netFailing == 0 {
-					level.Warn(c.logger).Log("msg", "cannot connect to events endpoint", "reason", reason, "err", err, "retry_in", delay)
-				} else {
-					level.Debug(c.logger).Log("msg", "still cannot connect", "reason", reason, "attempt", netFailing+1, "err", err, "retry_in", delay)
-				}
-				netFailing++
-			}
-			c.emit(Event{Kind: EventConnectFailed, Reason: reason, Err: err, RetryIn: delay})
-			if !sleep(ctx, delay) {
-				break
+			if ctx.Err() != nil || !sleep(ctx, c.connectFailed(&r, err)) {
+				return
 			}
 			continue
 		}
-		if authFailing || netFailing > 0 {
-			level.Info(c.logger).Log("msg", "connected again", "failed_attempts", netFailing, "auth_was_failing", authFailing)
-		}
-		authFailing, netFailing = false, 0
-		connSeq++
+		r.connected(c.logger)
+		number := r.sessions
 		started := c.cfg.Now()
-		reason, err := c.serve(ctx, ws, connSeq)
+		reason, err := c.serve(ctx, ws, number)
 		if reason == DisconnectShutdown || ctx.Err() != nil {
-			c.emit(Event{Kind: EventDisconnected, Conn: connSeq, Reason: DisconnectShutdown})
-			break
+			c.emit(Event{Kind: EventDisconnected, Session: number, Reason: DisconnectShutdown})
+			return
 		}
 		if c.cfg.Now().Sub(started) >= c.cfg.HealthyAfter {
-			attempt = 0
+			r.attempt = 0
 		}
-		delay := c.cfg.backoff().Delay(attempt)
-		attempt++
-		level.Warn(c.logger).Log("msg", "events connection lost", "conn", connSeq, "reason", reason, "err", err, "retry_in", delay)
-		c.emit(Event{Kind: EventDisconnected, Conn: connSeq, Reason: reason, Err: err, RetryIn: delay})
+		delay := c.cfg.backoff().Delay(r.attempt)
+		r.attempt++
+		level.Warn(c.logger).Log("msg", "events connection lost", "session", number, "reason", reason, "err", err, "retry_in", delay)
+		c.emit(Event{Kind: EventDisconnected, Session: number, Reason: reason, Err: err, RetryIn: delay})
 		if !sleep(ctx, delay) {
-			break
+			return
 		}
 	}
-	c.http.CloseIdleConnections()
-	return nil
+}
+
+// retries is Run's memory between attempts.
+type retries struct {
+	sessions    uint64 // sessions started so far
+	attempt     int    // backoff step of the next network retry
+	authFailing bool   // in a streak of refused credentials
+	netFailing  int    // length of the current streak of other failures
+}
+
+// connected ends a failing streak (logging the recovery) and starts a
+// new session number.
+func (r *retries) connected(logger log.Logger) {
+	if r.authFailing || r.netFailing > 0 {
+		level.Info(logger).Log("msg", "connected again", "failed_attempts", r.netFailing, "auth_was_failing", r.authFailing)
+	}
+	r.authFailing, r.netFailing = false, 0
+	r.sessions++
+}
+
+// connectFailed logs and reports a failed connect and returns the wait
+// before the next attempt: AuthFailureBackoff when the credentials were
+// refused, the backoff otherwise. Each streak logs one clear line, then
+// debug lines.
+func (c *Client) connectFailed(r *retries, err error) time.Duration {
+	reason := classifyConnectError(err)
+	var delay time.Duration
+	if reason == ConnectFailureAuth {
+		delay = c.cfg.AuthFailureBackoff
+		if !r.authFailing {
+			level.Error(c.logger).Log("msg", "authentication failed: check the username and password of the API user and its rights; retrying slowly",
+				"user", c.cfg.Username, "err", err, "retry_in", delay)
+		} else {
+			level.Debug(c.logger).Log("msg", "authentication still failing", "err", err, "retry_in", delay)
+		}
+		r.authFailing = true
+	} else {
+		delay = c.cfg.backoff().Delay(r.attempt)
+		r.attempt++
+		if r.netFailing == 0 {
+			level.Warn(c.logger).Log("msg", "cannot connect to events endpoint", "reason", reason, "err", err, "retry_in", delay)
+		} else {
+			level.Debug(c.logger).Log("msg", "still cannot connect", "reason", reason, "attempt", r.netFailing+1, "err", err, "retry_in", delay)
+		}
+		r.netFailing++
+	}
+	c.emit(Event{Kind: EventConnectFailed, Reason: reason, Err: err, RetryIn: delay})
+	return delay
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -118,7 +118,7 @@ func countKind(evs []cmsws.Event, k cmsws.EventKind) int {
 // describe renders an event compactly, for comparisons and failure dumps.
 func describe(ev cmsws.Event) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s#%d", ev.Kind, ev.Conn)
+	fmt.Fprintf(&b, "%s#%d", ev.Kind, ev.Session)
 	if ev.Reason != "" {
 		fmt.Fprintf(&b, " reason=%s", ev.Reason)
 	}
@@ -206,7 +206,7 @@ func subscriptionSets(evs []cmsws.Event) []subSet {
 		if ev.Kind != cmsws.EventMessage || ev.Message.Type != cmsws.TypeSubscriptionUpdate {
 			continue
 		}
-		s := subSet{conn: ev.Conn, pos: i, final: true, byIndex: map[int]cmsws.Subscription{}, states: map[int]string{}}
+		s := subSet{conn: ev.Session, pos: i, final: true, byIndex: map[int]cmsws.Subscription{}, states: map[int]string{}}
 		for _, st := range ev.Message.Statuses {
 			if st.State == cmsws.StatePending {
 				s.final = false
@@ -309,8 +309,8 @@ func startClient(t *testing.T, cfg cmsws.Config) (*cmsws.Client, func() error) {
 		t.Fatalf("New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cl.Run(ctx) }()
+	done := make(chan struct{})
+	go func() { defer close(done); cl.Run(ctx) }()
 	var (
 		once   sync.Once
 		runErr error
@@ -319,7 +319,7 @@ func startClient(t *testing.T, cfg cmsws.Config) (*cmsws.Client, func() error) {
 		once.Do(func() {
 			cancel()
 			select {
-			case runErr = <-done:
+			case <-done:
 			case <-time.After(waitTimeout):
 				runErr = errors.New("Run did not return after its context was cancelled")
 			}
@@ -711,7 +711,7 @@ func TestCleanShutdown(t *testing.T) {
 	}
 	evs := rec.all()
 	last := evs[len(evs)-1]
-	if last.Kind != cmsws.EventDisconnected || last.Reason != cmsws.DisconnectShutdown || last.Conn != 1 {
+	if last.Kind != cmsws.EventDisconnected || last.Reason != cmsws.DisconnectShutdown || last.Session != 1 {
 		t.Fatalf("last event %s, want disconnected#1 reason=shutdown; events:\n%s", describe(last), dump(evs))
 	}
 	if n := countKind(evs, cmsws.EventDisconnected); n != 1 {
@@ -742,7 +742,7 @@ func TestProbeTimeoutReconnects(t *testing.T) {
 
 	// A healthy peer acks the probe.
 	_, probe := rec.waitFor(t, 0, "an acked probe", kindIs(cmsws.EventProbe))
-	if probe.Conn != 1 || probe.Latency <= 0 {
+	if probe.Session != 1 || probe.Latency <= 0 {
 		t.Errorf("probe %s latency %v", describe(probe), probe.Latency)
 	}
 	mark := len(rec.all())
@@ -753,11 +753,11 @@ func TestProbeTimeoutReconnects(t *testing.T) {
 		t.Fatalf("disconnected before the stall:\n%s", dump(rec.all()))
 	}
 	_, disc := rec.waitFor(t, mark, "the disconnect", kindIs(cmsws.EventDisconnected))
-	if disc.Conn != 1 || disc.Reason != cmsws.DisconnectProbeTimeout {
+	if disc.Session != 1 || disc.Reason != cmsws.DisconnectProbeTimeout {
 		t.Fatalf("got %s, want disconnected#1 reason=probe_timeout", describe(disc))
 	}
 	_, conn := rec.waitFor(t, mark, "the reconnect", kindIs(cmsws.EventConnected))
-	if conn.Conn != 2 {
+	if conn.Session != 2 {
 		t.Fatalf("got %s, want connected#2", describe(conn))
 	}
 	set := waitSet(t, rec, mark, []cmsws.Subscription{callsSub()})

@@ -12,10 +12,10 @@ const (
 	// Reason is one of the ConnectFailure* values.
 	EventConnectFailed
 	// EventConnected: the socket is up and the first subscribeRequest was
-	// sent. Conn is the new connection's sequence number; every message
-	// that follows, until EventDisconnected, belongs to it.
+	// sent. Session is the new session's number; every message that
+	// follows, until EventDisconnected, belongs to it.
 	EventConnected
-	// EventDisconnected: the connection Conn ended. Reason is one of the
+	// EventDisconnected: session Session ended. Reason is one of the
 	// Disconnect* values.
 	EventDisconnected
 	// EventMessage: a server message, decoded and already acknowledged.
@@ -76,7 +76,6 @@ const (
 	DisconnectReadError    = "read_error"    // the socket failed or the peer vanished
 	DisconnectServerClose  = "server_close"  // the server sent a close frame
 	DisconnectWriteError   = "write_error"   // a write failed or timed out
-	DisconnectProtocol     = "protocol"      // reserved: a server breaking the protocol beyond recovery (a binary frame is only counted, as unknown_envelope)
 	DisconnectShutdown     = "shutdown"      // we closed it: Close or context cancelled
 )
 
@@ -95,13 +94,17 @@ const (
 // that blocks stops the client reading (and acking), which is the
 // back-pressure CMS expects.
 type Event struct {
-	Kind   EventKind
-	Node   string    // the client's configured name
-	Link   int       // the client's connection slot on that node (Config.Link)
-	Conn   uint64    // connection sequence number within this client (1, 2, ...)
-	Time   time.Time // when the client observed it (client's clock)
-	Reason string
-	Err    error
+	Kind EventKind
+	Node string // the client's configured name
+	// Connection is the client's connection number on that node
+	// (Config.Connection).
+	Connection int
+	// Session numbers the client's sessions: each successful connect
+	// starts a new one (1, 2, …), and every event of a session carries it.
+	Session uint64
+	Time    time.Time // when the client observed it (client's clock)
+	Reason  string
+	Err     error
 
 	Message      *Message
 	Subscription *Subscription

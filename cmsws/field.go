@@ -54,9 +54,6 @@ func Set[T any](v T) Field[T] { return Field[T]{State: Valid, Value: v} }
 // NullField returns a field that encodes as JSON null.
 func NullField[T any]() Field[T] { return Field[T]{State: Null} }
 
-// IsValid reports whether the field carries a usable value.
-func (f Field[T]) IsValid() bool { return f.State == Valid }
-
 // IsZero makes `omitzero` drop absent fields when encoding (used by the fake
 // server and by tests that build messages).
 func (f Field[T]) IsZero() bool { return f.State == Absent }

@@ -62,9 +62,6 @@ var (
 	CallRosterElements = []string{"name", "uri", "state", "direction", "audioMuted", "videoMuted",
 		"txAudioMuted", "txVideoMuted", "importance", "layout", "activeSpeaker", "presenter",
 		"endpointRecording", "canMove", "movedParticipant", "movedParticipantCallBridge"}
-	CallInfoElements = []string{"name", "participants", "distributedInstances", "recording",
-		"endpointRecording", "streaming", "lockState", "callType", "callCorrelator",
-		"joinAudioMuteOverride"}
 )
 
 // Subscription is one entry of a subscribeRequest.
@@ -183,7 +180,6 @@ type Ack struct {
 
 // Frame is one decoded WebSocket text frame: either a Message or an Ack.
 type Frame struct {
-	Type    string // EnvelopeMessage or EnvelopeMessageAck, or what arrived
 	Message *Message
 	Ack     *Ack
 }
@@ -229,12 +225,12 @@ func DecodeFrame(data []byte) (*Frame, error) {
 		if env.MessageAck == nil {
 			return nil, &DecodeError{Reason: ReasonMissingMessageID, Err: errors.New("messageAck without body")}
 		}
-		return &Frame{Type: env.Type, Ack: env.MessageAck}, nil
+		return &Frame{Ack: env.MessageAck}, nil
 	case EnvelopeMessage:
 		m, err := decodeMessage(env.Message)
-		return &Frame{Type: env.Type, Message: m}, err
+		return &Frame{Message: m}, err
 	default:
-		return &Frame{Type: env.Type}, &DecodeError{Reason: ReasonUnknownEnvelope, Err: fmt.Errorf("%w %q", ErrUnknownEnvelope, truncate(env.Type, 40))}
+		return &Frame{}, &DecodeError{Reason: ReasonUnknownEnvelope, Err: fmt.Errorf("%w %q", ErrUnknownEnvelope, truncate(env.Type, 40))}
 	}
 }
 

@@ -12,14 +12,16 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// session is one open events connection. The reader goroutine owns the
+// session is one life of an events connection, from a successful connect
+// to its end; a client's sessions are numbered 1, 2, … (Event.Session).
+// The reader goroutine owns the
 // inbound stream (decode, ack, dispatch); serve's loop owns requests and the
 // probe. Writes from both are serialised by writeMu, because gorilla allows
 // one writer at a time.
 type session struct {
-	c    *Client
-	ws   *websocket.Conn
-	conn uint64
+	c      *Client
+	ws     *websocket.Conn
+	number uint64 // Event.Session
 
 	writeMu  sync.Mutex
 	closeErr error // why we closed it ourselves; read after the reader is done
@@ -72,9 +74,9 @@ type indexEntry struct {
 // errProbeTimeout is the close cause when a request was not acked in time.
 var errProbeTimeout = errors.New("request not acknowledged within the probe timeout")
 
-func (c *Client) serve(ctx context.Context, ws *websocket.Conn, connSeq uint64) (string, error) {
+func (c *Client) serve(ctx context.Context, ws *websocket.Conn, number uint64) (string, error) {
 	s := &session{
-		c: c, ws: ws, conn: connSeq,
+		c: c, ws: ws, number: number,
 		outstanding: make(map[int64]request),
 		active:      make(map[Key]int),
 		byIndex:     make(map[int]indexEntry),
@@ -89,8 +91,8 @@ func (c *Client) serve(ctx context.Context, ws *websocket.Conn, connSeq uint64) 
 		ws.Close()
 		return DisconnectWriteError, err
 	}
-	level.Info(c.logger).Log("msg", "events connection established", "conn", connSeq, "url", c.base.String())
-	c.emit(Event{Kind: EventConnected, Conn: connSeq})
+	level.Info(c.logger).Log("msg", "events connection established", "session", number, "url", c.base.String())
+	c.emit(Event{Kind: EventConnected, Session: number})
 
 	readerDone := make(chan readResult, 1)
 	go func() { readerDone <- s.readLoop() }()
@@ -257,7 +259,7 @@ func (s *session) sendSet(want []Subscription, kind requestKind) error {
 		return err
 	}
 	if kind == requestSync {
-		level.Debug(s.c.logger).Log("msg", "sync request sent: its subscriptionUpdate marks the end of the snapshots before it", "conn", s.conn, "message_id", id)
+		level.Debug(s.c.logger).Log("msg", "sync request sent: its subscriptionUpdate marks the end of the snapshots before it", "session", s.number, "message_id", id)
 	}
 	return s.write(data)
 }
@@ -283,7 +285,7 @@ func (s *session) renewDeactivatedCalls(id int64) {
 			delete(s.active, k)
 			e.retiredBy = id
 			s.byIndex[idx] = e
-			level.Info(s.c.logger).Log("msg", "calls subscription deactivated by the server; subscribing again under a new index", "conn", s.conn, "old_index", idx)
+			level.Info(s.c.logger).Log("msg", "calls subscription deactivated by the server; subscribing again under a new index", "session", s.number, "old_index", idx)
 		}
 	}
 }
@@ -401,12 +403,12 @@ func (s *session) readFailure(err error) readResult {
 }
 
 func (s *session) msgError(reason string, err error, frame []byte) {
-	attrs := []any{"msg", "unusable message from server", "conn", s.conn, "reason", reason, "err", err}
+	attrs := []any{"msg", "unusable message from server", "session", s.number, "reason", reason, "err", err}
 	if frame != nil {
 		attrs = append(attrs, "frame", truncate(string(frame), 200))
 	}
 	level.Warn(s.c.logger).Log(attrs...)
-	s.c.emit(Event{Kind: EventMessageError, Conn: s.conn, Reason: reason, Err: err})
+	s.c.emit(Event{Kind: EventMessageError, Session: s.number, Reason: reason, Err: err})
 }
 
 func (s *session) handleAck(a *Ack, frame []byte) {
@@ -424,14 +426,14 @@ func (s *session) handleAck(a *Ack, frame []byte) {
 		return
 	}
 	if a.Status != AckSuccess {
-		level.Warn(s.c.logger).Log("msg", "server refused our request", "conn", s.conn, "message_id", a.MessageID,
+		level.Warn(s.c.logger).Log("msg", "server refused our request", "session", s.number, "message_id", a.MessageID,
 			"status", truncate(a.Status, 60), "frame", truncate(string(frame), 200))
-		s.c.emit(Event{Kind: EventRequestFailed, Conn: s.conn, Reason: a.Status,
+		s.c.emit(Event{Kind: EventRequestFailed, Session: s.number, Reason: a.Status,
 			Err: fmt.Errorf("request %d acked with status %q", a.MessageID, truncate(a.Status, 60))})
 		return
 	}
 	if req.kind == requestProbe {
-		s.c.emit(Event{Kind: EventProbe, Conn: s.conn, Latency: s.c.cfg.Now().Sub(req.sentAt)})
+		s.c.emit(Event{Kind: EventProbe, Session: s.number, Latency: s.c.cfg.Now().Sub(req.sentAt)})
 	}
 }
 
@@ -445,7 +447,7 @@ func (s *session) lookup(idx int) (Subscription, bool) {
 func (s *session) dispatch(m *Message, frame []byte) {
 	switch m.Type {
 	case TypeSubscriptionUpdate:
-		s.c.emit(Event{Kind: EventMessage, Conn: s.conn, Message: m})
+		s.c.emit(Event{Kind: EventMessage, Session: s.number, Message: m})
 		s.applyStatuses(m, frame)
 	case TypeCallListUpdate, TypeRosterUpdate, TypeCallInfoUpdate:
 		if m.SubscriptionIndex == nil {
@@ -457,11 +459,11 @@ func (s *session) dispatch(m *Message, frame []byte) {
 			s.msgError(MessageErrorUnknownSubscription, fmt.Errorf("%s for index %d we never subscribed", m.Type, *m.SubscriptionIndex), frame)
 			return
 		}
-		s.c.emit(Event{Kind: EventMessage, Conn: s.conn, Message: m, Subscription: &sub})
+		s.c.emit(Event{Kind: EventMessage, Session: s.number, Message: m, Subscription: &sub})
 	default:
 		// Counted by type (as "other") by the consumer, and flagged here:
 		// a newer CMS may add kinds, which must not break the stream.
-		s.c.emit(Event{Kind: EventMessage, Conn: s.conn, Message: m})
+		s.c.emit(Event{Kind: EventMessage, Session: s.number, Message: m})
 		s.msgError(MessageErrorUnknownType, fmt.Errorf("unknown message type %q", truncate(m.Type, 40)), frame)
 	}
 }
@@ -516,7 +518,7 @@ func (s *session) applyStatuses(m *Message, frame []byte) {
 			continue
 		}
 		sub := r.sub
-		s.c.emit(Event{Kind: EventSubscriptionState, Conn: s.conn, Subscription: &sub, State: r.state})
+		s.c.emit(Event{Kind: EventSubscriptionState, Session: s.number, Subscription: &sub, State: r.state})
 	}
 	if activated || renew {
 		s.requestSync()

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/planner"
 )
 
 // benchCollector holds calls calls on 3 nodes, in meetings of 3 instances.
@@ -75,7 +76,7 @@ func BenchmarkHandleCallUpdate(b *testing.B) {
 		msgs[i] = &cmsws.Message{Type: cmsws.TypeCallListUpdate, SubscriptionIndex: &idx,
 			CallUpdates: []cmsws.CallUpdate{upd(fmt.Sprintf("call-%d", i*3), participants(i), recording("active"))}}
 	}
-	ev := cmsws.Event{Kind: cmsws.EventMessage, Node: "a", Conn: 1, Subscription: &sub}
+	ev := cmsws.Event{Kind: cmsws.EventMessage, Node: "a", Session: 1, Subscription: &sub}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -96,12 +97,12 @@ func rosterBench(b *testing.B, calls, per int) *harness {
 		h.c.AddNode(n)
 		h.connect(n)
 	}
-	h.plan = map[string]Slot{}
+	h.plan = map[string]planner.Connection{}
 	for i := range calls {
 		n := nodes[i%len(nodes)]
 		id := fmt.Sprintf("call-%d", i)
 		h.calls(n, add(id, fmt.Sprintf("meeting-%d", i), participants(per)))
-		h.plan[fmt.Sprintf("meeting-%d", i)] = Slot{Node: n}
+		h.plan[fmt.Sprintf("meeting-%d", i)] = planner.Connection{Node: n}
 	}
 	for _, n := range nodes {
 		h.sync(n, 0)
@@ -217,7 +218,7 @@ func BenchmarkApplyRosterUpdate(b *testing.B) {
 		u.Participant = fmt.Sprintf("%s-%d", guid(meeting), i%20)
 		sub := rosterSub(100+meeting, fmt.Sprintf("call-%d", meeting))
 		idx := sub.Index
-		evs[i] = cmsws.Event{Kind: cmsws.EventMessage, Node: nodes[meeting%3], Conn: 1, Subscription: &sub,
+		evs[i] = cmsws.Event{Kind: cmsws.EventMessage, Node: nodes[meeting%3], Session: 1, Subscription: &sub,
 			Message: &cmsws.Message{Type: cmsws.TypeRosterUpdate, SubscriptionIndex: &idx, RosterUpdates: []cmsws.RosterUpdate{u}}}
 	}
 	b.ReportAllocs()

@@ -130,7 +130,7 @@ func TestCaptureSingleCallRoster(t *testing.T) {
 	h.place(corr, node, 0)
 	subs := map[int]cmsws.Subscription{
 		idxRoster: rosterSub(idxRoster, callID),
-		idxInfo:   {Index: idxInfo, Type: cmsws.ResourceCallInfo, Call: callID, Elements: cmsws.CallInfoElements},
+		idxInfo:   {Index: idxInfo, Type: cmsws.ResourceCallInfo, Call: callID, Elements: callInfoElements},
 	}
 	h.activate(node, 0, subs[idxRoster])
 	h.activate(node, 0, subs[idxInfo])
@@ -174,3 +174,8 @@ func TestCaptureSingleCallRoster(t *testing.T) {
 		}
 	}
 }
+
+// callInfoElements are the elements a callInfo subscription of the tests
+// asks for (the exporter itself does not subscribe to callInfo).
+var callInfoElements = []string{"name", "participants", "distributedInstances", "recording",
+	"endpointRecording", "streaming", "lockState", "callType", "callCorrelator", "joinAudioMuteOverride"}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/planner"
 )
 
 // captureDir holds the recorded CMS traffic (see its README.md). It lives in
@@ -86,7 +87,7 @@ func TestCaptureDecodes(t *testing.T) {
 				continue
 			}
 			m := fr.Message
-			if fr.Type != cmsws.EnvelopeMessage || m == nil || m.MessageID != l.id || m.Type != l.typ {
+			if m == nil || m.MessageID != l.id || m.Type != l.typ {
 				t.Errorf("%s line %d: decoded %+v, plain JSON says id %d type %s", file, i+1, fr, l.id, l.typ)
 				continue
 			}
@@ -291,7 +292,7 @@ func TestCaptureReplay(t *testing.T) {
 			clock = conn[0].date.Add(-time.Millisecond)
 			c.Tick(clock)
 			check(fmt.Sprintf("end of connection %d", k))
-			handle(cmsws.Event{Kind: cmsws.EventDisconnected, Conn: uint64(k), Reason: cmsws.DisconnectReadError})
+			handle(cmsws.Event{Kind: cmsws.EventDisconnected, Session: uint64(k), Reason: cmsws.DisconnectReadError})
 		}
 		// The capture lacks subscriptionUpdate frames; their messageIds are
 		// the gaps. Messages 1 and 2 listed the calls subscription pending,
@@ -305,11 +306,11 @@ func TestCaptureReplay(t *testing.T) {
 		subs[idxInfo] = cmsws.Subscription{Index: idxInfo, Type: cmsws.ResourceCallInfo, Call: followed}
 		ro.reset() // each connection's roster snapshot replaces the roster
 		clock = conn[0].date
-		handle(cmsws.Event{Kind: cmsws.EventConnected, Conn: uint64(k + 1)})
+		handle(cmsws.Event{Kind: cmsws.EventConnected, Session: uint64(k + 1)})
 		list := func(state string, idxs ...int) {
 			for _, idx := range idxs {
 				sub := subs[idx]
-				handle(cmsws.Event{Kind: cmsws.EventSubscriptionState, Conn: uint64(k + 1), Subscription: &sub, State: state})
+				handle(cmsws.Event{Kind: cmsws.EventSubscriptionState, Session: uint64(k + 1), Subscription: &sub, State: state})
 			}
 		}
 		list(cmsws.StatePending, idxCalls)
@@ -333,7 +334,7 @@ func TestCaptureReplay(t *testing.T) {
 			if !ok {
 				t.Fatalf("connection %d message %d: index %d", k+1, l.id, l.index)
 			}
-			handle(cmsws.Event{Kind: cmsws.EventMessage, Conn: uint64(k + 1), Message: fr.Message, Subscription: &sub})
+			handle(cmsws.Event{Kind: cmsws.EventMessage, Session: uint64(k + 1), Message: fr.Message, Subscription: &sub})
 			msgTypes[l.typ]++
 			if l.typ == cmsws.TypeCallListUpdate {
 				if !sawSnapshot {
@@ -362,8 +363,8 @@ func TestCaptureReplay(t *testing.T) {
 
 	// The roster of the meeting followed last, and every leave, as the
 	// capture itself says.
-	slot := Slot{Node: node}
-	c.SetPlan(map[string]Slot{followedCorr: slot}, nil, nil, map[Slot]int{slot: 3}, nil)
+	slot := planner.Connection{Node: node}
+	setTestPlan(c, map[string]planner.Connection{followedCorr: slot}, nil, nil, map[planner.Connection]int{slot: 3}, nil)
 	want := ro.expected(node, followed)
 	if err := collectAndCompare(c, rosterText(want)+partTotalsText(0, 0, ro.left)+
 		clusterRosterText(want.audio, want.video, want.txAudio, want.txVideo, want.pres)+coverageText(1, 1, 0, 0, 0),

@@ -26,17 +26,17 @@ func (c *Collector) Handle(ev cmsws.Event) {
 	defer c.mu.Unlock()
 	n, ok := c.nodes[ev.Node]
 	if !ok {
-		level.Debug(c.logger).Log("msg", "event for a node not in the model ignored", "node", ev.Node, "link", ev.Link, "kind", ev.Kind)
+		level.Debug(c.logger).Log("msg", "event for a node not in the model ignored", "node", ev.Node, "link", ev.Connection, "kind", ev.Kind)
 		return
 	}
-	if ev.Link < 0 || ev.Link >= maxLinks {
-		level.Warn(c.logger).Log("msg", "event of an impossible link number ignored", "node", n.name, "link", ev.Link, "kind", ev.Kind)
+	if ev.Connection < 0 || ev.Connection >= maxLinks {
+		level.Warn(c.logger).Log("msg", "event of an impossible link number ignored", "node", n.name, "link", ev.Connection, "kind", ev.Kind)
 		return
 	}
-	l, ok := n.links[ev.Link]
+	l, ok := n.links[ev.Connection]
 	if !ok {
-		l = newLink(ev.Link)
-		n.links[ev.Link] = l
+		l = newLink(ev.Connection)
+		n.links[ev.Connection] = l
 	}
 	switch ev.Kind {
 	case cmsws.EventConnecting:
@@ -46,14 +46,14 @@ func (c *Collector) Handle(ev cmsws.Event) {
 	case cmsws.EventConnected:
 		n.stats.connects++
 		c.resetConnection(n, l)
-		l.conn = ev.Conn
+		l.conn = ev.Session
 		l.connected = true
 		if l.id != 0 {
 			level.Info(c.logger).Log("msg", "extra events connection up", "node", n.name, "link", l.id, "conn", l.conn)
 		}
 	case cmsws.EventDisconnected:
 		n.stats.disconnects[bounded(ev.Reason, knownDisconnects)]++
-		if ev.Conn == l.conn {
+		if ev.Session == l.conn {
 			c.resetConnection(n, l)
 			if l.id != 0 && l.connected {
 				level.Info(c.logger).Log("msg", "extra events connection down", "node", n.name, "link", l.id, "conn", l.conn)
@@ -84,10 +84,10 @@ func (c *Collector) Handle(ev cmsws.Event) {
 // current reports whether ev belongs to the link's live connection. Anything
 // else is a leftover of an older connection and must not touch the model.
 func (c *Collector) current(n *node, l *link, ev cmsws.Event) bool {
-	if l.connected && ev.Conn == l.conn {
+	if l.connected && ev.Session == l.conn {
 		return true
 	}
-	level.Debug(c.logger).Log("msg", "event of a stale connection ignored", "node", n.name, "link", l.id, "kind", ev.Kind, "conn", ev.Conn, "current_conn", l.conn)
+	level.Debug(c.logger).Log("msg", "event of a stale connection ignored", "node", n.name, "link", l.id, "kind", ev.Kind, "conn", ev.Session, "current_conn", l.conn)
 	return false
 }
 

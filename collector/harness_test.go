@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/planner"
 )
 
 // Subscription indexes as the captured client used them.
@@ -29,13 +30,13 @@ type harness struct {
 	c     *Collector
 	mu    sync.Mutex
 	clock time.Time
-	conns map[string]uint64
+	sessions map[string]uint64
 	msgID map[string]int64
 	// live are the subscriptions reported active and not deactivated
 	// since, by link key and index: what a sync request's answer lists.
 	live map[string]map[int]cmsws.Subscription
 	// plan is what place has put into the collector's plan so far.
-	plan map[string]Slot
+	plan map[string]planner.Connection
 }
 
 func newHarness(t testing.TB, o Options) *harness {
@@ -43,7 +44,7 @@ func newHarness(t testing.TB, o Options) *harness {
 	h := &harness{
 		t:     t,
 		clock: time.Date(2020, 6, 2, 9, 0, 0, 0, time.UTC),
-		conns: make(map[string]uint64),
+		sessions: make(map[string]uint64),
 		msgID: make(map[string]int64),
 		live:  make(map[string]map[int]cmsws.Subscription),
 	}
@@ -69,8 +70,8 @@ func (h *harness) advance(d time.Duration) {
 
 func (h *harness) ev(node string, ev cmsws.Event) {
 	ev.Node = node
-	if ev.Conn == 0 {
-		ev.Conn = h.conns[node]
+	if ev.Session == 0 {
+		ev.Session = h.sessions[node]
 	}
 	ev.Time = h.now()
 	h.c.Handle(ev)
@@ -79,7 +80,7 @@ func (h *harness) ev(node string, ev cmsws.Event) {
 // connect opens a new connection and activates the calls subscription,
 // which starts a snapshot phase.
 func (h *harness) connect(node string) {
-	h.conns[node]++
+	h.sessions[node]++
 	h.msgID[node] = 0
 	delete(h.live, node)
 	h.ev(node, cmsws.Event{Kind: cmsws.EventConnected})
@@ -223,4 +224,19 @@ func (h *harness) errors(node, reason string) float64 {
 // synced renders cms_events_synced of a node.
 func synced(node string, v int) string {
 	return "# TYPE cms_events_synced gauge\ncms_events_synced{node=\"" + node + "\"} " + strconv.Itoa(v) + "\n"
+}
+
+// setTestPlan gives c a plan as the planner would: placements by meeting
+// key, the skipped and excluded keys, and per connection the length of its
+// subscription set (used) and its limit (nil: CMS's).
+func setTestPlan(c *Collector, placements map[string]planner.Connection, skipped, excluded []string, used, limits map[planner.Connection]int) {
+	p := planner.Plan{Placements: map[string]planner.Placement{}, Skipped: skipped, Excluded: excluded, Limits: limits}
+	for key, conn := range placements {
+		p.Placements[key] = planner.Placement{Connection: conn}
+	}
+	sets := make(map[planner.Connection][]cmsws.Subscription, len(used))
+	for conn, n := range used {
+		sets[conn] = make([]cmsws.Subscription, n)
+	}
+	c.SetPlan(p, sets)
 }

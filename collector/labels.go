@@ -28,7 +28,7 @@ var (
 		cmsws.ConnectFailureNetwork, cmsws.ConnectFailureTLS, cmsws.ConnectFailureHandshake}
 
 	knownDisconnects = []string{cmsws.DisconnectProbeTimeout, cmsws.DisconnectReadError,
-		cmsws.DisconnectServerClose, cmsws.DisconnectWriteError, cmsws.DisconnectProtocol,
+		cmsws.DisconnectServerClose, cmsws.DisconnectWriteError,
 		cmsws.DisconnectShutdown}
 
 	knownErrorReasons = []string{

@@ -51,7 +51,6 @@ cms_events_disconnects_total{node="a",reason="probe_timeout"} 0
 cms_events_disconnects_total{node="a",reason="read_error"} 0
 cms_events_disconnects_total{node="a",reason="server_close"} 0
 cms_events_disconnects_total{node="a",reason="write_error"} 0
-cms_events_disconnects_total{node="a",reason="protocol"} 0
 cms_events_disconnects_total{node="a",reason="shutdown"} 0
 # TYPE cms_events_messages_total counter
 cms_events_messages_total{node="a",message_type="subscriptionUpdate"} 5
@@ -109,7 +108,6 @@ cms_events_disconnects_total{node="a",reason="probe_timeout"} 1
 cms_events_disconnects_total{node="a",reason="read_error"} 0
 cms_events_disconnects_total{node="a",reason="server_close"} 0
 cms_events_disconnects_total{node="a",reason="write_error"} 0
-cms_events_disconnects_total{node="a",reason="protocol"} 0
 cms_events_disconnects_total{node="a",reason="shutdown"} 0
 # TYPE cms_events_synced gauge
 cms_events_synced{node="a"} 0
@@ -190,7 +188,7 @@ func TestRemoveNodeDropsEverything(t *testing.T) {
 
 	// Its client may still deliver events: they must not resurrect it.
 	h.calls("b", add("b3", "O"))
-	h.ev("b", cmsws.Event{Kind: cmsws.EventConnected, Conn: 7})
+	h.ev("b", cmsws.Event{Kind: cmsws.EventConnected, Session: 7})
 	h.expect(clusterText(1, 3, 0, 0, 0)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 1\n", append([]string{"cms_up"}, clusterNames...)...)
 
 	// Re-adding starts from scratch.

@@ -2,56 +2,46 @@ package collector
 
 import (
 	"maps"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/go-kit/log/level"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/planner"
 )
 
-// subscriptionBudget is CMS's limit of subscriptions per events connection.
-const subscriptionBudget = 100
-
-// Slot is one events connection of a node, where subscriptions live.
-type Slot struct {
-	Node string
-	Link int
-}
-
-// PlanMeeting is a meeting as the planner sees it. Key is the meeting's
-// correlator (for a call without one, a "call:node/id" key that no
-// correlator can take); Size its participants as CMS counts them; Calls
-// maps each hosting node to the meeting's call id there.
-type PlanMeeting struct {
-	Key, Name string
-	Size      int
-	Calls     map[string]string
-}
-
 // plan is what the planner last decided, as far as the model needs it:
-// which slot feeds each meeting's roster (for coverage and for the labels
-// of the per-call roster series) and the budget per slot.
+// which connection feeds each meeting's roster (for coverage and for the
+// labels of the per-call roster series) and the budget per connection.
 type plan struct {
-	placements map[string]Slot
+	placements map[string]planner.Connection
 	skipped    map[string]bool
 	excluded   map[string]bool
-	used       map[Slot]int
-	// limits are the subscriptions each slot may hold under the planner's
-	// effective per-connection limit; a slot missing here has CMS's 100.
-	limits map[Slot]int
+	// used counts the complete subscription set of each connection.
+	used map[planner.Connection]int
+	// limits are the subscriptions each connection may hold under the
+	// planner's effective per-connection limit; a connection missing here
+	// has CMS's planner.SubscriptionsPerConnection.
+	limits map[planner.Connection]int
 }
 
 // PlanInput returns what the planner needs: every meeting (sorted by key),
 // the nodes to avoid per meeting key (where its roster subscription was
-// deactivated while the meeting still ran there), and the usable slots
-// (sorted): connections that are up, and for link 0 only while its calls
-// subscription is live, because a node whose calls are not live may hold a
-// stale view of which meetings it hosts. Everything returned is a copy.
-func (c *Collector) PlanInput() (meetings []PlanMeeting, avoid map[string]map[string]bool, connected []Slot) {
+// deactivated while the meeting still ran there), and the usable
+// connections (sorted): connections that are up, and for connection 0 only
+// while its calls subscription is live, because a node whose calls are not
+// live may hold a stale view of which meetings it hosts. A meeting's key is
+// its correlator (for a call without one, a "call:node/id" key that no
+// correlator can take); its size is its participants as CMS counts them.
+// Everything returned is a copy.
+func (c *Collector) PlanInput() (meetings []planner.Meeting, avoid map[string]map[string]bool, usable []planner.Connection) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	meetings = make([]PlanMeeting, 0, len(c.meetings))
+	meetings = make([]planner.Meeting, 0, len(c.meetings))
 	avoid = make(map[string]map[string]bool)
 	for _, m := range c.meetings {
-		pm := PlanMeeting{Key: m.planKey, Calls: make(map[string]string, len(m.instances))}
+		pm := planner.Meeting{Key: m.planKey, Calls: make(map[string]string, len(m.instances))}
 		for _, cl := range m.instances {
 			// CMS reports the cluster-wide count on every instance: max.
 			pm.Size = max(pm.Size, cl.st.participants)
@@ -67,38 +57,37 @@ func (c *Collector) PlanInput() (meetings []PlanMeeting, avoid map[string]map[st
 			avoid[m.planKey] = maps.Clone(m.avoid)
 		}
 	}
-	sort.Slice(meetings, func(i, j int) bool { return meetings[i].Key < meetings[j].Key })
+	slices.SortFunc(meetings, func(a, b planner.Meeting) int { return strings.Compare(a.Key, b.Key) })
 	for _, name := range c.sortedNodeNames() {
 		n := c.nodes[name]
 		for _, id := range n.sortedLinks() {
 			l := n.links[id]
 			if l.connected && (id != 0 || n.callsLive()) {
-				connected = append(connected, Slot{Node: name, Link: id})
+				usable = append(usable, planner.Connection{Node: name, Number: id})
 			}
 		}
 	}
-	return meetings, avoid, connected
+	return meetings, avoid, usable
 }
 
-// SetPlan tells the model the plan the planner just pushed to the clients:
-// placements maps a meeting key to the slot carrying its roster
-// subscription; skipped and excluded list the meeting keys left out for
-// budget and by the name patterns; subsPerSlot counts the complete
-// subscription set of each slot (calls included) and limits what each may
-// hold in all, for the budget metrics (nil: CMS's 100). The arguments are
-// copied.
-func (c *Collector) SetPlan(placements map[string]Slot, skipped, excluded []string, subsPerSlot, limits map[Slot]int) {
+// SetPlan tells the model the plan the planner just pushed to the clients,
+// with the complete subscription set of each usable connection, for the
+// coverage and budget metrics. Nothing passed is retained.
+func (c *Collector) SetPlan(p planner.Plan, sets map[planner.Connection][]cmsws.Subscription) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.plan = plan{
-		placements: maps.Clone(placements),
-		skipped:    toSet(skipped),
-		excluded:   toSet(excluded),
-		used:       maps.Clone(subsPerSlot),
-		limits:     maps.Clone(limits),
+		placements: make(map[string]planner.Connection, len(p.Placements)),
+		skipped:    toSet(p.Skipped),
+		excluded:   toSet(p.Excluded),
+		used:       make(map[planner.Connection]int, len(sets)),
+		limits:     maps.Clone(p.Limits),
 	}
-	if c.plan.placements == nil {
-		c.plan.placements = map[string]Slot{}
+	for key, pl := range p.Placements {
+		c.plan.placements[key] = pl.Connection
+	}
+	for conn, set := range sets {
+		c.plan.used[conn] = len(set)
 	}
 	c.pruneRosterSubscriptions()
 	c.checkCoverage()
@@ -120,7 +109,7 @@ func toSet(keys []string) map[string]bool {
 // without it: by then CMS has long processed the request that dropped it,
 // so no update for it is still in flight.
 func (c *Collector) pruneRosterSubscriptions() {
-	want := make(map[Slot]map[string]bool)
+	want := make(map[planner.Connection]map[string]bool)
 	for _, m := range c.meetings {
 		slot, ok := c.plan.placements[m.planKey]
 		if !ok {
@@ -137,7 +126,7 @@ func (c *Collector) pruneRosterSubscriptions() {
 	}
 	for _, n := range c.nodes {
 		for _, l := range n.links {
-			wanted := want[Slot{Node: n.name, Link: l.id}]
+			wanted := want[planner.Connection{Node: n.name, Number: l.id}]
 			for idx, s := range l.subs {
 				if s.feed == nil {
 					continue
@@ -230,12 +219,12 @@ func (c *Collector) meetingCoverage(m *meeting) string {
 
 // covered: the meeting's roster subscription on its slot is active and
 // past its snapshot, so its roster is live and complete.
-func (c *Collector) covered(m *meeting, slot Slot) bool {
+func (c *Collector) covered(m *meeting, slot planner.Connection) bool {
 	n := c.nodes[slot.Node]
 	if n == nil {
 		return false
 	}
-	l := n.links[slot.Link]
+	l := n.links[slot.Number]
 	if l == nil || !l.connected {
 		return false
 	}

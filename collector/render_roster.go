@@ -5,6 +5,8 @@ import (
 
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cms-exporter/cms_exporter/planner"
 )
 
 // renderRosters renders the participant metrics, coverage and budget. It
@@ -70,10 +72,10 @@ func (c *Collector) renderRosters(r *renderer) {
 		if _, ok := c.nodes[slot.Node]; !ok {
 			continue
 		}
-		conn := strconv.Itoa(slot.Link)
+		conn := strconv.Itoa(slot.Number)
 		limit, ok := c.plan.limits[slot]
 		if !ok {
-			limit = subscriptionBudget
+			limit = planner.SubscriptionsPerConnection
 		}
 		r.gauge(d.budgetUsed, float64(used), slot.Node, conn)
 		r.gauge(d.budgetLeft, float64(max(limit-used, 0)), slot.Node, conn)

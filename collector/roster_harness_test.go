@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/planner"
 )
 
 // Link-aware harness helpers. Link 0 uses the harness's existing per-node
@@ -22,9 +23,9 @@ func linkKey(node string, link int) string {
 
 func (h *harness) evLink(node string, link int, ev cmsws.Event) {
 	ev.Node = node
-	ev.Link = link
-	if ev.Conn == 0 {
-		ev.Conn = h.conns[linkKey(node, link)]
+	ev.Connection = link
+	if ev.Session == 0 {
+		ev.Session = h.sessions[linkKey(node, link)]
 	}
 	ev.Time = h.now()
 	h.c.Handle(ev)
@@ -32,7 +33,7 @@ func (h *harness) evLink(node string, link int, ev cmsws.Event) {
 
 // connectLink opens a new connection on an extra link (no calls there).
 func (h *harness) connectLink(node string, link int) {
-	h.conns[linkKey(node, link)]++
+	h.sessions[linkKey(node, link)]++
 	delete(h.live, linkKey(node, link))
 	h.evLink(node, link, cmsws.Event{Kind: cmsws.EventConnected})
 }
@@ -114,23 +115,23 @@ func (h *harness) roster(node string, link int, sub cmsws.Subscription, updates 
 // the budget the planner would report (calls counts on link 0).
 func (h *harness) place(key, node string, link int) {
 	if h.plan == nil {
-		h.plan = map[string]Slot{}
+		h.plan = map[string]planner.Connection{}
 	}
-	h.plan[key] = Slot{Node: node, Link: link}
+	h.plan[key] = planner.Connection{Node: node, Number: link}
 	h.setPlan(nil, nil)
 }
 
 func (h *harness) setPlan(skipped, excluded []string) {
-	used := map[Slot]int{}
+	used := map[planner.Connection]int{}
 	for _, s := range h.plan {
 		used[s]++
 	}
-	for n := range h.conns {
+	for n := range h.sessions {
 		if !strings.Contains(n, "#") {
-			used[Slot{Node: n}]++
+			used[planner.Connection{Node: n}]++
 		}
 	}
-	h.c.SetPlan(h.plan, skipped, excluded, used, nil)
+	setTestPlan(h.c, h.plan, skipped, excluded, used, nil)
 }
 
 // Roster update builders. padd is a complete add as CMS sends one: every

@@ -9,6 +9,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/planner"
 	"github.com/cms-exporter/cms_exporter/internal/testutil"
 )
 
@@ -326,11 +327,11 @@ func TestCoverageBudgetAndLogs(t *testing.T) {
 	}
 	h.expect(coverageText(0, 0, 4, 0, 0), coverageNames...)
 
-	h.plan = map[string]Slot{"Big": {Node: "a", Link: 1}, "Mid": {Node: "a", Link: 0}}
+	h.plan = map[string]planner.Connection{"Big": {Node: "a", Number: 1}, "Mid": {Node: "a", Number: 0}}
 	// The planner limits a's connections to 2 subscriptions (a demo-like
 	// budget): a/0 is full, which is why Small is skipped; b has CMS's 100.
-	h.c.SetPlan(h.plan, []string{"Small"}, []string{"Private"}, map[Slot]int{{Node: "a"}: 2, {Node: "a", Link: 1}: 1, {Node: "b"}: 1},
-		map[Slot]int{{Node: "a"}: 2, {Node: "a", Link: 1}: 2})
+	setTestPlan(h.c, h.plan, []string{"Small"}, []string{"Private"}, map[planner.Connection]int{{Node: "a"}: 2, {Node: "a", Number: 1}: 1, {Node: "b"}: 1},
+		map[planner.Connection]int{{Node: "a"}: 2, {Node: "a", Number: 1}: 2})
 	h.expect(coverageText(0, 0, 2, 1, 1)+`# TYPE cms_subscription_budget_used gauge
 cms_subscription_budget_used{node="a",connection="0"} 2
 cms_subscription_budget_used{node="a",connection="1"} 1
@@ -351,8 +352,8 @@ cms_subscription_budget_left{node="b",connection="0"} 99
 	h.expect(coverageText(2.0/3, 2, 0, 1, 1)+clusterRosterText(0, 1, 1, 0, 0), append(coverageNames, clusterRosterNames...)...)
 
 	// The budget grows (more links): everything eligible covered.
-	h.plan["Small"] = Slot{Node: "a", Link: 1}
-	h.c.SetPlan(h.plan, nil, []string{"Private"}, map[Slot]int{{Node: "a"}: 2, {Node: "a", Link: 1}: 2, {Node: "b"}: 1}, nil)
+	h.plan["Small"] = planner.Connection{Node: "a", Number: 1}
+	setTestPlan(h.c, h.plan, nil, []string{"Private"}, map[planner.Connection]int{{Node: "a"}: 2, {Node: "a", Number: 1}: 2, {Node: "b"}: 1}, nil)
 	small := rosterSub(2, "c3")
 	h.activate("a", 1, small)
 	h.sync("a", 1)
@@ -401,7 +402,7 @@ func TestPlanInput(t *testing.T) {
 	h.disconnectLink("b", 1, cmsws.DisconnectReadError)
 
 	meetings, avoid, connected := h.c.PlanInput()
-	want := []PlanMeeting{
+	want := []planner.Meeting{
 		{Key: "M", Name: "Weekly", Size: 7, Calls: map[string]string{"a": "a1", "b": "b1"}},
 		{Key: "call:a/a2", Name: "Space a2", Size: 1, Calls: map[string]string{"a": "a2"}},
 	}
@@ -411,13 +412,13 @@ func TestPlanInput(t *testing.T) {
 	if len(avoid) != 0 {
 		t.Errorf("avoid = %v, want none", avoid)
 	}
-	wantSlots := []Slot{{"a", 0}, {"a", 2}, {"b", 0}, {"c", 1}}
+	wantSlots := []planner.Connection{{Node: "a", Number: 0}, {Node: "a", Number: 2}, {Node: "b", Number: 0}, {Node: "c", Number: 1}}
 	if !reflect.DeepEqual(connected, wantSlots) {
 		t.Errorf("connected = %v, want %v", connected, wantSlots)
 	}
 	// Link 0 counts only while its calls subscription is live.
 	h.subState("a", subCalls, cmsws.StateDeactivated)
-	if _, _, connected := h.c.PlanInput(); !reflect.DeepEqual(connected, []Slot{{"a", 2}, {"b", 0}, {"c", 1}}) {
+	if _, _, connected := h.c.PlanInput(); !reflect.DeepEqual(connected, []planner.Connection{{Node: "a", Number: 2}, {Node: "b", Number: 0}, {Node: "c", Number: 1}}) {
 		t.Errorf("connected with a's calls deactivated = %v", connected)
 	}
 }
@@ -454,7 +455,6 @@ cms_events_disconnects_total{node="a",reason="probe_timeout"} 1
 cms_events_disconnects_total{node="a",reason="read_error"} 0
 cms_events_disconnects_total{node="a",reason="server_close"} 0
 cms_events_disconnects_total{node="a",reason="write_error"} 0
-cms_events_disconnects_total{node="a",reason="protocol"} 0
 cms_events_disconnects_total{node="a",reason="shutdown"} 0
 `+coverageText(1, 1, 0, 0, 0), append(coverageNames, "cms_events_connected", "cms_up", "cms_events_disconnects_total")...)
 	if got := h.value("cms_events_subscriptions", "node", "a", "resource", "callRoster", "state", "active"); got != 1 {
@@ -479,8 +479,8 @@ cms_events_disconnects_total{node="a",reason="shutdown"} 0
 		t.Errorf("wrong_resource = %v, want 1", got)
 	}
 	// Link numbers outside any configuration are refused, not modelled.
-	h.evLink("a", 99, cmsws.Event{Kind: cmsws.EventConnected, Conn: 1})
-	if _, _, connected := h.c.PlanInput(); !reflect.DeepEqual(connected, []Slot{{"a", 1}}) {
+	h.evLink("a", 99, cmsws.Event{Kind: cmsws.EventConnected, Session: 1})
+	if _, _, connected := h.c.PlanInput(); !reflect.DeepEqual(connected, []planner.Connection{{Node: "a", Number: 1}}) {
 		t.Errorf("connected = %v, want only a/1", connected)
 	}
 }

@@ -357,17 +357,17 @@ func TestStaleConnectionEventsIgnored(t *testing.T) {
 	h := newHarness(t, perCall)
 	h.c.AddNode("a")
 	h.synced("a", add("c1", "m1"))
-	old := h.conns["a"]
+	old := h.sessions["a"]
 	h.disconnect("a", cmsws.DisconnectReadError)
 
 	// A message of the ended connection must not touch the model.
 	sub := subCalls
 	idx := idxCalls
-	h.ev("a", cmsws.Event{Kind: cmsws.EventMessage, Conn: old, Subscription: &sub,
+	h.ev("a", cmsws.Event{Kind: cmsws.EventMessage, Session: old, Subscription: &sub,
 		Message: &cmsws.Message{MessageID: 99, Type: cmsws.TypeCallListUpdate, SubscriptionIndex: &idx,
 			CallUpdates: []cmsws.CallUpdate{rm("c1")}}})
 	h.connect("a")
-	h.ev("a", cmsws.Event{Kind: cmsws.EventSubscriptionState, Conn: old, Subscription: &sub, State: cmsws.StateDeactivated})
+	h.ev("a", cmsws.Event{Kind: cmsws.EventSubscriptionState, Session: old, Subscription: &sub, State: cmsws.StateDeactivated})
 	h.expect(nodeCallsText("a", 1)+counters(0, 0, 0, 0, 0, 0, 0, 0)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 1\n",
 		append([]string{"cms_node_calls", "cms_up"}, counterNames...)...)
 }

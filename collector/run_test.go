@@ -21,8 +21,8 @@ func TestRunEndsSnapshotsAndStops(t *testing.T) {
 	c := New(Options{SnapshotTimeout: 20 * time.Millisecond})
 	c.AddNode("a")
 	sub := subCalls
-	c.Handle(cmsws.Event{Kind: cmsws.EventConnected, Node: "a", Conn: 1})
-	c.Handle(cmsws.Event{Kind: cmsws.EventSubscriptionState, Node: "a", Conn: 1, Subscription: &sub, State: cmsws.StateActive})
+	c.Handle(cmsws.Event{Kind: cmsws.EventConnected, Node: "a", Session: 1})
+	c.Handle(cmsws.Event{Kind: cmsws.EventSubscriptionState, Node: "a", Session: 1, Subscription: &sub, State: cmsws.StateActive})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -64,7 +64,7 @@ func TestConcurrentNodesAndScrapes(t *testing.T) {
 			sub := subCalls
 			idx := idxCalls
 			send := func(u ...cmsws.CallUpdate) {
-				h.c.Handle(cmsws.Event{Kind: cmsws.EventMessage, Node: n, Conn: 1, Subscription: &sub,
+				h.c.Handle(cmsws.Event{Kind: cmsws.EventMessage, Node: n, Session: 1, Subscription: &sub,
 					Message: &cmsws.Message{Type: cmsws.TypeCallListUpdate, SubscriptionIndex: &idx, CallUpdates: u}})
 			}
 			for i := range rounds {

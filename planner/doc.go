@@ -1,4 +1,4 @@
-// Package planner decides which node and which event connection ("link")
+// Package planner decides which node and which event connection
 // carries the callRoster subscription of each meeting, inside the CMS limit
 // of 100 subscriptions per connection, and runs that decision in a batching
 // loop.

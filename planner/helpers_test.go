@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"testing"
 )
 
@@ -20,18 +19,18 @@ func meeting(key string, size int, nodes ...string) Meeting {
 	return m
 }
 
-// slots returns links 0..links-1 of every node.
-func slots(links int, nodes ...string) []Slot {
-	var out []Slot
+// connections returns connections 0..perNode-1 of every node.
+func connections(perNode int, nodes ...string) []Connection {
+	var out []Connection
 	for _, n := range nodes {
-		for l := range links {
-			out = append(out, Slot{Node: n, Link: l})
+		for l := range perNode {
+			out = append(out, Connection{Node: n, Number: l})
 		}
 	}
 	return out
 }
 
-func constCap(n int) func(Slot) int { return func(Slot) int { return n } }
+func constCap(n int) func(Connection) int { return func(Connection) int { return n } }
 
 // checkPlan verifies the invariants every plan must satisfy, against the
 // input only (not against Compute's own bookkeeping).
@@ -41,11 +40,11 @@ func checkPlan(t *testing.T, in Input, p Plan) {
 	if capOf == nil {
 		capOf = DefaultCapacity
 	}
-	usable := map[Slot]bool{}
-	for _, s := range in.Slots {
+	usable := map[Connection]bool{}
+	for _, s := range in.Connections {
 		usable[s] = true
 	}
-	count := map[Slot]int{}
+	count := map[Connection]int{}
 	byKey := map[string]Meeting{}
 	for _, m := range in.Meetings {
 		if _, dup := byKey[m.Key]; !dup {
@@ -58,20 +57,20 @@ func checkPlan(t *testing.T, in Input, p Plan) {
 			t.Errorf("placement for unknown meeting %q", key)
 			continue
 		}
-		if !usable[pl.Slot] {
-			t.Errorf("meeting %q placed on unusable slot %v", key, pl.Slot)
+		if !usable[pl.Connection] {
+			t.Errorf("meeting %q placed on unusable connection %v", key, pl.Connection)
 		}
-		if call := m.Calls[pl.Slot.Node]; call == "" || call != pl.Call {
-			t.Errorf("meeting %q placed on %v with call %q; the node's call is %q", key, pl.Slot, pl.Call, call)
+		if call := m.Calls[pl.Connection.Node]; call == "" || call != pl.Call {
+			t.Errorf("meeting %q placed on %v with call %q; the node's call is %q", key, pl.Connection, pl.Call, call)
 		}
-		if in.Avoid[key][pl.Slot.Node] {
-			t.Errorf("meeting %q placed on avoided node %s", key, pl.Slot.Node)
+		if in.Avoid[key][pl.Connection.Node] {
+			t.Errorf("meeting %q placed on avoided node %s", key, pl.Connection.Node)
 		}
-		count[pl.Slot]++
+		count[pl.Connection]++
 	}
 	for s, n := range count {
 		if c := max(capOf(s), 0); n > c {
-			t.Errorf("slot %v carries %d roster subscriptions, capacity %d", s, n, c)
+			t.Errorf("connection %v carries %d roster subscriptions, capacity %d", s, n, c)
 		}
 		if p.Used[s] != n {
 			t.Errorf("Used[%v] = %d, placements there: %d", s, p.Used[s], n)
@@ -88,7 +87,7 @@ func checkPlan(t *testing.T, in Input, p Plan) {
 		where[k]++
 	}
 	for _, l := range [][]string{p.Skipped, p.Excluded} {
-		if !sort.StringsAreSorted(l) {
+		if !slices.IsSorted(l) {
 			t.Errorf("list not sorted: %v", l)
 		}
 		for _, k := range l {

@@ -21,27 +21,27 @@ const DefaultInterval = 500 * time.Millisecond
 // Model is the call model as the planner sees it.
 type Model interface {
 	// PlanInput returns the meetings, the avoid set and which configured
-	// links are connected.
-	PlanInput() (meetings []Meeting, avoid map[string]map[string]bool, connected []Slot)
+	// connections are connected.
+	PlanInput() (meetings []Meeting, avoid map[string]map[string]bool, connected []Connection)
 	// SetPlan records the plan and the subscription set of every connected
-	// slot, for the coverage and budget metrics. The Elements slices are
+	// connection, for the coverage and budget metrics. The Elements slices are
 	// the shared cmsws ones: do not modify them.
-	SetPlan(Plan, map[Slot][]cmsws.Subscription)
+	SetPlan(Plan, map[Connection][]cmsws.Subscription)
 }
 
 // Clients sets the desired subscriptions of one connection; it reports
 // false when there is no such connection (e.g. the node was just removed).
 // Setting an unchanged set must be cheap and send nothing.
 type Clients interface {
-	SetSubscriptions(node string, link int, subs []cmsws.Subscription) bool
+	SetSubscriptions(node string, number int, subs []cmsws.Subscription) bool
 }
 
 // Options configure a Runner.
 type Options struct {
 	Interval         time.Duration // batch interval; 0 means DefaultInterval
 	Include, Exclude []*regexp.Regexp
-	Capacity         func(Slot) int // nil means DefaultCapacity
-	Logger           log.Logger     // nil means no logging
+	Capacity         func(Connection) int // nil means DefaultCapacity
+	Logger           log.Logger           // nil means no logging
 }
 
 func (o Options) withDefaults() Options {
@@ -58,7 +58,7 @@ func (o Options) withDefaults() Options {
 }
 
 // Runner runs the plan: it keeps the previous plan (for stability) and the
-// slots it has pushed to, so it can reset a slot that stops being usable.
+// connections it has pushed to, so it can reset a connection that stops being usable.
 type Runner struct {
 	model   Model
 	clients Clients
@@ -68,17 +68,12 @@ type Runner struct {
 
 	stepMu sync.Mutex // serialises Step; guards prev and pushed
 	prev   Plan
-	pushed map[Slot]bool
+	pushed map[Connection]bool
 }
 
 // NewRunner returns a Runner; nothing runs until Step or Run.
 func NewRunner(m Model, c Clients, o Options) *Runner {
-	return &Runner{model: m, clients: c, opts: o.withDefaults(), pushed: map[Slot]bool{}}
-}
-
-// Run is NewRunner(m, c, o).Run(ctx).
-func Run(ctx context.Context, m Model, c Clients, o Options) {
-	NewRunner(m, c, o).Run(ctx)
+	return &Runner{model: m, clients: c, opts: o.withDefaults(), pushed: map[Connection]bool{}}
 }
 
 // SetOptions replaces the options, e.g. after a configuration reload (new
@@ -110,12 +105,12 @@ func (r *Runner) Run(ctx context.Context) {
 }
 
 // Step does one iteration synchronously: it computes the plan from the
-// model's current input, pushes every connected slot's complete
+// model's current input, pushes every usable connection's complete
 // subscription set (unchanged sets included: the client ignores them),
 // tells the model, and returns the plan.
 //
-// A slot that was pushed to before and is no longer connected gets its base
-// set once (link 0: `calls` only; other links: nothing), so that when it
+// A connection that was pushed to before and is no longer connected gets its base
+// set once (connection 0: `calls` only; other connections: nothing), so that when it
 // reconnects it does not resubscribe rosters that now live elsewhere.
 func (r *Runner) Step() Plan {
 	o := r.options()
@@ -124,35 +119,35 @@ func (r *Runner) Step() Plan {
 
 	meetings, avoid, connected := r.model.PlanInput()
 	plan := Compute(Input{
-		Meetings: meetings,
-		Slots:    connected,
-		Capacity: o.Capacity,
-		Include:  o.Include,
-		Exclude:  o.Exclude,
-		Avoid:    avoid,
+		Meetings:    meetings,
+		Connections: connected,
+		Capacity:    o.Capacity,
+		Include:     o.Include,
+		Exclude:     o.Exclude,
+		Avoid:       avoid,
 	}, r.prev)
 	r.prev = plan
 
 	sets := Subscriptions(plan, connected)
-	slots := make([]Slot, 0, len(sets))
+	connections := make([]Connection, 0, len(sets))
 	for s := range sets {
-		slots = append(slots, s)
+		connections = append(connections, s)
 	}
-	slices.SortFunc(slots, compareSlots)
-	now := make(map[Slot]bool, len(slots))
-	for _, s := range slots {
+	slices.SortFunc(connections, compareConnections)
+	now := make(map[Connection]bool, len(connections))
+	for _, s := range connections {
 		now[s] = true
 		r.push(o.Logger, s, sets[s])
 	}
-	gone := make([]Slot, 0)
+	gone := make([]Connection, 0)
 	for s := range r.pushed {
 		if !now[s] {
 			gone = append(gone, s)
 		}
 	}
-	slices.SortFunc(gone, compareSlots)
+	slices.SortFunc(gone, compareConnections)
 	for _, s := range gone {
-		r.push(o.Logger, s, baseSet(s))
+		r.push(o.Logger, s, BaseSet(s.Number))
 	}
 	r.pushed = now
 
@@ -160,29 +155,29 @@ func (r *Runner) Step() Plan {
 	return plan
 }
 
-func (r *Runner) push(logger log.Logger, s Slot, subs []cmsws.Subscription) {
-	if !r.clients.SetSubscriptions(s.Node, s.Link, subs) {
+func (r *Runner) push(logger log.Logger, s Connection, subs []cmsws.Subscription) {
+	if !r.clients.SetSubscriptions(s.Node, s.Number, subs) {
 		// Normal for a moment around a reload; the next plan no longer
-		// lists the slot once the model drops it.
-		level.Debug(logger).Log("msg", "no events connection for planned subscriptions", "node", s.Node, "link", s.Link)
+		// lists the connection once the model drops it.
+		level.Debug(logger).Log("msg", "no events connection for planned subscriptions", "node", s.Node, "connection", s.Number)
 	}
 }
 
-// Subscriptions builds the complete subscription set of every slot in
-// slots (duplicates ignored) for plan: on link 0 the `calls` subscription
-// first, then one callRoster subscription per placement on the slot, in
+// Subscriptions builds the complete subscription set of every connection in
+// connections (duplicates ignored) for plan: on connection 0 the `calls` subscription
+// first, then one callRoster subscription per placement on the connection, in
 // call id order. Indexes are left 0: the client assigns them.
-func Subscriptions(plan Plan, slots []Slot) map[Slot][]cmsws.Subscription {
-	sets := make(map[Slot][]cmsws.Subscription, len(slots))
-	for _, s := range slots {
+func Subscriptions(plan Plan, connections []Connection) map[Connection][]cmsws.Subscription {
+	sets := make(map[Connection][]cmsws.Subscription, len(connections))
+	for _, s := range connections {
 		if _, dup := sets[s]; !dup {
-			sets[s] = baseSet(s)
+			sets[s] = BaseSet(s.Number)
 		}
 	}
-	calls := make(map[Slot][]string, len(sets))
+	calls := make(map[Connection][]string, len(sets))
 	for _, p := range plan.Placements {
-		if _, ok := sets[p.Slot]; ok {
-			calls[p.Slot] = append(calls[p.Slot], p.Call)
+		if _, ok := sets[p.Connection]; ok {
+			calls[p.Connection] = append(calls[p.Connection], p.Call)
 		}
 	}
 	for s, cs := range calls {
@@ -196,9 +191,12 @@ func Subscriptions(plan Plan, slots []Slot) map[Slot][]cmsws.Subscription {
 	return sets
 }
 
-// baseSet is what a slot carries with no roster placed on it.
-func baseSet(s Slot) []cmsws.Subscription {
-	if s.Link == 0 {
+// BaseSet is what a connection carries with no roster placed on it: on
+// connection 0 the node's `calls` subscription, with every element the
+// model uses; nothing on the others. It is also each connection's initial
+// set when its client starts.
+func BaseSet(number int) []cmsws.Subscription {
+	if number == 0 {
 		return []cmsws.Subscription{{Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}}
 	}
 	return []cmsws.Subscription{}

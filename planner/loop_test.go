@@ -22,18 +22,18 @@ type fakeModel struct {
 	mu        sync.Mutex
 	meetings  []Meeting
 	avoid     map[string]map[string]bool
-	connected []Slot
+	connected []Connection
 	plans     []Plan
-	sets      []map[Slot][]cmsws.Subscription
+	sets      []map[Connection][]cmsws.Subscription
 }
 
-func (f *fakeModel) PlanInput() ([]Meeting, map[string]map[string]bool, []Slot) {
+func (f *fakeModel) PlanInput() ([]Meeting, map[string]map[string]bool, []Connection) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.meetings), f.avoid, slices.Clone(f.connected)
 }
 
-func (f *fakeModel) SetPlan(p Plan, s map[Slot][]cmsws.Subscription) {
+func (f *fakeModel) SetPlan(p Plan, s map[Connection][]cmsws.Subscription) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.plans = append(f.plans, p)
@@ -56,22 +56,22 @@ func (f *fakeModel) lastPlan() (Plan, bool) {
 }
 
 type setCall struct {
-	Slot Slot
-	Subs []cmsws.Subscription
+	Connection Connection
+	Subs       []cmsws.Subscription
 }
 
-// fakeClients records every SetSubscriptions and knows the slots in known
-// (all slots when known is nil).
+// fakeClients records every SetSubscriptions and knows the connections in known
+// (all connections when known is nil).
 type fakeClients struct {
 	mu    sync.Mutex
-	known map[Slot]bool
+	known map[Connection]bool
 	calls []setCall
 }
 
-func (f *fakeClients) SetSubscriptions(node string, link int, subs []cmsws.Subscription) bool {
+func (f *fakeClients) SetSubscriptions(node string, number int, subs []cmsws.Subscription) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := Slot{node, link}
+	s := Connection{node, number}
 	f.calls = append(f.calls, setCall{s, slices.Clone(subs)})
 	return f.known == nil || f.known[s]
 }
@@ -86,11 +86,11 @@ func (f *fakeClients) take() []setCall {
 }
 
 // last returns the most recent set pushed to s.
-func (f *fakeClients) last(s Slot) ([]cmsws.Subscription, bool) {
+func (f *fakeClients) last(s Connection) ([]cmsws.Subscription, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := len(f.calls) - 1; i >= 0; i-- {
-		if f.calls[i].Slot == s {
+		if f.calls[i].Connection == s {
 			return f.calls[i].Subs, true
 		}
 	}
@@ -98,25 +98,25 @@ func (f *fakeClients) last(s Slot) ([]cmsws.Subscription, bool) {
 }
 
 // checkSets verifies pushed sets against the plan, from first principles:
-// link 0 starts with calls, every placement appears exactly once on its
-// slot, nothing else is there, and no set exceeds 100.
+// connection 0 starts with calls, every placement appears exactly once on its
+// connection, nothing else is there, and no set exceeds 100.
 func checkSets(t *testing.T, p Plan, calls []setCall) {
 	t.Helper()
-	want := map[Slot]map[string]bool{}
+	want := map[Connection]map[string]bool{}
 	for _, pl := range p.Placements {
-		if want[pl.Slot] == nil {
-			want[pl.Slot] = map[string]bool{}
+		if want[pl.Connection] == nil {
+			want[pl.Connection] = map[string]bool{}
 		}
-		want[pl.Slot][pl.Call] = true
+		want[pl.Connection][pl.Call] = true
 	}
 	for _, c := range calls {
 		subs := c.Subs
 		if len(subs) > SubscriptionsPerConnection {
-			t.Errorf("%v: %d subscriptions", c.Slot, len(subs))
+			t.Errorf("%v: %d subscriptions", c.Connection, len(subs))
 		}
-		if c.Slot.Link == 0 {
+		if c.Connection.Number == 0 {
 			if len(subs) == 0 || !reflect.DeepEqual(subs[0], cmsws.Subscription{Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}) {
-				t.Errorf("%v: link 0 set does not start with calls: %v", c.Slot, subs)
+				t.Errorf("%v: connection 0 set does not start with calls: %v", c.Connection, subs)
 				continue
 			}
 			subs = subs[1:]
@@ -124,18 +124,18 @@ func checkSets(t *testing.T, p Plan, calls []setCall) {
 		got := map[string]bool{}
 		for _, s := range subs {
 			if s.Type != cmsws.ResourceCallRoster || !slices.Equal(s.Elements, cmsws.CallRosterElements) || got[s.Call] {
-				t.Errorf("%v: unexpected subscription %+v", c.Slot, s)
+				t.Errorf("%v: unexpected subscription %+v", c.Connection, s)
 			}
 			got[s.Call] = true
 		}
-		if !reflect.DeepEqual(got, want[c.Slot]) && (len(got) > 0 || len(want[c.Slot]) > 0) {
-			t.Errorf("%v: rosters %v, plan says %v", c.Slot, got, want[c.Slot])
+		if !reflect.DeepEqual(got, want[c.Connection]) && (len(got) > 0 || len(want[c.Connection]) > 0) {
+			t.Errorf("%v: rosters %v, plan says %v", c.Connection, got, want[c.Connection])
 		}
 	}
 }
 
 func TestStepBatches(t *testing.T) {
-	conn := slots(2, "a", "b", "c")
+	conn := connections(2, "a", "b", "c")
 	model := &fakeModel{connected: conn}
 	clients := &fakeClients{}
 	r := NewRunner(model, clients, Options{})
@@ -143,7 +143,7 @@ func TestStepBatches(t *testing.T) {
 	r.Step()
 	first := clients.take()
 	if len(first) != len(conn) {
-		t.Fatalf("%d SetSubscriptions for %d slots", len(first), len(conn))
+		t.Fatalf("%d SetSubscriptions for %d connections", len(first), len(conn))
 	}
 	checkSets(t, Plan{}, first)
 
@@ -155,17 +155,17 @@ func TestStepBatches(t *testing.T) {
 	})
 	p := r.Step()
 	calls := clients.take()
-	per := map[Slot]int{}
+	per := map[Connection]int{}
 	for _, c := range calls {
-		per[c.Slot]++
+		per[c.Connection]++
 	}
 	for _, s := range conn {
 		if per[s] != 1 {
-			t.Errorf("slot %v: %d SetSubscriptions in one batch, want 1", s, per[s])
+			t.Errorf("connection %v: %d SetSubscriptions in one batch, want 1", s, per[s])
 		}
 	}
 	if len(per) != len(conn) {
-		t.Errorf("SetSubscriptions on %d slots, want %d", len(per), len(conn))
+		t.Errorf("SetSubscriptions on %d connections, want %d", len(per), len(conn))
 	}
 	if len(p.Placements) != 50 {
 		t.Errorf("%d placed, want 50", len(p.Placements))
@@ -191,14 +191,14 @@ func TestStepBatches(t *testing.T) {
 	sets := model.sets[len(model.sets)-1]
 	model.mu.Unlock()
 	for _, c := range again {
-		if !reflect.DeepEqual(sets[c.Slot], c.Subs) {
-			t.Errorf("model's set for %v differs from the pushed one", c.Slot)
+		if !reflect.DeepEqual(sets[c.Connection], c.Subs) {
+			t.Errorf("model's set for %v differs from the pushed one", c.Connection)
 		}
 	}
 }
 
 func TestStepDisconnectedSlotReset(t *testing.T) {
-	model := &fakeModel{connected: slots(2, "a", "b"), meetings: []Meeting{
+	model := &fakeModel{connected: connections(2, "a", "b"), meetings: []Meeting{
 		meeting("m1", 5, "a"), meeting("m2", 6, "a"), meeting("m3", 7, "a", "b"),
 	}}
 	clients := &fakeClients{}
@@ -207,7 +207,7 @@ func TestStepDisconnectedSlotReset(t *testing.T) {
 	clients.take()
 	onA := 0
 	for _, pl := range p.Placements {
-		if pl.Slot.Node == "a" {
+		if pl.Connection.Node == "a" {
 			onA++
 		}
 	}
@@ -215,22 +215,22 @@ func TestStepDisconnectedSlotReset(t *testing.T) {
 		t.Fatalf("setup: nothing on a: %+v", p)
 	}
 
-	// Node a goes away: its slots get their base sets once, the rosters
+	// Node a goes away: its connections get their base sets once, the rosters
 	// move to b where possible.
-	model.set(func(f *fakeModel) { f.connected = slots(2, "b") })
+	model.set(func(f *fakeModel) { f.connected = connections(2, "b") })
 	p2 := r.Step()
 	calls := clients.take()
-	got := map[Slot][]cmsws.Subscription{}
+	got := map[Connection][]cmsws.Subscription{}
 	for _, c := range calls {
-		got[c.Slot] = c.Subs
+		got[c.Connection] = c.Subs
 	}
-	if want := baseSet(Slot{"a", 0}); !reflect.DeepEqual(got[Slot{"a", 0}], want) {
-		t.Errorf("a/0 reset to %v, want %v", got[Slot{"a", 0}], want)
+	if want := BaseSet(0); !reflect.DeepEqual(got[Connection{"a", 0}], want) {
+		t.Errorf("a/0 reset to %v, want %v", got[Connection{"a", 0}], want)
 	}
-	if s, ok := got[Slot{"a", 1}]; !ok || len(s) != 0 {
+	if s, ok := got[Connection{"a", 1}]; !ok || len(s) != 0 {
 		t.Errorf("a/1 reset to %v (pushed %v), want empty", s, ok)
 	}
-	if p2.Placements["m3"].Slot.Node != "b" || !slices.Equal(p2.Skipped, []string{"m1", "m2"}) {
+	if p2.Placements["m3"].Connection.Node != "b" || !slices.Equal(p2.Skipped, []string{"m1", "m2"}) {
 		t.Errorf("plan after a left: %+v", p2)
 	}
 	checkSets(t, p2, calls)
@@ -238,14 +238,14 @@ func TestStepDisconnectedSlotReset(t *testing.T) {
 	// Only once.
 	r.Step()
 	for _, c := range clients.take() {
-		if c.Slot.Node == "a" {
+		if c.Connection.Node == "a" {
 			t.Errorf("a pushed again: %v", c)
 		}
 	}
 }
 
 func TestSetOptions(t *testing.T) {
-	model := &fakeModel{connected: slots(1, "a"), meetings: []Meeting{meeting("keep", 5, "a"), meeting("drop", 6, "a")}}
+	model := &fakeModel{connected: connections(1, "a"), meetings: []Meeting{meeting("keep", 5, "a"), meeting("drop", 6, "a")}}
 	clients := &fakeClients{}
 	r := NewRunner(model, clients, Options{})
 	if p := r.Step(); len(p.Placements) != 2 {
@@ -268,8 +268,8 @@ func TestSetOptions(t *testing.T) {
 }
 
 func TestStepUnknownClient(t *testing.T) {
-	model := &fakeModel{connected: slots(1, "a", "b"), meetings: []Meeting{meeting("m", 5, "a", "b")}}
-	clients := &fakeClients{known: map[Slot]bool{{"b", 0}: true}}
+	model := &fakeModel{connected: connections(1, "a", "b"), meetings: []Meeting{meeting("m", 5, "a", "b")}}
+	clients := &fakeClients{known: map[Connection]bool{{"b", 0}: true}}
 	r := NewRunner(model, clients, Options{})
 	p := r.Step() // must not panic; the plan is still recorded
 	if _, ok := model.lastPlan(); !ok || len(p.Placements) != 1 {
@@ -278,13 +278,13 @@ func TestStepUnknownClient(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
-	model := &fakeModel{connected: slots(1, "a", "b")}
+	model := &fakeModel{connected: connections(1, "a", "b")}
 	clients := &fakeClients{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Run(ctx, model, clients, Options{Interval: 5 * time.Millisecond})
+		NewRunner(model, clients, Options{Interval: 5 * time.Millisecond}).Run(ctx)
 	}()
 	stop := func() {
 		cancel()
@@ -306,7 +306,7 @@ func TestRun(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}
-	hasRoster := func(s Slot, call string) bool {
+	hasRoster := func(s Connection, call string) bool {
 		subs, _ := clients.last(s)
 		return slices.ContainsFunc(subs, func(x cmsws.Subscription) bool {
 			return x.Type == cmsws.ResourceCallRoster && x.Call == call
@@ -315,13 +315,13 @@ func TestRun(t *testing.T) {
 
 	waitFor("first plan", func() bool { _, ok := model.lastPlan(); return ok })
 	model.set(func(f *fakeModel) { f.meetings = []Meeting{meeting("m", 3, "b")} })
-	waitFor("roster on b", func() bool { return hasRoster(Slot{"b", 0}, callID("m", "b")) })
+	waitFor("roster on b", func() bool { return hasRoster(Connection{"b", 0}, callID("m", "b")) })
 	model.set(func(f *fakeModel) {
 		f.meetings = []Meeting{meeting("m", 3, "a", "b")}
 		f.avoid = map[string]map[string]bool{"m": {"b": true}}
 	})
 	waitFor("re-homed to a", func() bool {
-		return hasRoster(Slot{"a", 0}, callID("m", "a")) && !hasRoster(Slot{"b", 0}, callID("m", "b"))
+		return hasRoster(Connection{"a", 0}, callID("m", "a")) && !hasRoster(Connection{"b", 0}, callID("m", "b"))
 	})
 
 	stop()
@@ -329,13 +329,13 @@ func TestRun(t *testing.T) {
 
 func TestSubscriptionsOrder(t *testing.T) {
 	p := Plan{Placements: map[string]Placement{
-		"x": {Slot{"a", 0}, "c2"}, "y": {Slot{"a", 0}, "c1"}, "z": {Slot{"a", 1}, "c3"}, "off": {Slot{"q", 0}, "c9"},
+		"x": {Connection{"a", 0}, "c2"}, "y": {Connection{"a", 0}, "c1"}, "z": {Connection{"a", 1}, "c3"}, "off": {Connection{"q", 0}, "c9"},
 	}}
-	got := Subscriptions(p, []Slot{{"a", 0}, {"a", 1}, {"a", 0}})
+	got := Subscriptions(p, []Connection{{"a", 0}, {"a", 1}, {"a", 0}})
 	roster := func(c string) cmsws.Subscription {
 		return cmsws.Subscription{Type: cmsws.ResourceCallRoster, Call: c, Elements: cmsws.CallRosterElements}
 	}
-	want := map[Slot][]cmsws.Subscription{
+	want := map[Connection][]cmsws.Subscription{
 		{"a", 0}: {{Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}, roster("c1"), roster("c2")},
 		{"a", 1}: {roster("c3")},
 	}

@@ -4,34 +4,34 @@ import (
 	"cmp"
 	"regexp"
 	"slices"
-	"sort"
 )
 
 // SubscriptionsPerConnection is the CMS limit of subscriptions on one
-// events connection [Events Guide]. The `calls` subscription on link 0
+// events connection [Events Guide]. The `calls` subscription on connection 0
 // counts against it.
 const SubscriptionsPerConnection = 100
 
-// DefaultCapacity is the roster budget of a slot: link 0 also carries the
-// node's `calls` subscription, so it has one subscription less.
-func DefaultCapacity(s Slot) int {
-	if s.Link == 0 {
+// DefaultCapacity is the roster budget of a connection: connection 0 also
+// carries the node's `calls` subscription, so it has one subscription less.
+func DefaultCapacity(s Connection) int {
+	if s.Number == 0 {
 		return SubscriptionsPerConnection - 1
 	}
 	return SubscriptionsPerConnection
 }
 
-// Slot is one events connection: a node and its 0-based link number.
-type Slot struct {
-	Node string
-	Link int
+// Connection names one events connection: a node and the connection's
+// 0-based number among the node's connections (the `connection` label).
+type Connection struct {
+	Node   string
+	Number int
 }
 
-func compareSlots(a, b Slot) int {
+func compareConnections(a, b Connection) int {
 	if c := cmp.Compare(a.Node, b.Node); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.Link, b.Link)
+	return cmp.Compare(a.Number, b.Number)
 }
 
 // Meeting is one meeting: the call instances that share a callCorrelator.
@@ -45,12 +45,12 @@ type Meeting struct {
 // Input is everything Compute decides from, besides the previous plan.
 type Input struct {
 	Meetings []Meeting
-	// Slots are the usable connections: configured links of connected
+	// Connections are the usable connections: configured connections of connected
 	// nodes. Duplicates are ignored.
-	Slots []Slot
-	// Capacity is the number of roster subscriptions a slot may carry;
+	Connections []Connection
+	// Capacity is the number of roster subscriptions a connection may carry;
 	// nil means DefaultCapacity. Negative values count as 0.
-	Capacity func(Slot) int
+	Capacity func(Connection) int
 	// Include and Exclude match Meeting.Name. An empty Include admits every
 	// meeting; Exclude wins over Include. Nil entries are ignored.
 	Include, Exclude []*regexp.Regexp
@@ -61,28 +61,28 @@ type Input struct {
 
 // Placement is where one meeting's roster subscription goes.
 type Placement struct {
-	Slot Slot
-	Call string // the call id of the meeting on Slot.Node
+	Connection Connection
+	Call       string // the call id of the meeting on Connection.Node
 }
 
 // Plan is the result of Compute.
 type Plan struct {
 	Placements map[string]Placement // meeting key → placement
-	Skipped    []string             // eligible meetings left out (no budget or no usable hosting slot), sorted
+	Skipped    []string             // eligible meetings left out (no budget or no usable hosting connection), sorted
 	Excluded   []string             // meetings filtered out by the patterns, sorted
-	Used       map[Slot]int         // roster subscriptions placed per usable slot (0 included)
-	// Limits are the subscriptions each usable slot may hold in all: its
-	// roster capacity plus its base set (the calls subscription on link
-	// 0), so that what is free is Limits minus the set's length.
-	Limits map[Slot]int
+	Used       map[Connection]int   // roster subscriptions placed per usable connection (0 included)
+	// Limits are the subscriptions each usable connection may hold in all: its
+	// roster capacity plus its base set (the calls subscription on connection
+	//  0), so that what is free is Limits minus the set's length.
+	Limits map[Connection]int
 }
 
 // candidate is one eligible meeting during Compute.
 type candidate struct {
-	m     *Meeting
-	rank  int    // 4× the rank value, so that hysteresis stays in integers
-	slots []Slot // usable slots on hosting, non-avoided nodes, sorted
-	keep  *Placement
+	m           *Meeting
+	rank        int          // 4× the rank value, so that hysteresis stays in integers
+	connections []Connection // usable connections on hosting, non-avoided nodes, sorted
+	keep        *Placement
 }
 
 // Compute plans the roster subscriptions for in, starting from prev (the
@@ -92,37 +92,37 @@ type candidate struct {
 // ranks as size*1.25+1, so that a newcomer must be clearly larger to take
 // its place and sizes jittering around the cut-off do not cause churn. Ties
 // go by key. In rank order, each meeting keeps its previous placement when
-// that is still valid (same node still hosts it, node not avoided, slot
+// that is still valid (same node still hosts it, node not avoided, connection
 // usable, room left; a changed call id on the same node is re-pointed).
-// Otherwise it goes to the hosting slot with the most room left, which
-// spreads subscriptions over nodes. When no hosting slot has room, it
-// displaces the lowest-ranked kept placement on one of its slots that ranks
+// Otherwise it goes to the hosting connection with the most room left, which
+// spreads subscriptions over nodes. When no hosting connection has room, it
+// displaces the lowest-ranked kept placement on one of its connections that ranks
 // below it; the displaced meeting then looks for room elsewhere in turn.
 //
 // Compute is deterministic: the same input and prev give the same plan,
-// whatever the order of Meetings and Slots. A plan fed back with unchanged
+// whatever the order of Meetings and Connections. A plan fed back with unchanged
 // input is a fixed point (nothing moves).
 func Compute(in Input, prev Plan) Plan {
 	capOf := in.Capacity
 	if capOf == nil {
 		capOf = DefaultCapacity
 	}
-	plan := Plan{Placements: map[string]Placement{}, Used: map[Slot]int{}, Limits: map[Slot]int{}}
+	plan := Plan{Placements: map[string]Placement{}, Used: map[Connection]int{}, Limits: map[Connection]int{}}
 
-	// Usable slots, their capacity, and each node's slots in link order.
-	capacity := make(map[Slot]int, len(in.Slots))
-	nodeSlots := map[string][]Slot{}
-	for _, s := range in.Slots {
+	// Usable connections, their capacity, and each node's connections in number order.
+	capacity := make(map[Connection]int, len(in.Connections))
+	nodeConnections := map[string][]Connection{}
+	for _, s := range in.Connections {
 		if _, dup := capacity[s]; dup {
 			continue
 		}
 		capacity[s] = max(capOf(s), 0)
 		plan.Used[s] = 0
-		plan.Limits[s] = capacity[s] + len(baseSet(s))
-		nodeSlots[s.Node] = append(nodeSlots[s.Node], s)
+		plan.Limits[s] = capacity[s] + len(BaseSet(s.Number))
+		nodeConnections[s.Node] = append(nodeConnections[s.Node], s)
 	}
-	for _, ss := range nodeSlots {
-		slices.SortFunc(ss, compareSlots)
+	for _, ss := range nodeConnections {
+		slices.SortFunc(ss, compareConnections)
 	}
 
 	cands := make([]candidate, 0, len(in.Meetings))
@@ -146,9 +146,9 @@ func Compute(in Input, prev Plan) Plan {
 			if call == "" || avoid[node] {
 				continue
 			}
-			c.slots = append(c.slots, nodeSlots[node]...)
+			c.connections = append(c.connections, nodeConnections[node]...)
 		}
-		slices.SortFunc(c.slots, compareSlots)
+		slices.SortFunc(c.connections, compareConnections)
 		cands = append(cands, c)
 	}
 	slices.SortFunc(cands, func(a, b candidate) int {
@@ -159,24 +159,24 @@ func Compute(in Input, prev Plan) Plan {
 	})
 
 	// Reserve the previous placements that are still valid, in rank order
-	// so that the lower-ranked ones lose out when a slot shrank. reserved
-	// holds, per slot, the indexes (ascending) of the meetings holding a
+	// so that the lower-ranked ones lose out when a connection shrank. reserved
+	// holds, per connection, the indexes (ascending) of the meetings holding a
 	// reservation there.
-	used := make(map[Slot]int, len(capacity))
-	reserved := map[Slot][]int{}
+	used := make(map[Connection]int, len(capacity))
+	reserved := map[Connection][]int{}
 	for i := range cands {
 		c := &cands[i]
 		p, ok := prev.Placements[c.m.Key]
 		if !ok {
 			continue
 		}
-		call := c.m.Calls[p.Slot.Node]
-		if call == "" || !slices.Contains(c.slots, p.Slot) || used[p.Slot] >= capacity[p.Slot] {
+		call := c.m.Calls[p.Connection.Node]
+		if call == "" || !slices.Contains(c.connections, p.Connection) || used[p.Connection] >= capacity[p.Connection] {
 			continue
 		}
-		c.keep = &Placement{Slot: p.Slot, Call: call}
-		used[p.Slot]++
-		reserved[p.Slot] = append(reserved[p.Slot], i)
+		c.keep = &Placement{Connection: p.Connection, Call: call}
+		used[p.Connection]++
+		reserved[p.Connection] = append(reserved[p.Connection], i)
 	}
 
 	for i := range cands {
@@ -185,9 +185,9 @@ func Compute(in Input, prev Plan) Plan {
 			plan.Placements[c.m.Key] = *c.keep
 			continue
 		}
-		s, ok := roomiest(c.slots, used, capacity)
+		s, ok := roomiest(c.connections, used, capacity)
 		if !ok {
-			s, ok = displace(i, c.slots, reserved)
+			s, ok = displace(i, c.connections, reserved)
 			if !ok {
 				plan.Skipped = append(plan.Skipped, c.m.Key)
 				continue
@@ -197,14 +197,14 @@ func Compute(in Input, prev Plan) Plan {
 			used[s]-- // freed by the victim, taken again below
 		}
 		used[s]++
-		plan.Placements[c.m.Key] = Placement{Slot: s, Call: c.m.Calls[s.Node]}
+		plan.Placements[c.m.Key] = Placement{Connection: s, Call: c.m.Calls[s.Node]}
 	}
 
 	for _, p := range plan.Placements {
-		plan.Used[p.Slot]++
+		plan.Used[p.Connection]++
 	}
-	sort.Strings(plan.Skipped)
-	sort.Strings(plan.Excluded)
+	slices.Sort(plan.Skipped)
+	slices.Sort(plan.Excluded)
 	return plan
 }
 
@@ -229,12 +229,12 @@ func eligible(name string, include, exclude []*regexp.Regexp) bool {
 	return admitted || !any
 }
 
-// roomiest returns the slot with the most room left; slots are sorted, so
-// the first maximum is the tie-break by node name, then link.
-func roomiest(slots []Slot, used, capacity map[Slot]int) (Slot, bool) {
-	var best Slot
+// roomiest returns the connection with the most room left; connections are sorted, so
+// the first maximum is the tie-break by node name, then connection number.
+func roomiest(connections []Connection, used, capacity map[Connection]int) (Connection, bool) {
+	var best Connection
 	bestRoom := 0
-	for _, s := range slots {
+	for _, s := range connections {
 		if room := capacity[s] - used[s]; room > bestRoom {
 			best, bestRoom = s, room
 		}
@@ -242,14 +242,14 @@ func roomiest(slots []Slot, used, capacity map[Slot]int) (Slot, bool) {
 	return best, bestRoom > 0
 }
 
-// displace finds, among slots, the one whose lowest-ranked reservation
+// displace finds, among connections, the one whose lowest-ranked reservation
 // belongs to a meeting ranked below candidate i (a higher index), choosing
 // the lowest-ranked such meeting overall: the one that would lose out
 // anyway in a full budget. Reservations of meetings already processed stay.
-func displace(i int, slots []Slot, reserved map[Slot][]int) (Slot, bool) {
-	var best Slot
+func displace(i int, connections []Connection, reserved map[Connection][]int) (Connection, bool) {
+	var best Connection
 	bestIdx := i
-	for _, s := range slots {
+	for _, s := range connections {
 		r := reserved[s]
 		if len(r) > 0 && r[len(r)-1] > bestIdx {
 			best, bestIdx = s, r[len(r)-1]
@@ -258,7 +258,7 @@ func displace(i int, slots []Slot, reserved map[Slot][]int) (Slot, bool) {
 	return best, bestIdx > i
 }
 
-func popLast(reserved map[Slot][]int, s Slot) int {
+func popLast(reserved map[Connection][]int, s Connection) int {
 	r := reserved[s]
 	last := r[len(r)-1]
 	reserved[s] = r[:len(r)-1]

@@ -12,38 +12,38 @@ import (
 )
 
 func TestDefaultCapacity(t *testing.T) {
-	if got := DefaultCapacity(Slot{"a", 0}); got != 99 {
-		t.Errorf("link 0: %d, want 99 (the calls subscription takes one)", got)
+	if got := DefaultCapacity(Connection{"a", 0}); got != 99 {
+		t.Errorf("connection 0: %d, want 99 (the calls subscription takes one)", got)
 	}
 	for l := 1; l < 4; l++ {
-		if got := DefaultCapacity(Slot{"a", l}); got != 100 {
-			t.Errorf("link %d: %d, want 100", l, got)
+		if got := DefaultCapacity(Connection{"a", l}); got != 100 {
+			t.Errorf("connection %d: %d, want 100", l, got)
 		}
 	}
 }
 
-// Limits are what each usable slot may hold in all: its roster capacity
-// plus the calls subscription on link 0. With CMS's budget that is 100 on
+// Limits are what each usable connection may hold in all: its roster capacity
+// plus the calls subscription on connection 0. With CMS's budget that is 100 on
 // every connection; with a smaller configured one (the demo's 3) it is that
 // plus the calls subscription, so used + left tells the truth.
 func TestLimits(t *testing.T) {
-	slots := []Slot{{"a", 0}, {"a", 1}, {"b", 0}}
+	connections := []Connection{{"a", 0}, {"a", 1}, {"b", 0}}
 	for _, c := range []struct {
 		name     string
-		capacity func(Slot) int
-		want     map[Slot]int
+		capacity func(Connection) int
+		want     map[Connection]int
 	}{
-		{"CMS", nil, map[Slot]int{{"a", 0}: 100, {"a", 1}: 100, {"b", 0}: 100}},
-		{"three per connection", func(Slot) int { return 3 }, map[Slot]int{{"a", 0}: 4, {"a", 1}: 3, {"b", 0}: 4}},
-		{"negative counts as none", func(Slot) int { return -5 }, map[Slot]int{{"a", 0}: 1, {"a", 1}: 0, {"b", 0}: 1}},
+		{"CMS", nil, map[Connection]int{{"a", 0}: 100, {"a", 1}: 100, {"b", 0}: 100}},
+		{"three per connection", func(Connection) int { return 3 }, map[Connection]int{{"a", 0}: 4, {"a", 1}: 3, {"b", 0}: 4}},
+		{"negative counts as none", func(Connection) int { return -5 }, map[Connection]int{{"a", 0}: 1, {"a", 1}: 0, {"b", 0}: 1}},
 	} {
-		p := Compute(Input{Meetings: []Meeting{meeting("m", 5, "a", "b")}, Slots: slots, Capacity: c.capacity}, Plan{})
+		p := Compute(Input{Meetings: []Meeting{meeting("m", 5, "a", "b")}, Connections: connections, Capacity: c.capacity}, Plan{})
 		if !maps.Equal(p.Limits, c.want) {
 			t.Errorf("%s: limits %v, want %v", c.name, p.Limits, c.want)
 		}
-		for s, set := range Subscriptions(p, slots) {
+		for s, set := range Subscriptions(p, connections) {
 			if len(set) > p.Limits[s] && p.Limits[s] > 0 {
-				t.Errorf("%s: slot %v holds %d subscriptions, limit %d", c.name, s, len(set), p.Limits[s])
+				t.Errorf("%s: connection %v holds %d subscriptions, limit %d", c.name, s, len(set), p.Limits[s])
 			}
 		}
 	}
@@ -68,18 +68,18 @@ func threeHundred(allNodes bool) []Meeting {
 
 func TestThreeHundredMeetings(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		links    int
-		allNodes bool
-		skipped  []string
+		name        string
+		connections int
+		allNodes    bool
+		skipped     []string
 	}{
-		{"1 link, each meeting on one node", 1, false, []string{"m000", "m001", "m002"}},
-		{"1 link, each meeting on all nodes", 1, true, []string{"m000", "m001", "m002"}},
-		{"2 links, each meeting on one node", 2, false, nil},
-		{"2 links, each meeting on all nodes", 2, true, nil},
+		{"1 connection, each meeting on one node", 1, false, []string{"m000", "m001", "m002"}},
+		{"1 connection, each meeting on all nodes", 1, true, []string{"m000", "m001", "m002"}},
+		{"2 connections, each meeting on one node", 2, false, nil},
+		{"2 connections, each meeting on all nodes", 2, true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := Input{Meetings: threeHundred(tc.allNodes), Slots: slots(tc.links, "cb1", "cb2", "cb3")}
+			in := Input{Meetings: threeHundred(tc.allNodes), Connections: connections(tc.connections, "cb1", "cb2", "cb3")}
 			p := Compute(in, Plan{})
 			checkPlan(t, in, p)
 			if !slices.Equal(p.Skipped, tc.skipped) {
@@ -98,14 +98,14 @@ func TestThreeHundredMeetings(t *testing.T) {
 }
 
 func TestLargestFirstWhenShort(t *testing.T) {
-	// One slot for 3 roster subscriptions; 6 meetings.
+	// One connection for 3 roster subscriptions; 6 meetings.
 	in := Input{
 		Meetings: []Meeting{
 			meeting("a", 5, "n"), meeting("b", 50, "n"), meeting("c", 7, "n"),
 			meeting("d", 40, "n"), meeting("e", 7, "n"), meeting("f", 1, "n"),
 		},
-		Slots:    slots(1, "n"),
-		Capacity: constCap(3),
+		Connections: connections(1, "n"),
+		Capacity:    constCap(3),
 	}
 	p := Compute(in, Plan{})
 	checkPlan(t, in, p)
@@ -125,15 +125,15 @@ func TestSpreadAcrossNodes(t *testing.T) {
 			meeting("x1", 10, "a"), meeting("x2", 10, "a"), meeting("y1", 10, "b"),
 			meeting("big", 5, "a", "b", "c"),
 		},
-		Slots:    slots(1, "a", "b", "c"),
-		Capacity: constCap(10),
+		Connections: connections(1, "a", "b", "c"),
+		Capacity:    constCap(10),
 	}
 	in.Meetings = append(in.Meetings, meeting("c1", 10, "c"))
 	p := Compute(in, Plan{})
 	checkPlan(t, in, p)
 	// Before "big" (the smallest, placed last): a has 8 left, b 9, c 9 → b
 	// (tie between b and c broken by node name).
-	if got := p.Placements["big"].Slot; got != (Slot{"b", 0}) {
+	if got := p.Placements["big"].Connection; got != (Connection{"b", 0}) {
 		t.Errorf("big placed on %v, want b/0", got)
 	}
 
@@ -142,20 +142,20 @@ func TestSpreadAcrossNodes(t *testing.T) {
 	for i := range 30 {
 		ms = append(ms, meeting(fmt.Sprintf("m%02d", i), 100-i, "a", "b", "c"))
 	}
-	in = Input{Meetings: ms, Slots: slots(1, "a", "b", "c")}
+	in = Input{Meetings: ms, Connections: connections(1, "a", "b", "c")}
 	p = Compute(in, Plan{})
 	checkPlan(t, in, p)
-	for _, s := range in.Slots {
+	for _, s := range in.Connections {
 		if p.Used[s] != 10 {
-			t.Errorf("slot %v carries %d, want 10 (even spread)", s, p.Used[s])
+			t.Errorf("connection %v carries %d, want 10 (even spread)", s, p.Used[s])
 		}
 	}
 
-	// With two links, link 1 (100 free) is preferred over link 0 (99) on
-	// the same node, and the emptiest slot wins over a tie in node name.
-	in = Input{Meetings: []Meeting{meeting("m", 1, "a")}, Slots: slots(2, "a")}
+	// With two connections, connection 1 (100 free) is preferred over connection 0 (99) on
+	// the same node, and the emptiest connection wins over a tie in node name.
+	in = Input{Meetings: []Meeting{meeting("m", 1, "a")}, Connections: connections(2, "a")}
 	p = Compute(in, Plan{})
-	if got := p.Placements["m"].Slot; got != (Slot{"a", 1}) {
+	if got := p.Placements["m"].Connection; got != (Connection{"a", 1}) {
 		t.Errorf("placed on %v, want a/1 (most room)", got)
 	}
 }
@@ -182,7 +182,7 @@ func TestHysteresis(t *testing.T) {
 		for k, n := range sizes {
 			ms = append(ms, meeting(k, n, "n"))
 		}
-		return Input{Meetings: ms, Slots: slots(1, "n"), Capacity: constCap(2)}
+		return Input{Meetings: ms, Connections: connections(1, "n"), Capacity: constCap(2)}
 	}
 	p := Compute(base(map[string]int{"a": 10, "b": 10, "c": 10}), Plan{})
 	if got := placedKeys(p); !slices.Equal(got, []string{"a", "b"}) {
@@ -221,9 +221,9 @@ func TestNewcomerDoesNotPushIncumbentAround(t *testing.T) {
 	// x (small) is on a/0; a newcomer larger than x hosted on a and b must
 	// not take a's room in a way that moves x: there is room on both.
 	in := Input{
-		Meetings: []Meeting{meeting("x", 1, "a", "b")},
-		Slots:    slots(1, "a", "b"),
-		Capacity: constCap(2),
+		Meetings:    []Meeting{meeting("x", 1, "a", "b")},
+		Connections: connections(1, "a", "b"),
+		Capacity:    constCap(2),
 	}
 	p := Compute(in, Plan{})
 	home := p.Placements["x"]
@@ -252,11 +252,11 @@ func TestNewcomerDoesNotPushIncumbentAround(t *testing.T) {
 
 func TestRehome(t *testing.T) {
 	in := Input{
-		Meetings: []Meeting{meeting("m", 20, "a", "b", "c")},
-		Slots:    slots(1, "a", "b", "c"),
+		Meetings:    []Meeting{meeting("m", 20, "a", "b", "c")},
+		Connections: connections(1, "a", "b", "c"),
 	}
 	p := Compute(in, Plan{})
-	home := p.Placements["m"].Slot.Node
+	home := p.Placements["m"].Connection.Node
 	if home != "a" {
 		t.Fatalf("first placement on %s, want a (tie by node name)", home)
 	}
@@ -266,7 +266,7 @@ func TestRehome(t *testing.T) {
 		in.Meetings = []Meeting{meeting("m", 20, "b", "c")}
 		p2 := Compute(in, p)
 		checkPlan(t, in, p2)
-		if got := p2.Placements["m"]; got.Slot.Node == "a" || got.Call != callID("m", got.Slot.Node) {
+		if got := p2.Placements["m"]; got.Connection.Node == "a" || got.Call != callID("m", got.Connection.Node) {
 			t.Errorf("placement %v, want re-homed off a with that node's call id", got)
 		}
 	})
@@ -275,7 +275,7 @@ func TestRehome(t *testing.T) {
 		in.Avoid = map[string]map[string]bool{"m": {"a": true, "b": true}}
 		p2 := Compute(in, p)
 		checkPlan(t, in, p2)
-		if got := p2.Placements["m"].Slot; got != (Slot{"c", 0}) {
+		if got := p2.Placements["m"].Connection; got != (Connection{"c", 0}) {
 			t.Errorf("placed on %v, want c/0", got)
 		}
 		in.Avoid["m"]["c"] = true
@@ -285,12 +285,12 @@ func TestRehome(t *testing.T) {
 			t.Errorf("avoided everywhere: skipped %v, want [m]", p3.Skipped)
 		}
 	})
-	t.Run("slot gone", func(t *testing.T) {
+	t.Run("connection gone", func(t *testing.T) {
 		in := in
-		in.Slots = slots(1, "b", "c")
+		in.Connections = connections(1, "b", "c")
 		p2 := Compute(in, p)
 		checkPlan(t, in, p2)
-		if got := p2.Placements["m"].Slot; got.Node == "a" {
+		if got := p2.Placements["m"].Connection; got.Node == "a" {
 			t.Errorf("still on %v", got)
 		}
 	})
@@ -300,14 +300,14 @@ func TestRehome(t *testing.T) {
 		m.Calls["a"] = "new-call"
 		in.Meetings = []Meeting{m}
 		p2 := Compute(in, p)
-		if got, want := p2.Placements["m"], (Placement{Slot{"a", 0}, "new-call"}); got != want {
+		if got, want := p2.Placements["m"], (Placement{Connection{"a", 0}, "new-call"}); got != want {
 			t.Errorf("placement %v, want %v (re-pointed in place)", got, want)
 		}
 	})
 	t.Run("other nodes change", func(t *testing.T) {
 		in := in
 		in.Meetings = []Meeting{meeting("m", 500, "a", "c")}
-		in.Slots = append(slots(1, "a", "c"), slots(1, "d")...)
+		in.Connections = append(connections(1, "a", "c"), connections(1, "d")...)
 		p2 := Compute(in, p)
 		if got := p2.Placements["m"]; got != p.Placements["m"] {
 			t.Errorf("moved from %v to %v without cause", p.Placements["m"], got)
@@ -318,7 +318,7 @@ func TestRehome(t *testing.T) {
 		in.Meetings = nil
 		p2 := Compute(in, p)
 		checkPlan(t, in, p2)
-		if len(p2.Placements) != 0 || len(p2.Skipped) != 0 || p2.Used[Slot{"a", 0}] != 0 {
+		if len(p2.Placements) != 0 || len(p2.Skipped) != 0 || p2.Used[Connection{"a", 0}] != 0 {
 			t.Errorf("ended meeting still planned: %+v", p2)
 		}
 	})
@@ -326,9 +326,9 @@ func TestRehome(t *testing.T) {
 
 func TestCapacityShrinks(t *testing.T) {
 	in := Input{
-		Meetings: []Meeting{meeting("a", 9, "n"), meeting("b", 8, "n"), meeting("c", 7, "n")},
-		Slots:    slots(1, "n"),
-		Capacity: constCap(3),
+		Meetings:    []Meeting{meeting("a", 9, "n"), meeting("b", 8, "n"), meeting("c", 7, "n")},
+		Connections: connections(1, "n"),
+		Capacity:    constCap(3),
 	}
 	p := Compute(in, Plan{})
 	in.Capacity = constCap(2)
@@ -340,15 +340,15 @@ func TestCapacityShrinks(t *testing.T) {
 }
 
 func TestRehomeDisplacesOnlyBelowIt(t *testing.T) {
-	// Slot b/0 is full with s (small) and t; m loses node a and must go to
+	// Connection b/0 is full with s (small) and t; m loses node a and must go to
 	// b: it displaces the smallest, s, which has nowhere else to go.
 	in := Input{
-		Meetings: []Meeting{meeting("m", 50, "a", "b"), meeting("s", 2, "b"), meeting("t", 9, "b")},
-		Slots:    slots(1, "a", "b"),
-		Capacity: constCap(2),
+		Meetings:    []Meeting{meeting("m", 50, "a", "b"), meeting("s", 2, "b"), meeting("t", 9, "b")},
+		Connections: connections(1, "a", "b"),
+		Capacity:    constCap(2),
 	}
 	p := Compute(in, Plan{})
-	if p.Placements["m"].Slot.Node != "a" || len(p.Placements) != 3 {
+	if p.Placements["m"].Connection.Node != "a" || len(p.Placements) != 3 {
 		t.Fatalf("setup: %+v", p)
 	}
 	in.Meetings[0] = meeting("m", 50, "b")
@@ -380,7 +380,7 @@ func TestIncludeExclude(t *testing.T) {
 		{"nil patterns ignored", []*regexp.Regexp{nil}, []*regexp.Regexp{nil}, []string{"1", "2", "3", "4"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := Input{Meetings: ms, Slots: slots(1, "a"), Include: tc.include, Exclude: tc.exclude}
+			in := Input{Meetings: ms, Connections: connections(1, "a"), Include: tc.include, Exclude: tc.exclude}
 			p := Compute(in, Plan{})
 			checkPlan(t, in, p)
 			if got := placedKeys(p); !slices.Equal(got, tc.placed) {
@@ -393,7 +393,7 @@ func TestIncludeExclude(t *testing.T) {
 	}
 
 	// A placed meeting that becomes excluded frees its subscription.
-	in := Input{Meetings: ms, Slots: slots(1, "a"), Capacity: constCap(1)}
+	in := Input{Meetings: ms, Connections: connections(1, "a"), Capacity: constCap(1)}
 	p := Compute(in, Plan{})
 	if got := placedKeys(p); !slices.Equal(got, []string{"2"}) {
 		t.Fatalf("placed %v, want [2]", got)
@@ -414,12 +414,12 @@ func TestBadInput(t *testing.T) {
 			{Key: "nohost", Size: 3},
 			{Key: "neg", Size: -7, Calls: map[string]string{"a": "x", "zz": "y"}},
 		},
-		Slots:    append(slots(1, "a", "b"), Slot{"a", 0}),
-		Capacity: func(s Slot) int { return map[string]int{"a": 5, "b": -3}[s.Node] },
+		Connections: append(connections(1, "a", "b"), Connection{"a", 0}),
+		Capacity:    func(s Connection) int { return map[string]int{"a": 5, "b": -3}[s.Node] },
 	}
 	p := Compute(in, Plan{})
 	checkPlan(t, in, p)
-	if got := p.Placements["dup"]; got.Slot.Node != "a" {
+	if got := p.Placements["dup"]; got.Connection.Node != "a" {
 		t.Errorf("duplicate key: %v, want the first occurrence (on a)", got)
 	}
 	if want := []string{"nocall", "nohost"}; !slices.Equal(p.Skipped, want) {
@@ -430,21 +430,21 @@ func TestBadInput(t *testing.T) {
 	}
 	// A previous plan naming things that no longer exist is harmless.
 	prev := Plan{Placements: map[string]Placement{
-		"gone": {Slot{"q", 3}, "c"}, "dup": {Slot{"zz", 0}, "c"},
+		"gone": {Connection{"q", 3}, "c"}, "dup": {Connection{"zz", 0}, "c"},
 	}}
 	checkPlan(t, in, Compute(in, prev))
 }
 
-// randomInput makes a random cluster: 1–4 nodes with 1–3 links of random
-// (often tight) capacity, some links down, 0–150 meetings on random node
+// randomInput makes a random cluster: 1–4 nodes with 1–3 connections of random
+// (often tight) capacity, some connections down, 0–150 meetings on random node
 // subsets, random avoid entries and random exclusions.
 func randomInput(r *rand.Rand) Input {
 	nodes := []string{"n1", "n2", "n3", "n4"}[:1+r.IntN(4)]
-	var ss []Slot
-	caps := map[Slot]int{}
+	var ss []Connection
+	caps := map[Connection]int{}
 	for _, n := range nodes {
 		for l := range 1 + r.IntN(3) {
-			s := Slot{n, l}
+			s := Connection{n, l}
 			caps[s] = r.IntN(30)
 			if r.IntN(5) > 0 {
 				ss = append(ss, s)
@@ -468,7 +468,7 @@ func randomInput(r *rand.Rand) Input {
 		}
 		ms = append(ms, m)
 	}
-	in := Input{Meetings: ms, Slots: ss, Capacity: func(s Slot) int { return caps[s] }, Avoid: avoid}
+	in := Input{Meetings: ms, Connections: ss, Capacity: func(s Connection) int { return caps[s] }, Avoid: avoid}
 	if r.IntN(3) == 0 {
 		in.Exclude = []*regexp.Regexp{regexp.MustCompile("name [0-2]$")}
 	}
@@ -491,18 +491,18 @@ func perturb(r *rand.Rand, in Input) Input {
 	for i := range r.IntN(10) {
 		out.Meetings = append(out.Meetings, meeting(fmt.Sprintf("new%d-%d", r.Uint32(), i), r.IntN(60), "n1"))
 	}
-	if r.IntN(4) == 0 { // a slot's capacity shrinks or grows
+	if r.IntN(4) == 0 { // a connection's capacity shrinks or grows
 		shift, prevCap := r.IntN(11)-7, in.Capacity
-		victim := Slot{"n1", 0}
-		out.Capacity = func(s Slot) int {
+		victim := Connection{"n1", 0}
+		out.Capacity = func(s Connection) int {
 			if s == victim {
 				return prevCap(s) + shift
 			}
 			return prevCap(s)
 		}
 	}
-	if r.IntN(4) == 0 && len(out.Slots) > 0 {
-		out.Slots = slices.Delete(slices.Clone(out.Slots), 0, 1)
+	if r.IntN(4) == 0 && len(out.Connections) > 0 {
+		out.Connections = slices.Delete(slices.Clone(out.Connections), 0, 1)
 	}
 	return out
 }
@@ -514,12 +514,12 @@ func TestProperties(t *testing.T) {
 		p := Compute(in, Plan{})
 		checkPlan(t, in, p)
 
-		// Deterministic whatever the order of meetings and slots.
+		// Deterministic whatever the order of meetings and connections.
 		shuf := in
 		shuf.Meetings = slices.Clone(in.Meetings)
-		shuf.Slots = slices.Clone(in.Slots)
+		shuf.Connections = slices.Clone(in.Connections)
 		r.Shuffle(len(shuf.Meetings), func(a, b int) { shuf.Meetings[a], shuf.Meetings[b] = shuf.Meetings[b], shuf.Meetings[a] })
-		r.Shuffle(len(shuf.Slots), func(a, b int) { shuf.Slots[a], shuf.Slots[b] = shuf.Slots[b], shuf.Slots[a] })
+		r.Shuffle(len(shuf.Connections), func(a, b int) { shuf.Connections[a], shuf.Connections[b] = shuf.Connections[b], shuf.Connections[a] })
 		if ps := Compute(shuf, Plan{}); !reflect.DeepEqual(p, ps) {
 			t.Fatalf("case %d: plan depends on input order", i)
 		}
@@ -553,7 +553,7 @@ func TestLargestCoveredWithoutHostingConstraints(t *testing.T) {
 		for i := range r.IntN(120) {
 			ms = append(ms, meeting(fmt.Sprintf("k%03d", i), r.IntN(40), "a", "b"))
 		}
-		in := Input{Meetings: ms, Slots: slots(2, "a", "b"), Capacity: constCap(r.IntN(25))}
+		in := Input{Meetings: ms, Connections: connections(2, "a", "b"), Capacity: constCap(r.IntN(25))}
 		p := Compute(in, Plan{})
 		checkPlan(t, in, p)
 		want := slices.Clone(ms)
@@ -563,7 +563,7 @@ func TestLargestCoveredWithoutHostingConstraints(t *testing.T) {
 			}
 			return cmp.Compare(x.Key, y.Key)
 		})
-		want = want[:min(len(want), 4*in.Capacity(Slot{}))]
+		want = want[:min(len(want), 4*in.Capacity(Connection{}))]
 		var keys []string
 		for _, m := range want {
 			keys = append(keys, m.Key)
@@ -576,7 +576,7 @@ func TestLargestCoveredWithoutHostingConstraints(t *testing.T) {
 }
 
 func BenchmarkCompute(b *testing.B) {
-	in := Input{Meetings: threeHundred(true), Slots: slots(1, "cb1", "cb2", "cb3")}
+	in := Input{Meetings: threeHundred(true), Connections: connections(1, "cb1", "cb2", "cb3")}
 	prev := Compute(in, Plan{})
 	b.ReportAllocs()
 	for b.Loop() {

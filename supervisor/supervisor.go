@@ -10,18 +10,16 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"sort"
 	"sync"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
-// Target is what the clients feed: the model. It learns about nodes before
-// their first event and after their last one.
-type Target interface {
+// Model is what the clients feed: it learns about nodes before their first
+// event and after their last one.
+type Model interface {
 	AddNode(name string)
 	RemoveNode(name string)
 	Handle(ev cmsws.Event)
@@ -29,23 +27,23 @@ type Target interface {
 
 // Spec is one node's client configuration. Settings is the node's effective
 // configuration as the operator wrote it (including the password value);
-// specs whose Settings are deeply equal leave the running connection alone.
+// specs whose Settings are deeply equal leave the running connections alone.
 // cmsws.Config itself is not compared: it holds funcs and pointers.
 //
-// Links is the number of event connections to open to the node (0 means
-// 1). Link 0 starts with Client.Subscriptions; further links start with
-// none and receive theirs through SetSubscriptions.
+// Connections is the number of event connections to open to the node (0
+// means 1). Connection 0 starts with Client.Subscriptions; the others start
+// with none and receive theirs through SetSubscriptions.
 type Spec struct {
-	Client   cmsws.Config
-	Links    int
-	Settings any
+	Client      cmsws.Config
+	Connections int
+	Settings    any
 }
 
 // Supervisor owns the running clients. Its methods are safe for concurrent
 // use; Apply calls are serialised.
 type Supervisor struct {
 	logger log.Logger
-	target Target
+	model  Model
 	ctx    context.Context
 
 	mu      sync.Mutex
@@ -54,18 +52,18 @@ type Supervisor struct {
 
 type node struct {
 	settings any
-	clients  []*cmsws.Client // by link
+	clients  []*cmsws.Client // by connection number
 	cancel   context.CancelFunc
-	done     chan struct{} // closed when every link's client returned
+	done     chan struct{} // closed when every connection's client returned
 }
 
 // New returns a Supervisor whose clients live until ctx is cancelled or
 // Close is called.
-func New(ctx context.Context, logger log.Logger, target Target) *Supervisor {
+func New(ctx context.Context, logger log.Logger, model Model) *Supervisor {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	return &Supervisor{logger: logger, target: target, ctx: ctx, running: make(map[string]*node)}
+	return &Supervisor{logger: logger, model: model, ctx: ctx, running: make(map[string]*node)}
 }
 
 // Changes lists what Apply did, for the reload log line and for tests.
@@ -74,71 +72,89 @@ type Changes struct {
 }
 
 // Apply makes the running set equal specs. All clients are built before
-// anything is stopped, so an invalid spec leaves the old set running.
+// anything is stopped, so an invalid spec leaves the old set running. The
+// nodes that go or restart are stopped in parallel: each waits for its
+// close handshake, and a large reload must not take that long per node.
 func (s *Supervisor) Apply(specs []Spec) (Changes, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var ch Changes
 	want := make(map[string]Spec, len(specs))
 	for _, sp := range specs {
 		if _, dup := want[sp.Client.Name]; dup {
-			return ch, fmt.Errorf("node %q configured twice", sp.Client.Name)
+			return Changes{}, fmt.Errorf("node %q configured twice", sp.Client.Name)
 		}
 		want[sp.Client.Name] = sp
 	}
-	fresh := make(map[string][]*cmsws.Client)
-	for name, sp := range want {
-		if cur, ok := s.running[name]; ok && reflect.DeepEqual(cur.settings, sp.Settings) {
-			continue
-		}
-		links := max(sp.Links, 1)
-		for link := range links {
-			cfg := sp.Client
-			cfg.Link = link
-			cfg.Sink = s.target.Handle
-			if cfg.Logger == nil {
-				cfg.Logger = s.logger
-			}
-			if link > 0 {
-				cfg.Subscriptions = nil
-			}
-			c, err := cmsws.New(cfg)
-			if err != nil {
-				return ch, fmt.Errorf("node %q: %w", name, err)
-			}
-			fresh[name] = append(fresh[name], c)
-		}
+	fresh, err := s.buildChanged(want)
+	if err != nil {
+		return Changes{}, err
 	}
+
+	var ch Changes
+	var stopping []*node
 	for name, cur := range s.running {
 		sp, keep := want[name]
 		switch {
 		case !keep:
-			s.stop(cur)
-			delete(s.running, name)
-			s.target.RemoveNode(name)
 			ch.Removed = append(ch.Removed, name)
 		case !reflect.DeepEqual(cur.settings, sp.Settings):
 			// Same node, new settings: its model state stays; the new
 			// connection's snapshot reconciles it.
-			s.stop(cur)
-			s.start(name, sp.Settings, fresh[name])
 			ch.Restarted = append(ch.Restarted, name)
 		default:
 			ch.Unchanged = append(ch.Unchanged, name)
+			continue
 		}
+		stopping = append(stopping, cur)
+		delete(s.running, name)
+	}
+	stopAll(stopping)
+	for _, name := range ch.Removed {
+		s.model.RemoveNode(name)
+	}
+	for _, name := range ch.Restarted {
+		s.start(name, want[name].Settings, fresh[name])
 	}
 	for name, sp := range want {
 		if _, ok := s.running[name]; ok {
 			continue
 		}
-		s.target.AddNode(name)
+		s.model.AddNode(name)
 		s.start(name, sp.Settings, fresh[name])
 		ch.Added = append(ch.Added, name)
 	}
 	for _, l := range [][]string{ch.Added, ch.Removed, ch.Restarted, ch.Unchanged} {
-		sort.Strings(l)
+		slices.Sort(l)
 	}
 	return ch, nil
+}
+
+// buildChanged builds the clients of every wanted node that is new or
+// whose settings changed, one per connection, without starting them.
+func (s *Supervisor) buildChanged(want map[string]Spec) (map[string][]*cmsws.Client, error) {
+	fresh := make(map[string][]*cmsws.Client)
+	for name, sp := range want {
+		if cur, ok := s.running[name]; ok && reflect.DeepEqual(cur.settings, sp.Settings) {
+			continue
+		}
+		for number := range max(sp.Connections, 1) {
+			cfg := sp.Client
+			cfg.Connection = number
+			cfg.Sink = s.model.Handle
+			if cfg.Logger == nil {
+				cfg.Logger = s.logger
+			}
+			if number > 0 {
+				cfg.Subscriptions = nil
+			}
+			c, err := cmsws.New(cfg)
+			if err != nil {
+				return nil, fmt.Errorf("node %q: %w", name, err)
+			}
+			fresh[name] = append(fresh[name], c)
+		}
+	}
+	return fresh, nil
 }
 
 func (s *Supervisor) start(name string, settings any, clients []*cmsws.Client) {
@@ -146,14 +162,8 @@ func (s *Supervisor) start(name string, settings any, clients []*cmsws.Client) {
 	n := &node{settings: settings, clients: clients, cancel: cancel, done: make(chan struct{})}
 	s.running[name] = n
 	var wg sync.WaitGroup
-	for link, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.Run(ctx); err != nil {
-				level.Error(s.logger).Log("msg", "events client stopped", "node", name, "link", link, "err", err)
-			}
-		}()
+	for _, c := range clients {
+		wg.Go(func() { c.Run(ctx) })
 	}
 	go func() {
 		wg.Wait()
@@ -161,37 +171,34 @@ func (s *Supervisor) start(name string, settings any, clients []*cmsws.Client) {
 	}()
 }
 
-func (s *Supervisor) stop(n *node) {
-	n.cancel()
-	<-n.done
+// stopAll stops the nodes' clients (each sends a close frame) and waits
+// for all of them together.
+func stopAll(nodes []*node) {
+	for _, n := range nodes {
+		n.cancel()
+	}
+	for _, n := range nodes {
+		<-n.done
+	}
 }
 
 // SetSubscriptions changes the desired subscription set of one connection
 // of one node. It reports false when there is no such connection.
-func (s *Supervisor) SetSubscriptions(name string, link int, subs []cmsws.Subscription) bool {
+func (s *Supervisor) SetSubscriptions(name string, number int, subs []cmsws.Subscription) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, ok := s.running[name]
-	if !ok || link < 0 || link >= len(n.clients) {
+	if !ok || number < 0 || number >= len(n.clients) {
 		return false
 	}
-	n.clients[link].SetSubscriptions(subs)
+	n.clients[number].SetSubscriptions(subs)
 	return true
-}
-
-// Nodes returns the names of the running nodes, sorted.
-func (s *Supervisor) Nodes() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Sorted(maps.Keys(s.running))
 }
 
 // Close stops every client (each sends a close frame) and waits for them.
 func (s *Supervisor) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for name, n := range s.running {
-		s.stop(n)
-		delete(s.running, name)
-	}
+	stopAll(slices.Collect(maps.Values(s.running)))
+	clear(s.running)
 }

@@ -16,7 +16,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// recorder is a Target that remembers node additions, removals and which
+// recorder is a Model that remembers node additions, removals and which
 // (node, link) connections came up.
 type recorder struct {
 	mu        sync.Mutex
@@ -48,7 +48,7 @@ func (r *recorder) Handle(ev cmsws.Event) {
 		r.afterRm++
 	}
 	if ev.Kind == cmsws.EventConnected {
-		r.connected[fmt.Sprintf("%s/%d", ev.Node, ev.Link)]++
+		r.connected[fmt.Sprintf("%s/%d", ev.Node, ev.Connection)]++
 	}
 }
 
@@ -79,7 +79,7 @@ func TestApplyAddRestartRemove(t *testing.T) {
 	}
 	defer cluster.Close()
 	spec := func(node, settings string, links int) Spec {
-		return Spec{Links: links, Settings: settings, Client: cmsws.Config{
+		return Spec{Connections: links, Settings: settings, Client: cmsws.Config{
 			Name: node, URL: cluster.URL(node), Username: "admin", Password: "secret",
 			TLS:           &tls.Config{RootCAs: cluster.CertPool(), MinVersion: tls.VersionTLS12},
 			Timing:        cmsws.Timing{BackoffMin: 50 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
@@ -128,8 +128,8 @@ func TestApplyAddRestartRemove(t *testing.T) {
 	if _, err := s.Apply([]Spec{spec("cms1", "b", 1), bad}); err == nil {
 		t.Fatal("an invalid spec was applied")
 	}
-	if got := s.Nodes(); len(got) != 2 || got[0] != "cms1" || got[1] != "cms3" {
-		t.Fatalf("running set after a failed apply: %v", got)
+	if !s.SetSubscriptions("cms1", 0, nil) || !s.SetSubscriptions("cms3", 0, nil) || s.SetSubscriptions("cms4", 0, nil) {
+		t.Fatal("the running set changed after a failed apply")
 	}
 	s.Close()
 	rec.mu.Lock()

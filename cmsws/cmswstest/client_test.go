@@ -228,7 +228,7 @@ func describe(fr *cmsws.Frame) string {
 		b, _ := cmsws.EncodeMessage(fr.Message)
 		return string(b)
 	}
-	return fr.Type
+	return "empty frame"
 }
 
 // rawFrame builds a client frame by hand, for frames gorilla will not send.
@@ -326,7 +326,7 @@ func rosterSub(index int, call string) cmsws.Subscription {
 }
 
 func infoSub(index int, call string) cmsws.Subscription {
-	return cmsws.Subscription{Index: index, Type: cmsws.ResourceCallInfo, Call: call, Elements: cmsws.CallInfoElements}
+	return cmsws.Subscription{Index: index, Type: cmsws.ResourceCallInfo, Call: call, Elements: callInfoElements}
 }
 
 // expectSubscribed reads the ack and the two subscriptionUpdates of a
@@ -350,3 +350,8 @@ func (tc *tclient) expectSubscribed(id int64) map[int]string {
 	}
 	return out
 }
+
+// callInfoElements are the elements a callInfo subscription of the tests
+// asks for (the exporter itself does not subscribe to callInfo).
+var callInfoElements = []string{"name", "participants", "distributedInstances", "recording",
+	"endpointRecording", "streaming", "lockState", "callType", "callCorrelator", "joinAudioMuteOverride"}

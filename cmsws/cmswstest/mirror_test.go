@@ -250,7 +250,7 @@ func setF[T any](dst *T, f cmsws.Field[T]) {
 }
 
 func setOn(dst *bool, f cmsws.Field[string], on string) {
-	if f.IsValid() {
+	if f.State == cmsws.Valid {
 		*dst = f.Value == on
 	}
 }

@@ -110,7 +110,7 @@ func TestSubscribeAndSnapshotChunks(t *testing.T) {
 		}
 		for _, u := range m.CallUpdates {
 			got = append(got, u.Call)
-			if u.UpdateType != cmsws.UpdateAdd || u.Name.Value != "Space" || !u.Recording.IsValid() {
+			if u.UpdateType != cmsws.UpdateAdd || u.Name.Value != "Space" || !(u.Recording.State == cmsws.Valid) {
 				t.Errorf("snapshot update %+v: want add with name and recording", u)
 			}
 			if u.Participants.State != cmsws.Absent || u.LockState.State != cmsws.Absent || u.CallCorrelator.State != cmsws.Absent {
@@ -278,7 +278,7 @@ func TestRosterAcrossNodes(t *testing.T) {
 		}
 		u := cls[n].msg(cmsws.TypeRosterUpdate).RosterUpdates[0]
 		wantReason := n == "cms1" // p1 is hosted on cms1
-		if u.UpdateType != cmsws.UpdateRemove || u.Reason.IsValid() != wantReason || (wantReason && u.Reason.Value != "timeout") {
+		if u.UpdateType != cmsws.UpdateRemove || (u.Reason.State == cmsws.Valid) != wantReason || (wantReason && u.Reason.Value != "timeout") {
 			t.Fatalf("%s: remove %+v; reason only on the hosting node", n, u)
 		}
 	}
@@ -612,7 +612,7 @@ func TestMoveParticipant(t *testing.T) {
 	mustOK(t, err)
 	add := cb.msg(cmsws.TypeRosterUpdate).RosterUpdates[0]
 	if add.UpdateType != cmsws.UpdateAdd || add.Participant != np || add.MovedParticipant.Value != p ||
-		!add.MovedParticipantCallBridge.IsValid() || len(add.MovedParticipantCallBridge.Value) != 36 ||
+		!(add.MovedParticipantCallBridge.State == cmsws.Valid) || len(add.MovedParticipantCallBridge.Value) != 36 ||
 		!add.AudioMuted.Value || add.Presenter.Value || add.State.Value != "initial" {
 		t.Fatalf("moved participant add %+v", add)
 	}
