@@ -26,12 +26,12 @@ var (
 // harness drives a Collector with events as a cmsws client would emit them,
 // on a fake clock.
 type harness struct {
-	t     testing.TB
-	c     *Collector
-	mu    sync.Mutex
-	clock time.Time
+	t        testing.TB
+	c        *Collector
+	mu       sync.Mutex
+	clock    time.Time
 	sessions map[string]uint64
-	msgID map[string]int64
+	msgID    map[string]int64
 	// live are the subscriptions reported active and not deactivated
 	// since, by link key and index: what a sync request's answer lists.
 	live map[string]map[int]cmsws.Subscription
@@ -42,11 +42,11 @@ type harness struct {
 func newHarness(t testing.TB, o Options) *harness {
 	t.Helper()
 	h := &harness{
-		t:     t,
-		clock: time.Date(2020, 6, 2, 9, 0, 0, 0, time.UTC),
+		t:        t,
+		clock:    time.Date(2020, 6, 2, 9, 0, 0, 0, time.UTC),
 		sessions: make(map[string]uint64),
-		msgID: make(map[string]int64),
-		live:  make(map[string]map[int]cmsws.Subscription),
+		msgID:    make(map[string]int64),
+		live:     make(map[string]map[int]cmsws.Subscription),
 	}
 	o.Now = h.now
 	h.c = New(o)

@@ -9,8 +9,8 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
-	"github.com/cms-exporter/cms_exporter/planner"
 	"github.com/cms-exporter/cms_exporter/internal/testutil"
+	"github.com/cms-exporter/cms_exporter/planner"
 )
 
 func TestRosterSnapshotIsSilentAndSplitSnapshotReplaces(t *testing.T) {
