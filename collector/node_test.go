@@ -2,6 +2,7 @@ package collector
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/internal/testutil"
+	"github.com/cms-exporter/cms_exporter/planner"
 )
 
 func TestSelfMetrics(t *testing.T) {
@@ -269,5 +271,67 @@ func TestLogsStateChangesOnlyAtInfo(t *testing.T) {
 		if len(buf.Lines(want)) != 1 {
 			t.Errorf("no log line naming %s", want)
 		}
+	}
+}
+
+// Links: each keeps its own connection and subscriptions; link 0 alone
+// drives cms_up and the calls; the self-metrics add the links up.
+func TestLinksAreIndependent(t *testing.T) {
+	h, _ := rosterHarness(t, perCall)
+	h.connectLink("a", 1)
+	sub := rosterSub(1, "c1")
+	h.activate("a", 1, sub)
+	h.expect(`# TYPE cms_events_subscriptions gauge
+cms_events_subscriptions{node="a",resource="calls",state="pending"} 0
+cms_events_subscriptions{node="a",resource="calls",state="active"} 1
+cms_events_subscriptions{node="a",resource="calls",state="deactivated"} 0
+cms_events_subscriptions{node="a",resource="callRoster",state="pending"} 0
+cms_events_subscriptions{node="a",resource="callRoster",state="active"} 2
+cms_events_subscriptions{node="a",resource="callRoster",state="deactivated"} 0
+cms_events_subscriptions{node="a",resource="callInfo",state="pending"} 0
+cms_events_subscriptions{node="a",resource="callInfo",state="active"} 0
+cms_events_subscriptions{node="a",resource="callInfo",state="deactivated"} 0
+# TYPE cms_events_connects_total counter
+cms_events_connects_total{node="a"} 2
+`, "cms_events_subscriptions", "cms_events_connects_total")
+
+	// The extra link drops: its subscription goes, link 0 stays up.
+	h.disconnectLink("a", 1, cmsws.DisconnectProbeTimeout)
+	h.expect(`# TYPE cms_events_connected gauge
+cms_events_connected{node="a"} 1
+# TYPE cms_up gauge
+cms_up{node="a"} 1
+# TYPE cms_events_disconnects_total counter
+cms_events_disconnects_total{node="a",reason="probe_timeout"} 1
+cms_events_disconnects_total{node="a",reason="read_error"} 0
+cms_events_disconnects_total{node="a",reason="server_close"} 0
+cms_events_disconnects_total{node="a",reason="write_error"} 0
+cms_events_disconnects_total{node="a",reason="shutdown"} 0
+`+coverageText(1, 1, 0, 0, 0), append(coverageNames, "cms_events_connected", "cms_up", "cms_events_disconnects_total")...)
+	if got := h.value("cms_events_subscriptions", "node", "a", "resource", "callRoster", "state", "active"); got != 1 {
+		t.Errorf("roster subscriptions after link 1 dropped = %v, want 1 (link 0's)", got)
+	}
+	// A message of link 1's old connection is stale and ignored.
+	h.roster("a", 1, sub, padd("p7"))
+	// Link 0 drops: the roster stays, link 1 (reconnected) is untouched.
+	h.connectLink("a", 1)
+	h.activate("a", 1, sub)
+	h.disconnect("a", cmsws.DisconnectReadError)
+	h.expect(rosterText(baseRow)+partTotalsText(0, 0, nil)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 0\n"+
+		"# TYPE cms_events_connected gauge\ncms_events_connected{node=\"a\"} 0\n",
+		append(append(rosterFamilies, partTotalNames...), "cms_up", "cms_events_connected")...)
+	if got := h.value("cms_events_subscriptions", "node", "a", "resource", "callRoster", "state", "active"); got != 1 {
+		t.Errorf("roster subscriptions after link 0 dropped = %v, want 1 (link 1's)", got)
+	}
+	// Calls are link 0's alone: a calls update on link 1 is refused.
+	calls := subCalls
+	h.msgLink("a", 1, &cmsws.Message{Type: cmsws.TypeCallListUpdate, CallUpdates: []cmsws.CallUpdate{add("x", "X")}}, &calls)
+	if got := h.errors("a", "wrong_resource"); got != 1 {
+		t.Errorf("wrong_resource = %v, want 1", got)
+	}
+	// Link numbers outside any configuration are refused, not modelled.
+	h.evLink("a", 99, cmsws.Event{Kind: cmsws.EventConnected, Session: 1})
+	if _, _, connected := h.c.PlanInput(); !reflect.DeepEqual(connected, []planner.Connection{{Node: "a", Number: 1}}) {
+		t.Errorf("connected = %v, want only a/1", connected)
 	}
 }

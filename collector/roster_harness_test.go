@@ -2,96 +2,12 @@ package collector
 
 import (
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/planner"
 )
-
-// Link-aware harness helpers. Link 0 uses the harness's existing per-node
-// connection numbering; link k keeps its own under "node#k".
-
-func linkKey(node string, link int) string {
-	if link == 0 {
-		return node
-	}
-	return node + "#" + strconv.Itoa(link)
-}
-
-func (h *harness) evLink(node string, link int, ev cmsws.Event) {
-	ev.Node = node
-	ev.Connection = link
-	if ev.Session == 0 {
-		ev.Session = h.sessions[linkKey(node, link)]
-	}
-	ev.Time = h.now()
-	h.c.Handle(ev)
-}
-
-// connectLink opens a new connection on an extra link (no calls there).
-func (h *harness) connectLink(node string, link int) {
-	h.sessions[linkKey(node, link)]++
-	delete(h.live, linkKey(node, link))
-	h.evLink(node, link, cmsws.Event{Kind: cmsws.EventConnected})
-}
-
-func (h *harness) disconnectLink(node string, link int, reason string) {
-	h.evLink(node, link, cmsws.Event{Kind: cmsws.EventDisconnected, Reason: reason})
-}
-
-func (h *harness) subStateLink(node string, link int, sub cmsws.Subscription, state string) {
-	h.listLink(node, link, state, sub)
-}
-
-// listLink delivers one subscriptionUpdate listing subs in state, and the
-// client's per-subscription events, and keeps track of the live ones.
-func (h *harness) listLink(node string, link int, state string, subs ...cmsws.Subscription) {
-	k := linkKey(node, link)
-	st := make([]cmsws.SubscriptionStatus, len(subs))
-	for i, sub := range subs {
-		st[i] = cmsws.SubscriptionStatus{Index: sub.Index, State: state}
-	}
-	h.msgLink(node, link, &cmsws.Message{Type: cmsws.TypeSubscriptionUpdate, Statuses: st}, nil)
-	for _, sub := range subs {
-		switch state {
-		case cmsws.StateActive:
-			if h.live[k] == nil {
-				h.live[k] = map[int]cmsws.Subscription{}
-			}
-			h.live[k][sub.Index] = sub
-		case cmsws.StateDeactivated:
-			delete(h.live[k], sub.Index)
-		}
-		h.evLink(node, link, cmsws.Event{Kind: cmsws.EventSubscriptionState, Subscription: &sub, State: state})
-	}
-}
-
-// sync delivers what CMS answers the client's sync request with: the live
-// subscriptions of the link listed pending, then active. Queued behind
-// every snapshot sent before, it ends them.
-func (h *harness) sync(node string, link int) {
-	var subs []cmsws.Subscription
-	for _, sub := range h.live[linkKey(node, link)] {
-		subs = append(subs, sub)
-	}
-	slices.SortFunc(subs, func(a, b cmsws.Subscription) int { return a.Index - b.Index })
-	h.listLink(node, link, cmsws.StatePending, subs...)
-	h.listLink(node, link, cmsws.StateActive, subs...)
-}
-
-func (h *harness) msgLink(node string, link int, m *cmsws.Message, sub *cmsws.Subscription) {
-	k := linkKey(node, link)
-	h.msgID[k]++
-	m.MessageID = h.msgID[k]
-	if sub != nil {
-		idx := sub.Index
-		m.SubscriptionIndex = &idx
-	}
-	h.evLink(node, link, cmsws.Event{Kind: cmsws.EventMessage, Message: m, Subscription: sub})
-}
 
 // rosterSub is a callRoster subscription as the planner builds it.
 func rosterSub(index int, call string) cmsws.Subscription {

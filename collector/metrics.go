@@ -1,6 +1,12 @@
 package collector
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"slices"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // descs are the metric descriptors. Names and labels are the contract of
 // README's metrics table (checked by TestREADMEMetricsTable): dashboards
@@ -150,4 +156,84 @@ func (d *descs) all() []*prometheus.Desc {
 		d.participantsJoined, d.participantsLeft, d.participantsMoved,
 		d.rosterCoverage, d.rosterMeetings, d.budgetUsed, d.budgetLeft,
 	}
+}
+
+// Describe sends every descriptor the Collector may emit, the per-call ones
+// included even while PerCallMetrics is off: the registry only accepts
+// series of described descriptors, and SetPerCallMetrics can switch them on
+// after registration.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.d.all() {
+		ch <- d
+	}
+}
+
+// Collect renders the model. It builds the metrics under the lock, in
+// O(calls), and sends them after releasing it, so a slow scrape consumer
+// never holds up the clients feeding Handle.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	ms := c.render(nil)
+	c.mu.Unlock()
+	for _, m := range ms {
+		ch <- m
+	}
+}
+
+// render appends the model's metrics to out. Callers hold c.mu.
+func (c *Collector) render(out []prometheus.Metric) []prometheus.Metric {
+	size := 60
+	for _, n := range c.nodes {
+		size += 60 + 2*len(n.links)
+		if c.perCall {
+			size += 7 * len(n.calls)
+		}
+	}
+	if c.perCall {
+		size += (numStates + numFlags) * len(c.meetings)
+	}
+	r := renderer{out: slices.Grow(out, size)}
+	for _, n := range c.nodes {
+		c.renderNode(&r, n)
+	}
+	c.renderCluster(&r)
+	c.renderRosters(&r)
+	if r.errs > 0 {
+		level.Warn(c.logger).Log("msg", "series dropped from the scrape", "count", r.errs, "err", r.err)
+	}
+	return r.out
+}
+
+// renderer collects const metrics. A metric that cannot be built (which
+// cleanLabel should make impossible) is dropped and remembered, never a
+// panic in the middle of a scrape.
+type renderer struct {
+	out  []prometheus.Metric
+	errs int
+	err  error
+}
+
+func (r *renderer) add(d *prometheus.Desc, t prometheus.ValueType, v float64, labels []string) {
+	m, err := prometheus.NewConstMetric(d, t, v, labels...)
+	if err != nil {
+		r.errs++
+		r.err = err
+		return
+	}
+	r.out = append(r.out, m)
+}
+
+func (r *renderer) gauge(d *prometheus.Desc, v float64, labels ...string) {
+	r.add(d, prometheus.GaugeValue, v, labels)
+}
+
+func (r *renderer) counter(d *prometheus.Desc, v float64, labels ...string) {
+	r.add(d, prometheus.CounterValue, v, labels)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
