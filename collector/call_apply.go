@@ -43,7 +43,7 @@ func (c *Collector) applyCallList(n *node, index int, updates []cmsws.CallUpdate
 
 func (c *Collector) applyCallUpdate(n *node, u *cmsws.CallUpdate, snapshot bool) {
 	if u.Call == "" {
-		c.invalid(n, "", "call", `""`)
+		c.reportInvalid(n, "", "call", `""`)
 		return
 	}
 	// The call id becomes a label value: make it a valid one, the same way
@@ -55,12 +55,12 @@ func (c *Collector) applyCallUpdate(n *node, u *cmsws.CallUpdate, snapshot bool)
 	case cmsws.UpdateUpdate:
 		cl, ok := n.calls[id]
 		if !ok {
-			c.unknownCall(n, u)
+			c.reportUnknownCall(n, u)
 			return
 		}
 		next := cl.st
 		lockTouched := c.applyFields(n, u, &next)
-		c.live(cl.meeting.key, keyFor(n.name, cl.id, &next), func() {
+		c.applyLive(cl.meeting.key, keyFor(n.name, cl.id, &next), func() {
 			c.setState(cl, next)
 			if lockTouched {
 				c.markSettled(cl)
@@ -69,12 +69,12 @@ func (c *Collector) applyCallUpdate(n *node, u *cmsws.CallUpdate, snapshot bool)
 	case cmsws.UpdateRemove:
 		cl, ok := n.calls[id]
 		if !ok {
-			c.unknownCall(n, u)
+			c.reportUnknownCall(n, u)
 			return
 		}
-		c.live(cl.meeting.key, cl.meeting.key, func() { c.dropCall(cl) })
+		c.applyLive(cl.meeting.key, cl.meeting.key, func() { c.dropCall(cl) })
 	default:
-		c.invalid(n, id, "updateType", u.UpdateType)
+		c.reportInvalid(n, id, "updateType", u.UpdateType)
 	}
 }
 
@@ -121,15 +121,15 @@ func (c *Collector) addCall(n *node, id string, u *cmsws.CallUpdate, snapshot bo
 		return
 	}
 	newKey := keyFor(n.name, cl.id, &next)
-	c.live(newKey, newKey, apply)
+	c.applyLive(newKey, newKey, apply)
 }
 
-// live applies a change caused by a live event and counts the meeting-level
+// applyLive applies a change caused by a live event and counts the meeting-level
 // transitions it causes. When the change moves the call to another meeting
 // (its correlator changed), the two meetings are compared as one: the call
 // went on, so re-keying it is neither an end of the old meeting nor a start
 // of the new one; only changes of the values themselves count.
-func (c *Collector) live(oldKey, newKey meetingKey, apply func()) {
+func (c *Collector) applyLive(oldKey, newKey meetingKey, apply func()) {
 	state := func() meetingState {
 		s := c.meetings[oldKey].state()
 		if newKey != oldKey {
@@ -195,7 +195,7 @@ func (c *Collector) detach(cl *call) {
 }
 
 // dropCall removes a call from the model without counting anything; callers
-// that must count wrap it in live.
+// that must count wrap it in applyLive.
 func (c *Collector) dropCall(cl *call) {
 	c.detach(cl)
 	delete(cl.node.calls, cl.id)
@@ -246,7 +246,7 @@ func (c *Collector) settleLock(cl *call) {
 		return
 	}
 	k := cl.meeting.key
-	c.live(k, k, func() { c.markSettled(cl) })
+	c.applyLive(k, k, func() { c.markSettled(cl) })
 }
 
 // startSnapshot opens the replace-on-relist window of a calls subscription
@@ -257,7 +257,7 @@ func (c *Collector) startSnapshot(n *node, index int, reactivated bool) {
 	now := c.now()
 	n.phase = snapshotPhase{active: true, index: index, gen: n.phase.gen + 1, began: now, last: now, reactivated: reactivated}
 	n.synced = false
-	level.Debug(c.logger).Log("msg", "calls snapshot started", "node", n.name, "conn", n.primary().conn, "index", index, "reactivated", reactivated)
+	level.Debug(c.logger).Log("msg", "calls snapshot started", "node", n.name, "session", n.primary().session, "index", index, "reactivated", reactivated)
 }
 
 // endSnapshot closes the snapshot phase: every call the snapshot did not
@@ -274,7 +274,7 @@ func (c *Collector) endSnapshot(n *node, why string) {
 	now := c.now()
 	if n.phase.reactivated && n.phase.messages == 0 {
 		level.Info(c.logger).Log("msg", "calls subscription active again without a replay; calls kept until a snapshot confirms them",
-			"node", n.name, "conn", n.primary().conn, "calls", len(n.calls), "snapshot_end", why)
+			"node", n.name, "session", n.primary().session, "calls", len(n.calls), "snapshot_end", why)
 		return
 	}
 	dropped := 0
@@ -293,7 +293,7 @@ func (c *Collector) endSnapshot(n *node, why string) {
 		// The sync request's answer never came: the end is a guess.
 		lvl = level.Warn
 	}
-	lvl(c.logger).Log("msg", "node calls synced", "node", n.name, "conn", n.primary().conn,
+	lvl(c.logger).Log("msg", "node calls synced", "node", n.name, "session", n.primary().session,
 		"calls", len(n.calls), "stale_dropped", dropped, "snapshot_end", why, "snapshot_messages", n.phase.messages,
 		"took", now.Sub(n.phase.began))
 }
@@ -312,13 +312,17 @@ func (c *Collector) expireCalls(n *node, now time.Time) {
 		"node", n.name, "down_for", now.Sub(n.downSince).Round(time.Second), "keep_calls_when_down", n.keepDown, "calls", dropped)
 }
 
-func (c *Collector) unknownCall(n *node, u *cmsws.CallUpdate) {
+// reportUnknownCall counts and logs an update or remove of a call the model
+// does not hold.
+func (c *Collector) reportUnknownCall(n *node, u *cmsws.CallUpdate) {
 	n.stats.errors[reasonUnknownCall]++
 	level.Warn(c.logger).Log("msg", "callListUpdate for a call the model does not hold ignored",
 		"node", n.name, "call", cleanLabel(u.Call), "update_type", cleanLabel(u.UpdateType))
 }
 
-func (c *Collector) invalid(n *node, callID, element, raw string) {
+// reportInvalid counts and logs an element of a call update that is left
+// unchanged because its value is invalid.
+func (c *Collector) reportInvalid(n *node, callID, element, raw string) {
 	n.stats.errors[reasonInvalidValue]++
 	level.Warn(c.logger).Log("msg", "invalid value in callListUpdate left unchanged",
 		"node", n.name, "call", cleanLabel(callID), "element", element, "value", cleanLabel(raw))

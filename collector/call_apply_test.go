@@ -360,7 +360,7 @@ func TestStaleConnectionEventsIgnored(t *testing.T) {
 	old := h.sessions["a"]
 	h.disconnect("a", cmsws.DisconnectReadError)
 
-	// A message of the ended connection must not touch the model.
+	// A message of the ended session must not touch the model.
 	sub := subCalls
 	idx := idxCalls
 	h.ev("a", cmsws.Event{Kind: cmsws.EventMessage, Session: old, Subscription: &sub,

@@ -48,13 +48,13 @@ func (a fieldApplier) str(element string, f cmsws.Field[string], bit elementSet,
 		a.st.set &^= bit
 	case cmsws.Valid:
 		if known != nil && !slices.Contains(known, f.Value) {
-			a.c.invalid(a.n, a.callID, element, strconv.Quote(f.Value))
+			a.c.reportInvalid(a.n, a.callID, element, strconv.Quote(f.Value))
 			return
 		}
 		*dst = cleanLabel(f.Value)
 		a.st.set |= bit
 	case cmsws.Invalid:
-		a.c.invalid(a.n, a.callID, element, f.Raw)
+		a.c.reportInvalid(a.n, a.callID, element, f.Raw)
 	}
 }
 
@@ -66,13 +66,13 @@ func (a fieldApplier) count(element string, f cmsws.Field[int], bit elementSet, 
 		a.st.set &^= bit
 	case cmsws.Valid:
 		if f.Value < 0 {
-			a.c.invalid(a.n, a.callID, element, strconv.Itoa(f.Value))
+			a.c.reportInvalid(a.n, a.callID, element, strconv.Itoa(f.Value))
 			return
 		}
 		*dst = f.Value
 		a.st.set |= bit
 	case cmsws.Invalid:
-		a.c.invalid(a.n, a.callID, element, f.Raw)
+		a.c.reportInvalid(a.n, a.callID, element, f.Raw)
 	}
 }
 
@@ -87,14 +87,14 @@ func (a fieldApplier) enum(element string, f cmsws.Field[string], bit elementSet
 	case cmsws.Valid:
 		on, ok := values[f.Value]
 		if !ok {
-			a.c.invalid(a.n, a.callID, element, strconv.Quote(f.Value))
+			a.c.reportInvalid(a.n, a.callID, element, strconv.Quote(f.Value))
 			return false
 		}
 		*dst = on
 		a.st.set |= bit
 		return true
 	case cmsws.Invalid:
-		a.c.invalid(a.n, a.callID, element, f.Raw)
+		a.c.reportInvalid(a.n, a.callID, element, f.Raw)
 	}
 	return false
 }

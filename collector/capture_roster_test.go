@@ -12,33 +12,33 @@ import (
 // model. An add defines a participant (every element), an update merges
 // (null included), a remove deletes.
 type rosterOracle struct {
-	parts  map[string]map[string]any
-	joined int
-	left   map[string]int
+	participants map[string]map[string]any
+	joined       int
+	left         map[string]int
 }
 
 func newRosterOracle() *rosterOracle {
-	return &rosterOracle{parts: map[string]map[string]any{}, left: map[string]int{}}
+	return &rosterOracle{participants: map[string]map[string]any{}, left: map[string]int{}}
 }
 
-func (o *rosterOracle) reset() { o.parts = map[string]map[string]any{} }
+func (o *rosterOracle) reset() { o.participants = map[string]map[string]any{} }
 
 // apply applies one update; live says it is not part of a snapshot.
 func (o *rosterOracle) apply(u map[string]any, live bool) {
 	id, _ := u["participant"].(string)
 	switch u["updateType"] {
 	case "add":
-		if _, known := o.parts[id]; !known && live {
+		if _, known := o.participants[id]; !known && live {
 			o.joined++
 		}
-		o.parts[id] = map[string]any{}
+		o.participants[id] = map[string]any{}
 		fallthrough
 	case "update":
 		for k, v := range u {
-			o.parts[id][k] = v
+			o.participants[id][k] = v
 		}
 	case "remove":
-		delete(o.parts, id)
+		delete(o.participants, id)
 		// The Events Guide's reasons as seen in real traffic; CMS gives
 		// none for participants hosted on another node.
 		r, ok := u["reason"].(string)
@@ -62,7 +62,7 @@ func (o *rosterOracle) expected(node, call string) rosterRow {
 		}
 		return 0
 	}
-	for _, p := range o.parts {
+	for _, p := range o.participants {
 		switch p["state"] {
 		case "initial":
 			r.states[0]++
@@ -86,15 +86,15 @@ func (o *rosterOracle) expected(node, call string) rosterRow {
 	return r
 }
 
-// rosterCallOf finds the call a capture connection's roster subscription
-// followed, from the connection's own data: the one call of its calls
+// rosterCallOf finds the call a capture session's roster subscription
+// followed, from the session's own data: the one call of its calls
 // snapshot, or, when the snapshot holds several, the one whose correlator
 // the first callInfo message names.
-func rosterCallOf(t *testing.T, conn []captureLine) (call, correlator string) {
+func rosterCallOf(t *testing.T, session []captureLine) (call, correlator string) {
 	t.Helper()
 	snapshot := map[string]string{}
 	infoCorr := ""
-	for _, l := range conn {
+	for _, l := range session {
 		if l.typ == cmsws.TypeCallListUpdate && len(snapshot) == 0 {
 			for _, u := range l.updates {
 				id, _ := u["call"].(string)
@@ -111,7 +111,7 @@ func rosterCallOf(t *testing.T, conn []captureLine) (call, correlator string) {
 			return id, corr
 		}
 	}
-	t.Fatalf("connection at messageId %d: cannot tell which call its roster followed (%v, callInfo %q)", conn[0].id, snapshot, infoCorr)
+	t.Fatalf("session at messageId %d: cannot tell which call its roster followed (%v, callInfo %q)", session[0].id, snapshot, infoCorr)
 	return "", ""
 }
 
@@ -161,13 +161,13 @@ func TestCaptureSingleCallRoster(t *testing.T) {
 	}
 
 	want := o.expected(node, callID)
-	t.Logf("capture ends with %d participants %+v; joined %d, left %v", len(o.parts), want, o.joined, o.left)
-	if len(o.parts) == 0 || o.joined == 0 || len(o.left) == 0 {
+	t.Logf("capture ends with %d participants %+v; joined %d, left %v", len(o.participants), want, o.joined, o.left)
+	if len(o.participants) == 0 || o.joined == 0 || len(o.left) == 0 {
 		t.Fatal("the oracle saw no participants, joins or leaves: the replay would prove little")
 	}
-	h.expect(rosterText(want)+partTotalsText(o.joined, 0, o.left)+
+	h.expect(rosterText(want)+participantTotalsText(o.joined, 0, o.left)+
 		clusterRosterText(want.audio, want.video, want.txAudio, want.txVideo, want.pres)+coverageText(1, 1, 0, 0, 0),
-		append(append(append(rosterFamilies, partTotalNames...), clusterRosterNames...), coverageNames...)...)
+		append(append(append(rosterFamilies, participantTotalNames...), clusterRosterNames...), coverageNames...)...)
 	for _, reason := range knownErrorReasons {
 		if got := h.errors(node, reason); got != 0 {
 			t.Errorf("errors{reason=%s} = %v, want 0", reason, got)

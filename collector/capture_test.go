@@ -122,9 +122,9 @@ func TestCaptureDecodes(t *testing.T) {
 	}
 }
 
-// oracle is the test's own model of one node's calls, fed by a connection's
+// oracle is the test's own model of one node's calls, fed by a session's
 // add/update/remove lines as plain JSON maps; it knows nothing of the code
-// under test. Each connection's first callListUpdate is its snapshot
+// under test. Each session's first callListUpdate is its snapshot
 // (README: every connection begins with a calls snapshot of adds).
 type oracle struct {
 	calls map[string]map[string]any
@@ -205,26 +205,26 @@ func (o *oracle) expected(node string) string {
 	return callsText(rows...) + counters(o.started, o.ended, o.recStarted, o.recStopped, o.strStarted, o.strStopped, 0, 0)
 }
 
-// splitConnections cuts the capture where messageId does not increase.
-func splitConnections(lines []captureLine) [][]captureLine {
-	var conns [][]captureLine
+// splitSessions cuts the capture into sessions where messageId does not increase.
+func splitSessions(lines []captureLine) [][]captureLine {
+	var sessions [][]captureLine
 	for i, l := range lines {
 		if i == 0 || l.id <= lines[i-1].id {
-			conns = append(conns, nil)
+			sessions = append(sessions, nil)
 		}
-		conns[len(conns)-1] = append(conns[len(conns)-1], l)
+		sessions[len(sessions)-1] = append(sessions[len(sessions)-1], l)
 	}
-	return conns
+	return sessions
 }
 
 // maxLockArtifact measures, from the capture alone, the longest time a call
 // announced "locked" took to be updated to notLocked, and reports whether
-// every such call was unlocked within its connection.
-func maxLockArtifact(conns [][]captureLine) (time.Duration, bool) {
+// every such call was unlocked within its session.
+func maxLockArtifact(sessions [][]captureLine) (time.Duration, bool) {
 	var longest time.Duration
-	for _, conn := range conns {
+	for _, session := range sessions {
 		lockedSince := map[string]time.Time{}
-		for _, l := range conn {
+		for _, l := range session {
 			for _, u := range l.updates {
 				id, _ := u["call"].(string)
 				switch u["lockState"] {
@@ -248,14 +248,14 @@ func maxLockArtifact(conns [][]captureLine) (time.Duration, bool) {
 func TestCaptureReplay(t *testing.T) {
 	const node = "bridge1"
 	lines := readCapture(t, "one-bridge-81-connections.jsonl")
-	conns := splitConnections(lines)
-	if len(conns) != 81 {
-		t.Fatalf("capture splits into %d connections, README says 81", len(conns))
+	sessions := splitSessions(lines)
+	if len(sessions) != 81 {
+		t.Fatalf("capture splits into %d sessions, README says 81 connections", len(sessions))
 	}
 
 	// Every lock in this capture is CMS's creation artifact; LockSettle
 	// must outlast the longest one for it not to count, so derive it.
-	artifact, allUnlocked := maxLockArtifact(conns)
+	artifact, allUnlocked := maxLockArtifact(sessions)
 	if !allUnlocked {
 		t.Fatal("the capture holds a call that stays locked; the lock expectations below assume none")
 	}
@@ -286,12 +286,12 @@ func TestCaptureReplay(t *testing.T) {
 		}
 	}
 
-	for k, conn := range conns {
+	for k, session := range sessions {
 		if k > 0 {
-			// The connection lasted until just before the next one began.
-			clock = conn[0].date.Add(-time.Millisecond)
+			// The session lasted until just before the next one began.
+			clock = session[0].date.Add(-time.Millisecond)
 			c.Tick(clock)
-			check(fmt.Sprintf("end of connection %d", k))
+			check(fmt.Sprintf("end of session %d", k))
 			handle(cmsws.Event{Kind: cmsws.EventDisconnected, Session: uint64(k), Reason: cmsws.DisconnectReadError})
 		}
 		// The capture lacks subscriptionUpdate frames; their messageIds are
@@ -301,11 +301,11 @@ func TestCaptureReplay(t *testing.T) {
 		// callInfo subscriptions for one call of that snapshot and listed
 		// the calls subscription again (which ends its snapshot). Later
 		// gaps (deactivation notices) are left out: their content is lost.
-		followed, followedCorr = rosterCallOf(t, conn)
+		followed, followedCorr = rosterCallOf(t, session)
 		subs[idxRoster] = rosterSub(idxRoster, followed)
 		subs[idxInfo] = cmsws.Subscription{Index: idxInfo, Type: cmsws.ResourceCallInfo, Call: followed}
-		ro.reset() // each connection's roster snapshot replaces the roster
-		clock = conn[0].date
+		ro.reset() // each session's roster snapshot replaces the roster
+		clock = session[0].date
 		handle(cmsws.Event{Kind: cmsws.EventConnected, Session: uint64(k + 1)})
 		list := func(state string, idxs ...int) {
 			for _, idx := range idxs {
@@ -317,7 +317,7 @@ func TestCaptureReplay(t *testing.T) {
 		list(cmsws.StateActive, idxCalls)
 		sawSnapshot, secondListing := false, false
 		prevID := int64(2)
-		for _, l := range conn {
+		for _, l := range session {
 			clock = l.date
 			c.Tick(clock)
 			if sawSnapshot && !secondListing && l.id > prevID+1 {
@@ -328,11 +328,11 @@ func TestCaptureReplay(t *testing.T) {
 			prevID = l.id
 			fr, err := cmsws.DecodeFrame(l.raw)
 			if err != nil {
-				t.Fatalf("connection %d message %d: %v", k+1, l.id, err)
+				t.Fatalf("session %d message %d: %v", k+1, l.id, err)
 			}
 			sub, ok := subs[l.index]
 			if !ok {
-				t.Fatalf("connection %d message %d: index %d", k+1, l.id, l.index)
+				t.Fatalf("session %d message %d: index %d", k+1, l.id, l.index)
 			}
 			handle(cmsws.Event{Kind: cmsws.EventMessage, Session: uint64(k + 1), Message: fr.Message, Subscription: &sub})
 			msgTypes[l.typ]++
@@ -363,17 +363,17 @@ func TestCaptureReplay(t *testing.T) {
 
 	// The roster of the meeting followed last, and every leave, as the
 	// capture itself says.
-	slot := planner.Connection{Node: node}
-	setTestPlan(c, map[string]planner.Connection{followedCorr: slot}, nil, nil, map[planner.Connection]int{slot: 3}, nil)
+	conn := planner.Connection{Node: node}
+	setTestPlan(c, map[string]planner.Connection{followedCorr: conn}, nil, nil, map[planner.Connection]int{conn: 3}, nil)
 	want := ro.expected(node, followed)
-	if err := collectAndCompare(c, rosterText(want)+partTotalsText(0, 0, ro.left)+
+	if err := collectAndCompare(c, rosterText(want)+participantTotalsText(0, 0, ro.left)+
 		clusterRosterText(want.audio, want.video, want.txAudio, want.txVideo, want.pres)+coverageText(1, 1, 0, 0, 0),
 		append(append(append(append([]string{}, rosterFamilies...), "cms_participants_left_total"), clusterRosterNames...), coverageNames...)...); err != nil {
 		t.Errorf("roster at the end of the capture: %v", err)
 	}
 	t.Logf("roster at the end: %+v; leaves %v", want, ro.left)
-	if len(ro.parts) == 0 || len(ro.left) < 3 {
-		t.Errorf("the roster oracle ends with %d participants and %d leave reasons: the replay would prove little", len(ro.parts), len(ro.left))
+	if len(ro.participants) == 0 || len(ro.left) < 3 {
+		t.Errorf("the roster oracle ends with %d participants and %d leave reasons: the replay would prove little", len(ro.participants), len(ro.left))
 	}
 
 	// Every message counted by type; no errors at all.
@@ -402,8 +402,8 @@ func TestCaptureReplay(t *testing.T) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	t.Logf("replayed %d messages over %d connections; calls at the end: %s; starts %d ends %d recording +%d/-%d streaming +%d/-%d",
-		len(lines), len(conns), strings.Join(ids, ","), o.started, o.ended, o.recStarted, o.recStopped, o.strStarted, o.strStopped)
+	t.Logf("replayed %d messages over %d sessions; calls at the end: %s; starts %d ends %d recording +%d/-%d streaming +%d/-%d",
+		len(lines), len(sessions), strings.Join(ids, ","), o.started, o.ended, o.recStarted, o.recStopped, o.strStarted, o.strStopped)
 	if o.started == 0 || o.ended == 0 {
 		t.Error("the oracle saw no live start or end: the replay would prove little")
 	}

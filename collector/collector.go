@@ -74,14 +74,14 @@ type Collector struct {
 	now             func() time.Time
 	d               descs
 
-	mu         sync.Mutex
-	perCall    bool
-	nodes      map[string]*node
-	meetings   map[meetingKey]*meeting
-	unsettled  map[*call]struct{}
-	totals     transitionTotals
-	partTotals rosterTotals
-	plan       plan
+	mu                sync.Mutex
+	perCall           bool
+	nodes             map[string]*node
+	meetings          map[meetingKey]*meeting
+	unsettled         map[*call]struct{}
+	totals            transitionTotals
+	participantTotals rosterTotals
+	plan              plan
 	// stashed are the rosters of meetings that went because their calls
 	// were dropped without an end (a sweep, an expiry): should a call come
 	// back, its meeting gets its roster back. Kept forgetFor.
@@ -146,11 +146,11 @@ func (c *Collector) Tick(now time.Time) {
 		if n.phase.active && now.Sub(n.phase.last) >= c.snapshotTimeout {
 			c.endSnapshot(n, snapshotEndTimeout)
 		}
-		for _, id := range n.sortedLinks() {
-			l := n.links[id]
-			for _, s := range l.subs {
+		for _, number := range n.connectionNumbers() {
+			conn := n.connections[number]
+			for _, s := range conn.subs {
 				if s.feed != nil && s.feed.snapshot && now.Sub(s.feed.last) >= c.snapshotTimeout {
-					c.endRosterSnapshot(n, l, s, snapshotEndTimeout)
+					c.endRosterSnapshot(n, conn, s, snapshotEndTimeout)
 				}
 			}
 		}

@@ -63,8 +63,8 @@ func (c *Collector) meetingCoverage(m *meeting) string {
 	if c.plan.excluded[key] {
 		return coverExcluded
 	}
-	if slot, ok := c.plan.placements[key]; ok {
-		if c.covered(m, slot) {
+	if on, ok := c.plan.placements[key]; ok {
+		if c.isCovered(m, on) {
 			return coverCovered
 		}
 		return coverPending
@@ -75,30 +75,31 @@ func (c *Collector) meetingCoverage(m *meeting) string {
 	return coverPending
 }
 
-// covered: the meeting's roster subscription on its slot is active and
-// past its snapshot, so its roster is live and complete.
-func (c *Collector) covered(m *meeting, slot planner.Connection) bool {
-	n := c.nodes[slot.Node]
+// isCovered: the meeting's roster subscription on the connection the plan
+// placed it on is active and past its snapshot, so its roster is live and
+// complete.
+func (c *Collector) isCovered(m *meeting, on planner.Connection) bool {
+	n := c.nodes[on.Node]
 	if n == nil {
 		return false
 	}
-	l := n.links[slot.Number]
-	if l == nil || !l.connected {
+	conn := n.connections[on.Number]
+	if conn == nil || !conn.connected {
 		return false
 	}
 	for _, cl := range m.instances {
 		if cl.node != n {
 			continue
 		}
-		if s := l.rosters[cl.id]; s != nil && s.live && !s.feed.snapshot {
+		if s := conn.rosters[cl.id]; s != nil && s.live && !s.feed.snapshot {
 			return true
 		}
 	}
 	return false
 }
 
-// coverage counts every meeting's state. O(meetings).
-func (c *Collector) coverage() coverage {
+// countCoverage counts every meeting's state. O(meetings).
+func (c *Collector) countCoverage() coverage {
 	var cv coverage
 	for _, m := range c.meetings {
 		cv.count(c.meetingCoverage(m))
@@ -115,7 +116,7 @@ func (c *Collector) checkCoverage() {
 		// to lose (the ratio still says 0 when there are meetings).
 		return
 	}
-	cv := c.coverage()
+	cv := c.countCoverage()
 	full := cv.ratio() == 1
 	if full == c.coverageFull {
 		return

@@ -20,7 +20,7 @@ func TestCoverageBudgetAndLogs(t *testing.T) {
 	h.c.AddNode("b")
 	h.synced("a", add("c1", "Big", participants(9)), add("c2", "Mid", participants(5)), add("c3", "Small", participants(1)))
 	h.synced("b", add("c4", "Private", participants(3)), add("c5", "Big", participants(9)))
-	h.connectLink("a", 1)
+	h.connectOn("a", 1)
 
 	// No plan yet: coverage 0 of 4 eligible... but no plan means no log.
 	h.advance(time.Second)
@@ -53,7 +53,7 @@ cms_subscription_budget_left{node="b",connection="0"} 99
 	h.sync("a", 1)
 	h.expect(coverageText(2.0/3, 2, 0, 1, 1)+clusterRosterText(0, 1, 1, 0, 0), append(coverageNames, clusterRosterNames...)...)
 
-	// The budget grows (more links): everything eligible covered.
+	// The budget grows (more connections): everything eligible covered.
 	h.plan["Small"] = planner.Connection{Node: "a", Number: 1}
 	setTestPlan(h.c, h.plan, nil, []string{"Private"}, map[planner.Connection]int{{Node: "a"}: 2, {Node: "a", Number: 1}: 2, {Node: "b"}: 1}, nil)
 	small := rosterSub(2, "c3")
@@ -62,8 +62,9 @@ cms_subscription_budget_left{node="b",connection="0"} 99
 	h.advance(time.Second) // Run's tick logs coverage changes
 	h.expect(coverageText(1, 3, 0, 0, 1), coverageNames...)
 
-	// Link 1 drops: its meetings are pending again; link 0 is untouched.
-	h.disconnectLink("a", 1, cmsws.DisconnectReadError)
+	// Connection 1 drops: its meetings are pending again; connection 0 is
+	// untouched.
+	h.disconnectOn("a", 1, cmsws.DisconnectReadError)
 	h.advance(time.Second)
 	h.expect(coverageText(1.0/3, 1, 2, 0, 1)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 1\ncms_up{node=\"b\"} 1\n",
 		append(coverageNames, "cms_up")...)

@@ -34,7 +34,7 @@ type harness struct {
 	sessions map[string]uint64
 	msgID    map[string]int64
 	// live are the subscriptions reported active and not deactivated
-	// since, by link key and index: what a sync request's answer lists.
+	// since, by session key and index: what a sync request's answer lists.
 	live map[string]map[int]cmsws.Subscription
 	// plan is what place has put into the collector's plan so far.
 	plan map[string]planner.Connection
@@ -78,7 +78,7 @@ func (h *harness) ev(node string, ev cmsws.Event) {
 	h.c.Handle(ev)
 }
 
-// connect opens a new connection and activates the calls subscription,
+// connect opens a new session of the primary connection and activates the calls subscription,
 // which starts a snapshot phase.
 func (h *harness) connect(node string) {
 	h.sessions[node]++
@@ -94,7 +94,7 @@ func (h *harness) disconnect(node, reason string) {
 }
 
 func (h *harness) subState(node string, sub cmsws.Subscription, state string) {
-	h.subStateLink(node, 0, sub, state)
+	h.subStateOn(node, 0, sub, state)
 }
 
 func (h *harness) msg(node string, m *cmsws.Message, sub *cmsws.Subscription) {
@@ -242,50 +242,50 @@ func setTestPlan(c *Collector, placements map[string]planner.Connection, skipped
 	c.SetPlan(p, sets)
 }
 
-// Link-aware harness helpers. Link 0 uses the harness's existing per-node
-// connection numbering; link k keeps its own under "node#k".
+// Per-connection harness helpers. Connection 0 numbers its sessions under
+// the node's name, as ev and connect do; connection k under "node#k".
 
-func linkKey(node string, link int) string {
-	if link == 0 {
+func sessionKey(node string, conn int) string {
+	if conn == 0 {
 		return node
 	}
-	return node + "#" + strconv.Itoa(link)
+	return node + "#" + strconv.Itoa(conn)
 }
 
-func (h *harness) evLink(node string, link int, ev cmsws.Event) {
+func (h *harness) evOn(node string, conn int, ev cmsws.Event) {
 	ev.Node = node
-	ev.Connection = link
+	ev.Connection = conn
 	if ev.Session == 0 {
-		ev.Session = h.sessions[linkKey(node, link)]
+		ev.Session = h.sessions[sessionKey(node, conn)]
 	}
 	ev.Time = h.now()
 	h.c.Handle(ev)
 }
 
-// connectLink opens a new connection on an extra link (no calls there).
-func (h *harness) connectLink(node string, link int) {
-	h.sessions[linkKey(node, link)]++
-	delete(h.live, linkKey(node, link))
-	h.evLink(node, link, cmsws.Event{Kind: cmsws.EventConnected})
+// connectOn opens a new session of an extra connection (no calls there).
+func (h *harness) connectOn(node string, conn int) {
+	h.sessions[sessionKey(node, conn)]++
+	delete(h.live, sessionKey(node, conn))
+	h.evOn(node, conn, cmsws.Event{Kind: cmsws.EventConnected})
 }
 
-func (h *harness) disconnectLink(node string, link int, reason string) {
-	h.evLink(node, link, cmsws.Event{Kind: cmsws.EventDisconnected, Reason: reason})
+func (h *harness) disconnectOn(node string, conn int, reason string) {
+	h.evOn(node, conn, cmsws.Event{Kind: cmsws.EventDisconnected, Reason: reason})
 }
 
-func (h *harness) subStateLink(node string, link int, sub cmsws.Subscription, state string) {
-	h.listLink(node, link, state, sub)
+func (h *harness) subStateOn(node string, conn int, sub cmsws.Subscription, state string) {
+	h.listOn(node, conn, state, sub)
 }
 
-// listLink delivers one subscriptionUpdate listing subs in state, and the
+// listOn delivers one subscriptionUpdate listing subs in state, and the
 // client's per-subscription events, and keeps track of the live ones.
-func (h *harness) listLink(node string, link int, state string, subs ...cmsws.Subscription) {
-	k := linkKey(node, link)
+func (h *harness) listOn(node string, conn int, state string, subs ...cmsws.Subscription) {
+	k := sessionKey(node, conn)
 	st := make([]cmsws.SubscriptionStatus, len(subs))
 	for i, sub := range subs {
 		st[i] = cmsws.SubscriptionStatus{Index: sub.Index, State: state}
 	}
-	h.msgLink(node, link, &cmsws.Message{Type: cmsws.TypeSubscriptionUpdate, Statuses: st}, nil)
+	h.msgOn(node, conn, &cmsws.Message{Type: cmsws.TypeSubscriptionUpdate, Statuses: st}, nil)
 	for _, sub := range subs {
 		switch state {
 		case cmsws.StateActive:
@@ -296,30 +296,30 @@ func (h *harness) listLink(node string, link int, state string, subs ...cmsws.Su
 		case cmsws.StateDeactivated:
 			delete(h.live[k], sub.Index)
 		}
-		h.evLink(node, link, cmsws.Event{Kind: cmsws.EventSubscriptionState, Subscription: &sub, State: state})
+		h.evOn(node, conn, cmsws.Event{Kind: cmsws.EventSubscriptionState, Subscription: &sub, State: state})
 	}
 }
 
 // sync delivers what CMS answers the client's sync request with: the live
-// subscriptions of the link listed pending, then active. Queued behind
+// subscriptions of the connection listed pending, then active. Queued behind
 // every snapshot sent before, it ends them.
-func (h *harness) sync(node string, link int) {
+func (h *harness) sync(node string, conn int) {
 	var subs []cmsws.Subscription
-	for _, sub := range h.live[linkKey(node, link)] {
+	for _, sub := range h.live[sessionKey(node, conn)] {
 		subs = append(subs, sub)
 	}
 	slices.SortFunc(subs, func(a, b cmsws.Subscription) int { return a.Index - b.Index })
-	h.listLink(node, link, cmsws.StatePending, subs...)
-	h.listLink(node, link, cmsws.StateActive, subs...)
+	h.listOn(node, conn, cmsws.StatePending, subs...)
+	h.listOn(node, conn, cmsws.StateActive, subs...)
 }
 
-func (h *harness) msgLink(node string, link int, m *cmsws.Message, sub *cmsws.Subscription) {
-	k := linkKey(node, link)
+func (h *harness) msgOn(node string, conn int, m *cmsws.Message, sub *cmsws.Subscription) {
+	k := sessionKey(node, conn)
 	h.msgID[k]++
 	m.MessageID = h.msgID[k]
 	if sub != nil {
 		idx := sub.Index
 		m.SubscriptionIndex = &idx
 	}
-	h.evLink(node, link, cmsws.Event{Kind: cmsws.EventMessage, Message: m, Subscription: sub})
+	h.evOn(node, conn, cmsws.Event{Kind: cmsws.EventMessage, Message: m, Subscription: sub})
 }

@@ -91,8 +91,8 @@ func leaveReasonIndex(f cmsws.Field[string]) int {
 	return slices.Index(leaveReasons, labelOther)
 }
 
-// bounded returns v if it is one of known, else "other".
-func bounded(v string, known []string) string {
+// knownOrOther returns v if it is one of known, else "other".
+func knownOrOther(v string, known []string) string {
 	if slices.Contains(known, v) {
 		return v
 	}

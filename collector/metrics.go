@@ -50,7 +50,7 @@ type descs struct {
 
 	// roster, per call
 	callRosterParticipants *prometheus.Desc
-	callPartFlags          [numFlags]*prometheus.Desc // by partFlags bit
+	callPartFlags          [numFlags]*prometheus.Desc // by participantFlags bit
 	// roster, cluster
 	clusterPartAudioMuted   *prometheus.Desc
 	clusterPartVideoMuted   *prometheus.Desc
@@ -184,7 +184,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 func (c *Collector) render(out []prometheus.Metric) []prometheus.Metric {
 	size := 60
 	for _, n := range c.nodes {
-		size += 60 + 2*len(n.links)
+		size += 60 + 2*len(n.connections)
 		if c.perCall {
 			size += 7 * len(n.calls)
 		}

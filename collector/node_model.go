@@ -11,19 +11,21 @@ import (
 type node struct {
 	name string
 
-	// links are the node's event connections by slot number. Link 0 is the
-	// primary one: it carries the calls subscription and drives cms_up and
-	// the calls snapshot. Links 1..3 carry roster subscriptions only. Link 0
-	// always exists; the others appear with their first event.
-	links map[int]*link
+	// connections are the node's events connections by number. Connection
+	// 0 is the primary one: it carries the calls subscription and drives
+	// cms_up and the calls snapshot. Connections 1..3 carry roster
+	// subscriptions only. Connection 0 always exists; the others appear
+	// with their first event.
+	connections map[int]*connection
 
 	// calls are kept across a disconnect (no gaps on a blip) and replaced by
 	// the next snapshot.
 	calls map[string]*call
 	phase snapshotPhase
 
-	// synced: the current primary connection's calls snapshot is complete.
-	// syncedOnce: some connection's snapshot completed since AddNode.
+	// synced: the calls snapshot of the primary connection's current session
+	// is complete. syncedOnce: some session's snapshot completed since
+	// AddNode.
 	synced     bool
 	syncedOnce bool
 	// up is the last cms_up value, kept to log changes and to time an
@@ -38,31 +40,31 @@ type node struct {
 	// forgetFor.
 	forgotten forgottenIDs
 
-	// stats aggregate the node's links: dashboards know cms_events_* by
-	// node, and a link label would change every series' identity.
+	// stats aggregate the node's connections: dashboards know cms_events_*
+	// by node, and a connection label would change every series' identity.
 	stats nodeStats
 }
 
 func newNode(name string) *node {
 	return &node{
-		name:  name,
-		links: map[int]*link{0: newLink(0)},
-		calls: make(map[string]*call),
-		stats: newNodeStats(),
+		name:        name,
+		connections: map[int]*connection{0: newConnection(0)},
+		calls:       make(map[string]*call),
+		stats:       newNodeStats(),
 	}
 }
 
-// primary is link 0, the connection carrying the calls subscription.
-func (n *node) primary() *link { return n.links[0] }
+// primary is connection 0, the one carrying the calls subscription.
+func (n *node) primary() *connection { return n.connections[0] }
 
 // callsLive reports whether some calls subscription of the primary
 // connection is live (cms_up).
 func (n *node) callsLive() bool {
-	l := n.primary()
-	if !l.connected {
+	conn := n.primary()
+	if !conn.connected {
 		return false
 	}
-	for _, s := range l.callSubs {
+	for _, s := range conn.callSubs {
 		if s.live {
 			return true
 		}
@@ -70,38 +72,40 @@ func (n *node) callsLive() bool {
 	return false
 }
 
-// sortedLinks returns the link numbers in order, for deterministic work.
-func (n *node) sortedLinks() []int {
-	ids := make([]int, 0, len(n.links))
-	for id := range n.links {
-		ids = append(ids, id)
+// connectionNumbers returns the connection numbers in order, for
+// deterministic work.
+func (n *node) connectionNumbers() []int {
+	numbers := make([]int, 0, len(n.connections))
+	for number := range n.connections {
+		numbers = append(numbers, number)
 	}
-	sort.Ints(ids)
-	return ids
+	sort.Ints(numbers)
+	return numbers
 }
 
-// link is one events connection of a node. Each has its own connection
-// numbering (Event.Conn) and its own subscriptions; a disconnect of one link
-// touches nothing of the others.
-type link struct {
-	id int
-	// conn is the number of the current (or last) connection and connected
-	// says whether it is up. Messages of any other connection are stale.
-	conn      uint64
+// connection is one events connection of a node, by its number in the
+// node's configuration. Each has its own sessions (Event.Session numbers
+// them: one per (re)connect) and its own subscriptions; a disconnect of one
+// connection touches nothing of the others.
+type connection struct {
+	number int
+	// session is the number of the current (or last) session and connected
+	// says whether it is up. Messages of any other session are stale.
+	session   uint64
 	connected bool
-	// subs are the subscription states of the current connection, by index.
+	// subs are the subscription states of the current session, by index.
 	subs map[int]*subscription
 	// rosters indexes the callRoster subscriptions of subs by call id, so
 	// that checking a meeting's placement costs O(1), not O(subscriptions).
 	rosters map[string]*subscription
 	// callSubs are the calls subscriptions of subs (normally one): cms_up
-	// is evaluated after every event, and a link holds up to 100 roster
+	// is evaluated after every event, and a connection holds up to 100 roster
 	// subscriptions that must not be scanned each time.
 	callSubs map[int]*subscription
 }
 
-func newLink(id int) *link {
-	return &link{id: id, subs: make(map[int]*subscription), rosters: make(map[string]*subscription),
+func newConnection(number int) *connection {
+	return &connection{number: number, subs: make(map[int]*subscription), rosters: make(map[string]*subscription),
 		callSubs: make(map[int]*subscription)}
 }
 
@@ -110,7 +114,7 @@ type subscription struct {
 	resource cmsws.Resource
 	call     string
 	state    string // bounded: pending, active, deactivated, other
-	// live: it became active on this connection and was not deactivated
+	// live: it became active in this session and was not deactivated
 	// since. The liveness probe re-sends the unchanged request, which makes
 	// CMS report pending then active again; that is neither an outage nor
 	// a new snapshot, so "pending" does not clear live.
@@ -122,7 +126,7 @@ type subscription struct {
 	// for other resources.
 	feed *rosterFeed
 	// strikes counts consecutive plans that no longer want this callRoster
-	// subscription on its link; see SetPlan.
+	// subscription on its connection; see SetPlan.
 	strikes int
 }
 

@@ -42,15 +42,15 @@ func (c *Collector) renderNode(r *renderer, n *node) {
 	// plus any "other" pair that occurs.
 	type pair struct{ resource, state string }
 	var subs map[pair]float64
-	for _, l := range n.links {
-		if len(l.subs) == 0 {
+	for _, conn := range n.connections {
+		if len(conn.subs) == 0 {
 			continue
 		}
 		if subs == nil {
 			subs = make(map[pair]float64, 9)
 		}
-		for _, sub := range l.subs {
-			subs[pair{bounded(string(sub.resource), knownResources), sub.state}]++
+		for _, sub := range conn.subs {
+			subs[pair{knownOrOther(string(sub.resource), knownResources), sub.state}]++
 		}
 	}
 	for _, res := range knownResources {

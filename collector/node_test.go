@@ -274,11 +274,11 @@ func TestLogsStateChangesOnlyAtInfo(t *testing.T) {
 	}
 }
 
-// Links: each keeps its own connection and subscriptions; link 0 alone
-// drives cms_up and the calls; the self-metrics add the links up.
-func TestLinksAreIndependent(t *testing.T) {
+// Connections: each keeps its own sessions and subscriptions; connection 0
+// alone drives cms_up and the calls; the self-metrics add the connections up.
+func TestConnectionsAreIndependent(t *testing.T) {
 	h, _ := rosterHarness(t, perCall)
-	h.connectLink("a", 1)
+	h.connectOn("a", 1)
 	sub := rosterSub(1, "c1")
 	h.activate("a", 1, sub)
 	h.expect(`# TYPE cms_events_subscriptions gauge
@@ -295,8 +295,9 @@ cms_events_subscriptions{node="a",resource="callInfo",state="deactivated"} 0
 cms_events_connects_total{node="a"} 2
 `, "cms_events_subscriptions", "cms_events_connects_total")
 
-	// The extra link drops: its subscription goes, link 0 stays up.
-	h.disconnectLink("a", 1, cmsws.DisconnectProbeTimeout)
+	// The extra connection drops: its subscription goes, connection 0 stays
+	// up.
+	h.disconnectOn("a", 1, cmsws.DisconnectProbeTimeout)
 	h.expect(`# TYPE cms_events_connected gauge
 cms_events_connected{node="a"} 1
 # TYPE cms_up gauge
@@ -309,28 +310,29 @@ cms_events_disconnects_total{node="a",reason="write_error"} 0
 cms_events_disconnects_total{node="a",reason="shutdown"} 0
 `+coverageText(1, 1, 0, 0, 0), append(coverageNames, "cms_events_connected", "cms_up", "cms_events_disconnects_total")...)
 	if got := h.value("cms_events_subscriptions", "node", "a", "resource", "callRoster", "state", "active"); got != 1 {
-		t.Errorf("roster subscriptions after link 1 dropped = %v, want 1 (link 0's)", got)
+		t.Errorf("roster subscriptions after conn 1 dropped = %v, want 1 (conn 0's)", got)
 	}
-	// A message of link 1's old connection is stale and ignored.
+	// A message of connection 1's old session is stale and ignored.
 	h.roster("a", 1, sub, padd("p7"))
-	// Link 0 drops: the roster stays, link 1 (reconnected) is untouched.
-	h.connectLink("a", 1)
+	// Connection 0 drops: the roster stays, connection 1 (reconnected) is
+	// untouched.
+	h.connectOn("a", 1)
 	h.activate("a", 1, sub)
 	h.disconnect("a", cmsws.DisconnectReadError)
-	h.expect(rosterText(baseRow)+partTotalsText(0, 0, nil)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 0\n"+
+	h.expect(rosterText(baseRow)+participantTotalsText(0, 0, nil)+"# TYPE cms_up gauge\ncms_up{node=\"a\"} 0\n"+
 		"# TYPE cms_events_connected gauge\ncms_events_connected{node=\"a\"} 0\n",
-		append(append(rosterFamilies, partTotalNames...), "cms_up", "cms_events_connected")...)
+		append(append(rosterFamilies, participantTotalNames...), "cms_up", "cms_events_connected")...)
 	if got := h.value("cms_events_subscriptions", "node", "a", "resource", "callRoster", "state", "active"); got != 1 {
-		t.Errorf("roster subscriptions after link 0 dropped = %v, want 1 (link 1's)", got)
+		t.Errorf("roster subscriptions after conn 0 dropped = %v, want 1 (conn 1's)", got)
 	}
-	// Calls are link 0's alone: a calls update on link 1 is refused.
+	// Calls are connection 0's alone: a calls update on connection 1 is refused.
 	calls := subCalls
-	h.msgLink("a", 1, &cmsws.Message{Type: cmsws.TypeCallListUpdate, CallUpdates: []cmsws.CallUpdate{add("x", "X")}}, &calls)
+	h.msgOn("a", 1, &cmsws.Message{Type: cmsws.TypeCallListUpdate, CallUpdates: []cmsws.CallUpdate{add("x", "X")}}, &calls)
 	if got := h.errors("a", "wrong_resource"); got != 1 {
 		t.Errorf("wrong_resource = %v, want 1", got)
 	}
-	// Link numbers outside any configuration are refused, not modelled.
-	h.evLink("a", 99, cmsws.Event{Kind: cmsws.EventConnected, Session: 1})
+	// Connection numbers outside any configuration are refused, not modelled.
+	h.evOn("a", 99, cmsws.Event{Kind: cmsws.EventConnected, Session: 1})
 	if _, _, connected := h.c.PlanInput(); !reflect.DeepEqual(connected, []planner.Connection{{Node: "a", Number: 1}}) {
 		t.Errorf("connected = %v, want only a/1", connected)
 	}

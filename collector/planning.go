@@ -58,10 +58,10 @@ func (c *Collector) PlanInput() (meetings []planner.Meeting, avoid map[string]ma
 	slices.SortFunc(meetings, func(a, b planner.Meeting) int { return strings.Compare(a.Key, b.Key) })
 	for _, name := range c.sortedNodeNames() {
 		n := c.nodes[name]
-		for _, id := range n.sortedLinks() {
-			l := n.links[id]
-			if l.connected && (id != 0 || n.callsLive()) {
-				usable = append(usable, planner.Connection{Node: name, Number: id})
+		for _, number := range n.connectionNumbers() {
+			conn := n.connections[number]
+			if conn.connected && (number != 0 || n.callsLive()) {
+				usable = append(usable, planner.Connection{Node: name, Number: number})
 			}
 		}
 	}
@@ -109,23 +109,23 @@ func toSet(keys []string) map[string]bool {
 func (c *Collector) pruneRosterSubscriptions() {
 	want := make(map[planner.Connection]map[string]bool)
 	for _, m := range c.meetings {
-		slot, ok := c.plan.placements[m.planKey]
+		on, ok := c.plan.placements[m.planKey]
 		if !ok {
 			continue
 		}
-		cl := m.instanceOn(slot.Node)
+		cl := m.instanceOn(on.Node)
 		if cl == nil {
 			continue
 		}
-		if want[slot] == nil {
-			want[slot] = make(map[string]bool)
+		if want[on] == nil {
+			want[on] = make(map[string]bool)
 		}
-		want[slot][cl.id] = true
+		want[on][cl.id] = true
 	}
 	for _, n := range c.nodes {
-		for _, l := range n.links {
-			wanted := want[planner.Connection{Node: n.name, Number: l.id}]
-			for idx, s := range l.subs {
+		for _, conn := range n.connections {
+			wanted := want[planner.Connection{Node: n.name, Number: conn.number}]
+			for idx, s := range conn.subs {
 				if s.feed == nil {
 					continue
 				}
@@ -137,9 +137,9 @@ func (c *Collector) pruneRosterSubscriptions() {
 				if s.strikes < 2 {
 					continue
 				}
-				delete(l.subs, idx)
-				if l.rosters[s.callID] == s {
-					delete(l.rosters, s.callID)
+				delete(conn.subs, idx)
+				if conn.rosters[s.callID] == s {
+					delete(conn.rosters, s.callID)
 				}
 			}
 		}

@@ -15,10 +15,10 @@ func TestPlanInput(t *testing.T) {
 	}
 	h.synced("a", add("a1", "M", participants(7), name("Weekly")), add("a2", ""))
 	h.synced("b", add("b1", "M", participants(7), name("Weekly")))
-	h.connectLink("a", 2)
-	h.connectLink("c", 1) // c's primary link is down: only its extra link is usable
-	h.connectLink("b", 1)
-	h.disconnectLink("b", 1, cmsws.DisconnectReadError)
+	h.connectOn("a", 2)
+	h.connectOn("c", 1) // c's primary conn is down: only its extra conn is usable
+	h.connectOn("b", 1)
+	h.disconnectOn("b", 1, cmsws.DisconnectReadError)
 
 	meetings, avoid, connected := h.c.PlanInput()
 	want := []planner.Meeting{
@@ -35,7 +35,7 @@ func TestPlanInput(t *testing.T) {
 	if !reflect.DeepEqual(connected, wantSlots) {
 		t.Errorf("connected = %v, want %v", connected, wantSlots)
 	}
-	// Link 0 counts only while its calls subscription is live.
+	// Connection 0 counts only while its calls subscription is live.
 	h.subState("a", subCalls, cmsws.StateDeactivated)
 	if _, _, connected := h.c.PlanInput(); !reflect.DeepEqual(connected, []planner.Connection{{Node: "a", Number: 2}, {Node: "b", Number: 0}, {Node: "c", Number: 1}}) {
 		t.Errorf("connected with a's calls deactivated = %v", connected)

@@ -12,18 +12,18 @@ const maxParticipantIDLen = 128
 
 // rosterSubscriptionState follows a callRoster subscription's server state:
 // becoming active starts its snapshot, being listed again ends it (see
-// subscriptionState); deactivation ends the phase without a sweep and tells
+// applySubscriptionState); deactivation ends the phase without a sweep and tells
 // the planner to avoid the node for that meeting. The roster itself stays
 // (no leaves counted): a deactivation says the node stopped reporting, not
 // that anybody left.
-func (c *Collector) rosterSubscriptionState(n *node, l *link, s *subscription, wasLive, relisted bool) {
+func (c *Collector) applyRosterSubscriptionState(n *node, conn *connection, s *subscription, wasLive, relisted bool) {
 	switch {
 	case relisted:
 		if s.feed.snapshot {
-			c.endRosterSnapshot(n, l, s, snapshotEndSync)
+			c.endRosterSnapshot(n, conn, s, snapshotEndSync)
 		}
 	case s.live && !wasLive:
-		c.startRosterSnapshot(n, l, s)
+		c.startRosterSnapshot(n, conn, s)
 		if cl := n.calls[s.callID]; cl != nil {
 			// The node serves the meeting's roster again.
 			delete(cl.meeting.avoid, n.name)
@@ -39,7 +39,7 @@ func (c *Collector) rosterSubscriptionState(n *node, l *link, s *subscription, w
 			m.avoid = make(map[string]bool, 1)
 		}
 		m.avoid[n.name] = true
-		level.Debug(c.logger).Log("msg", "roster subscription deactivated", "node", n.name, "link", l.id,
+		level.Debug(c.logger).Log("msg", "roster subscription deactivated", "node", n.name, "connection", conn.number,
 			"call", s.callID, "meeting", m.planKey, "was_live", wasLive)
 	}
 }
@@ -47,7 +47,7 @@ func (c *Collector) rosterSubscriptionState(n *node, l *link, s *subscription, w
 // startRosterSnapshot opens a subscription's snapshot phase. If its call is
 // known, the snapshot is bound to the meeting's roster at once, so that
 // even an empty snapshot replaces it.
-func (c *Collector) startRosterSnapshot(n *node, l *link, s *subscription) {
+func (c *Collector) startRosterSnapshot(n *node, conn *connection, s *subscription) {
 	f := s.feed
 	f.snapshot = true
 	f.last = c.now()
@@ -56,7 +56,7 @@ func (c *Collector) startRosterSnapshot(n *node, l *link, s *subscription) {
 	if cl := n.calls[s.callID]; cl != nil {
 		c.bindSnapshot(f, cl.meeting.ensureRoster())
 	}
-	level.Debug(c.logger).Log("msg", "roster snapshot started", "node", n.name, "link", l.id, "call", s.callID)
+	level.Debug(c.logger).Log("msg", "roster snapshot started", "node", n.name, "connection", conn.number, "call", s.callID)
 }
 
 // bindSnapshot makes f's snapshot the newest generation of r: what r holds
@@ -72,7 +72,7 @@ func (c *Collector) bindSnapshot(f *rosterFeed, r *roster) {
 // roster by what the snapshot said: participants it did not confirm are
 // dropped silently (they left while nobody was listening, or another
 // subscription's view was stale). Nothing is counted.
-func (c *Collector) endRosterSnapshot(n *node, l *link, s *subscription, why string) {
+func (c *Collector) endRosterSnapshot(n *node, conn *connection, s *subscription, why string) {
 	f := s.feed
 	f.snapshot = false
 	if f.r == nil {
@@ -88,53 +88,53 @@ func (c *Collector) endRosterSnapshot(n *node, l *link, s *subscription, why str
 		return
 	}
 	dropped := 0
-	for id, p := range r.parts {
+	for id, p := range r.participants {
 		if p.gen != f.gen {
 			r.drop(id)
-			r.forgotten.add(id, maxForgottenParts)
+			r.forgotten.add(id, maxForgottenParticipants)
 			dropped++
 		}
 	}
-	level.Debug(c.logger).Log("msg", "roster synced", "node", n.name, "link", l.id, "call", s.callID,
-		"participants", len(r.parts), "stale_dropped", dropped, "snapshot_end", why)
+	level.Debug(c.logger).Log("msg", "roster synced", "node", n.name, "connection", conn.number, "call", s.callID,
+		"participants", len(r.participants), "stale_dropped", dropped, "snapshot_end", why)
 }
 
-// rosterMessage applies one rosterUpdate. Like a calls snapshot, a
+// applyRosterMessage applies one rosterUpdate. Like a calls snapshot, a
 // subscription's snapshot is its first messages made only of adds; the
 // first message with anything else ends the phase before it is applied.
-func (c *Collector) rosterMessage(n *node, l *link, ev cmsws.Event) {
+func (c *Collector) applyRosterMessage(n *node, conn *connection, ev cmsws.Event) {
 	sub := ev.Subscription
 	if sub == nil {
 		return // the client reported the unknown index already
 	}
 	if sub.Type != cmsws.ResourceCallRoster {
-		c.wrongResource(n, l, ev)
+		c.reportWrongResource(n, conn, ev)
 		return
 	}
 	updates := ev.Message.RosterUpdates
 	if len(updates) == 0 {
 		return
 	}
-	s, ok := l.subs[sub.Index]
+	s, ok := conn.subs[sub.Index]
 	if !ok || s.resource != sub.Type || s.call != sub.Call {
 		// The client reports a subscription's state before its updates;
 		// without one, it was dropped from the plan and pruned here.
 		level.Debug(c.logger).Log("msg", "rosterUpdate of a subscription no longer modelled ignored",
-			"node", n.name, "link", l.id, "index", sub.Index)
+			"node", n.name, "connection", conn.number, "index", sub.Index)
 		return
 	}
 	cl := n.calls[s.callID]
 	if cl == nil {
 		n.stats.errors[reasonUnknownCall]++
 		level.Warn(c.logger).Log("msg", "rosterUpdate for a call the model does not hold ignored",
-			"node", n.name, "call", s.callID, "updates", len(updates), "link", l.id)
+			"node", n.name, "call", s.callID, "updates", len(updates), "connection", conn.number)
 		return
 	}
 	f := s.feed
 	if f.snapshot {
 		for i := range updates {
 			if updates[i].UpdateType != cmsws.UpdateAdd {
-				c.endRosterSnapshot(n, l, s, snapshotEndLiveUpdate)
+				c.endRosterSnapshot(n, conn, s, snapshotEndLiveUpdate)
 				break
 			}
 		}
@@ -151,7 +151,7 @@ func (c *Collector) rosterMessage(n *node, l *link, ev cmsws.Event) {
 		f.r = r
 		gen = r.gen
 	}
-	a := partApplier{c: c, n: n, l: l, callID: s.callID}
+	a := participantApplier{c: c, n: n, conn: conn, callID: s.callID}
 	for i := range updates {
 		c.applyRosterUpdate(a, r, &updates[i], f.snapshot, gen)
 	}
@@ -159,11 +159,11 @@ func (c *Collector) rosterMessage(n *node, l *link, ev cmsws.Event) {
 
 // applyRosterUpdate applies one participant update to r. gen is the
 // generation that the update confirms the participant for.
-func (c *Collector) applyRosterUpdate(a partApplier, r *roster, u *cmsws.RosterUpdate, snapshot bool, gen uint32) {
+func (c *Collector) applyRosterUpdate(a participantApplier, r *roster, u *cmsws.RosterUpdate, snapshot bool, gen uint32) {
 	id := u.Participant
 	a.participant = id
 	if id == "" || len(id) > maxParticipantIDLen {
-		a.invalid("participant", id)
+		a.reportInvalid("participant", id)
 		return
 	}
 	switch u.UpdateType {
@@ -171,64 +171,66 @@ func (c *Collector) applyRosterUpdate(a partApplier, r *roster, u *cmsws.RosterU
 		if r.leavers.has(id) {
 			// A lagging subscription (or a snapshot taken before the leave)
 			// reports someone who already left: an echo, not a rejoin.
-			c.echo(a, u)
+			c.logLeaverEcho(a, u)
 			return
 		}
-		st := partState{state: stateOther}
+		st := participantState{state: stateOther}
 		c.applyParticipantFields(a, u, &st)
 		// Known: in the roster, or dropped by a snapshot that did not
 		// confirm it. Participant ids are never reused, so an add of
 		// either is a repeated or late report, not a join.
-		_, known := r.parts[id]
+		_, known := r.participants[id]
 		known = known || r.forgotten.has(id)
 		r.put(id, participant{st: st, gen: gen})
 		if known || snapshot {
 			return
 		}
-		c.partTotals.joined++
+		c.participantTotals.joined++
 		if st.moved {
-			c.partTotals.moved++
+			c.participantTotals.moved++
 		}
 	case cmsws.UpdateUpdate:
-		p, ok := r.parts[id]
+		p, ok := r.participants[id]
 		if !ok {
-			c.unknownParticipant(a, r, u)
+			c.reportUnknownParticipant(a, r, u)
 			return
 		}
 		c.applyParticipantFields(a, u, &p.st)
 		p.gen = gen
 		r.put(id, p)
 	case cmsws.UpdateRemove:
-		if _, ok := r.parts[id]; !ok {
-			c.unknownParticipant(a, r, u)
+		if _, ok := r.participants[id]; !ok {
+			c.reportUnknownParticipant(a, r, u)
 			return
 		}
 		r.drop(id)
 		r.leavers.add(id, maxRecentLeavers)
-		c.partTotals.left[leaveReasonIndex(u.Reason)]++
+		c.participantTotals.left[leaveReasonIndex(u.Reason)]++
 		if u.Reason.State == cmsws.Invalid {
-			a.invalid("reason", u.Reason.Raw)
+			a.reportInvalid("reason", u.Reason.Raw)
 		}
 	default:
-		a.invalid("updateType", u.UpdateType)
+		a.reportInvalid("updateType", u.UpdateType)
 	}
 }
 
-// unknownParticipant: an update or remove for an id the roster lacks. For
+// reportUnknownParticipant: an update or remove for an id the roster lacks. For
 // a recent leaver it is the echo of a second subscription, not an error.
-func (c *Collector) unknownParticipant(a partApplier, r *roster, u *cmsws.RosterUpdate) {
+func (c *Collector) reportUnknownParticipant(a participantApplier, r *roster, u *cmsws.RosterUpdate) {
 	if r.leavers.has(u.Participant) {
-		c.echo(a, u)
+		c.logLeaverEcho(a, u)
 		return
 	}
 	a.n.stats.errors[reasonUnknownParticipant]++
 	level.Warn(c.logger).Log("msg", "rosterUpdate for a participant the roster does not hold ignored",
 		"node", a.n.name, "call", cleanLabel(a.callID), "participant", cleanLabel(u.Participant),
-		"update_type", cleanLabel(u.UpdateType), "link", a.l.id)
+		"update_type", cleanLabel(u.UpdateType), "connection", a.conn.number)
 }
 
-func (c *Collector) echo(a partApplier, u *cmsws.RosterUpdate) {
+// logLeaverEcho logs, at debug, the ignored report of a participant who
+// already left: a second subscription's echo of the leave, not an error.
+func (c *Collector) logLeaverEcho(a participantApplier, u *cmsws.RosterUpdate) {
 	level.Debug(c.logger).Log("msg", "roster report of a participant who already left ignored",
 		"node", a.n.name, "call", cleanLabel(a.callID), "participant", cleanLabel(u.Participant),
-		"update_type", cleanLabel(u.UpdateType), "link", a.l.id)
+		"update_type", cleanLabel(u.UpdateType), "connection", a.conn.number)
 }

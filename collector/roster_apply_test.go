@@ -187,16 +187,16 @@ func TestRosterUpdates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h, sub := rosterHarness(t, perCall)
-			h.expect(rosterText(baseRow)+partTotalsText(0, 0, nil), append(rosterFamilies, partTotalNames...)...)
+			h.expect(rosterText(baseRow)+participantTotalsText(0, 0, nil), append(rosterFamilies, participantTotalNames...)...)
 
 			for _, m := range tt.messages {
 				h.roster("a", 0, sub, m...)
 			}
 			want := tt.want(baseRow)
-			h.expect(rosterText(want)+partTotalsText(tt.joined, tt.moved, tt.left)+
+			h.expect(rosterText(want)+participantTotalsText(tt.joined, tt.moved, tt.left)+
 				clusterRosterText(want.audio, want.video, want.txAudio, want.txVideo, want.pres)+
 				coverageText(1, 1, 0, 0, 0),
-				append(append(append(rosterFamilies, partTotalNames...), clusterRosterNames...), coverageNames...)...)
+				append(append(append(rosterFamilies, participantTotalNames...), clusterRosterNames...), coverageNames...)...)
 			for _, reason := range knownErrorReasons {
 				if got := h.errors("a", reason); got != tt.errors[reason] {
 					t.Errorf("errors{reason=%s} = %v, want %v", reason, got, tt.errors[reason])

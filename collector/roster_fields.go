@@ -17,8 +17,8 @@ import (
 // and is counted and logged. Enumerations CMS may extend (state, direction,
 // layout) map an unknown value to "other" instead: a newer CMS must not
 // make participants invisible. Name, uri, importance and canMove are not
-// kept (see partState).
-func (c *Collector) applyParticipantFields(a partApplier, u *cmsws.RosterUpdate, st *partState) {
+// kept (see participantState).
+func (c *Collector) applyParticipantFields(a participantApplier, u *cmsws.RosterUpdate, st *participantState) {
 	a.choice("state", u.State, pelState, &st.state, participantStates[:stateOther], stateOther, 0, st)
 	a.choice("direction", u.Direction, pelDirection, &st.direction, participantDirections, 0, 0, st)
 	a.choice("layout", u.Layout, pelLayout, &st.layout, knownLayouts, 0, 1, st)
@@ -32,24 +32,24 @@ func (c *Collector) applyParticipantFields(a partApplier, u *cmsws.RosterUpdate,
 	a.moved(u.MovedParticipant, st)
 }
 
-// partApplier carries what an invalid-value log line names.
-type partApplier struct {
+// participantApplier carries what an invalid-value log line names.
+type participantApplier struct {
 	c           *Collector
 	n           *node
-	l           *link
+	conn        *connection
 	callID      string
 	participant string
 }
 
-func (a partApplier) invalid(element, raw string) {
+func (a participantApplier) reportInvalid(element, raw string) {
 	a.n.stats.errors[reasonInvalidValue]++
 	level.Warn(a.c.logger).Log("msg", "invalid value in rosterUpdate left unchanged",
 		"node", a.n.name, "call", cleanLabel(a.callID), "participant", cleanLabel(a.participant),
-		"element", element, "value", cleanLabel(raw), "link", a.l.id)
+		"element", element, "value", cleanLabel(raw), "connection", a.conn.number)
 }
 
 // flag applies a JSON boolean element.
-func (a partApplier) flag(element string, f cmsws.Field[bool], bit partFlags, el partElements, st *partState) {
+func (a participantApplier) flag(element string, f cmsws.Field[bool], bit participantFlags, el participantElements, st *participantState) {
 	switch f.State {
 	case cmsws.Null:
 		st.flags &^= bit
@@ -62,12 +62,12 @@ func (a partApplier) flag(element string, f cmsws.Field[bool], bit partFlags, el
 		}
 		st.set |= el
 	case cmsws.Invalid:
-		a.invalid(element, f.Raw)
+		a.reportInvalid(element, f.Raw)
 	}
 }
 
 // activeFlag applies an on/off element spelled active/inactive.
-func (a partApplier) activeFlag(element string, f cmsws.Field[string], bit partFlags, el partElements, st *partState) {
+func (a participantApplier) activeFlag(element string, f cmsws.Field[string], bit participantFlags, el participantElements, st *participantState) {
 	switch f.State {
 	case cmsws.Null:
 		st.flags &^= bit
@@ -75,7 +75,7 @@ func (a partApplier) activeFlag(element string, f cmsws.Field[string], bit partF
 	case cmsws.Valid:
 		on, ok := activeValues[f.Value]
 		if !ok {
-			a.invalid(element, strconv.Quote(f.Value))
+			a.reportInvalid(element, strconv.Quote(f.Value))
 			return
 		}
 		if on {
@@ -85,13 +85,13 @@ func (a partApplier) activeFlag(element string, f cmsws.Field[string], bit partF
 		}
 		st.set |= el
 	case cmsws.Invalid:
-		a.invalid(element, f.Raw)
+		a.reportInvalid(element, f.Raw)
 	}
 }
 
 // choice applies an enumerated string element as an index: known[i] is
 // stored as offset+i, an unknown value and null as other.
-func (a partApplier) choice(element string, f cmsws.Field[string], el partElements, dst *uint8, known []string, other uint8, offset int, st *partState) {
+func (a participantApplier) choice(element string, f cmsws.Field[string], el participantElements, dst *uint8, known []string, other uint8, offset int, st *participantState) {
 	switch f.State {
 	case cmsws.Null:
 		*dst = other
@@ -104,14 +104,14 @@ func (a partApplier) choice(element string, f cmsws.Field[string], el partElemen
 		}
 		st.set |= el
 	case cmsws.Invalid:
-		a.invalid(element, f.Raw)
+		a.reportInvalid(element, f.Raw)
 	}
 }
 
 // moved applies movedParticipant. CMS has been seen sending garbage there
 // (GUID-shaped, but not a GUID): that is not an error of ours to count, it
 // just does not make the participant "moved".
-func (a partApplier) moved(f cmsws.Field[string], st *partState) {
+func (a participantApplier) moved(f cmsws.Field[string], st *participantState) {
 	switch f.State {
 	case cmsws.Null:
 		st.moved, st.movedFrom = false, [16]byte{}
@@ -121,10 +121,10 @@ func (a partApplier) moved(f cmsws.Field[string], st *partState) {
 		st.set |= pelMovedParticipant
 		if !st.moved && f.Value != "" {
 			level.Debug(a.c.logger).Log("msg", "movedParticipant is not a GUID; participant not counted as moved",
-				"node", a.n.name, "call", cleanLabel(a.callID), "participant", cleanLabel(a.participant), "link", a.l.id)
+				"node", a.n.name, "call", cleanLabel(a.callID), "participant", cleanLabel(a.participant), "connection", a.conn.number)
 		}
 	case cmsws.Invalid:
-		a.invalid("movedParticipant", f.Raw)
+		a.reportInvalid("movedParticipant", f.Raw)
 	}
 }
 

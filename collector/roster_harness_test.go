@@ -16,24 +16,24 @@ func rosterSub(index int, call string) cmsws.Subscription {
 
 // activate reports a subscription pending, then active, as CMS does after
 // a subscribeRequest.
-func (h *harness) activate(node string, link int, sub cmsws.Subscription) {
-	h.subStateLink(node, link, sub, cmsws.StatePending)
-	h.subStateLink(node, link, sub, cmsws.StateActive)
+func (h *harness) activate(node string, conn int, sub cmsws.Subscription) {
+	h.subStateOn(node, conn, sub, cmsws.StatePending)
+	h.subStateOn(node, conn, sub, cmsws.StateActive)
 }
 
 // roster delivers one rosterUpdate message on sub.
-func (h *harness) roster(node string, link int, sub cmsws.Subscription, updates ...cmsws.RosterUpdate) {
+func (h *harness) roster(node string, conn int, sub cmsws.Subscription, updates ...cmsws.RosterUpdate) {
 	s := sub
-	h.msgLink(node, link, &cmsws.Message{Type: cmsws.TypeRosterUpdate, RosterUpdates: updates}, &s)
+	h.msgOn(node, conn, &cmsws.Message{Type: cmsws.TypeRosterUpdate, RosterUpdates: updates}, &s)
 }
 
 // place records a placement and tells the collector the whole plan, with
-// the budget the planner would report (calls counts on link 0).
-func (h *harness) place(key, node string, link int) {
+// the budget the planner would report (calls counts on connection 0).
+func (h *harness) place(key, node string, conn int) {
 	if h.plan == nil {
 		h.plan = map[string]planner.Connection{}
 	}
-	h.plan[key] = planner.Connection{Node: node, Number: link}
+	h.plan[key] = planner.Connection{Node: node, Number: conn}
 	h.setPlan(nil, nil)
 }
 
@@ -140,11 +140,11 @@ func rosterText(rows ...rosterRow) string {
 	return b.String()
 }
 
-var partTotalNames = []string{"cms_participants_joined_total", "cms_participants_left_total", "cms_participants_moved_total"}
+var participantTotalNames = []string{"cms_participants_joined_total", "cms_participants_left_total", "cms_participants_moved_total"}
 
-// partTotalsText renders the participant counters; left maps reason to
+// participantTotalsText renders the participant counters; left maps reason to
 // count, every other reason is 0.
-func partTotalsText(joined, moved int, left map[string]int) string {
+func participantTotalsText(joined, moved int, left map[string]int) string {
 	s := fmt.Sprintf("# TYPE cms_participants_joined_total counter\ncms_participants_joined_total %d\n"+
 		"# TYPE cms_participants_moved_total counter\ncms_participants_moved_total %d\n"+
 		"# TYPE cms_participants_left_total counter\n", joined, moved)
@@ -180,7 +180,7 @@ cms_roster_meetings{state="excluded"} %d
 }
 
 // rosterHarness is node a synced with call c1 of meeting M, placed on a's
-// link 0, whose roster subscription (index 5) delivered a snapshot of p1
+// connection 0, whose roster subscription (index 5) delivered a snapshot of p1
 // and p2 (connected, nothing muted) and is live.
 func rosterHarness(t testing.TB, o Options) (*harness, cmsws.Subscription) {
 	h := newHarness(t, o)

@@ -10,11 +10,11 @@ import (
 // per meeting, not per subscription: during a re-home two subscriptions
 // may feed it, and their reports of one join or leave must count once.
 type roster struct {
-	// parts holds one small value per participant, keyed by the
+	// participants holds one small value per participant, keyed by the
 	// participant's GUID as CMS sends it. Values, not pointers: a large
 	// roster is mostly this map, and pointers would double its memory and
 	// its work for the garbage collector.
-	parts map[string]participant
+	participants map[string]participant
 	// agg is maintained on every change (the old contribution subtracted,
 	// the new one added), so rendering a meeting costs O(1), never
 	// O(participants).
@@ -43,13 +43,13 @@ type stashedRoster struct {
 }
 
 func newRoster() *roster {
-	return &roster{parts: make(map[string]participant)}
+	return &roster{participants: make(map[string]participant)}
 }
 
 // put installs p under id and keeps the aggregates right.
 func (r *roster) put(id string, p participant) {
-	old, existed := r.parts[id]
-	r.parts[id] = p
+	old, existed := r.participants[id]
+	r.participants[id] = p
 	if existed {
 		if old.st == p.st {
 			return
@@ -62,11 +62,11 @@ func (r *roster) put(id string, p participant) {
 
 // drop removes a participant and its contribution to the aggregates.
 func (r *roster) drop(id string) {
-	old, ok := r.parts[id]
+	old, ok := r.participants[id]
 	if !ok {
 		return
 	}
-	delete(r.parts, id)
+	delete(r.participants, id)
 	r.agg.add(&old.st, -1)
 	r.rendered = nil
 }
@@ -74,18 +74,18 @@ func (r *roster) drop(id string) {
 // participant is one roster entry: its state and the snapshot generation
 // that last confirmed it.
 type participant struct {
-	st  partState
+	st  participantState
 	gen uint32
 }
 
-// partState is what the model knows of a participant. It is a comparable
+// participantState is what the model knows of a participant. It is a comparable
 // value, so an update can be applied to a copy and compared. Enumerated
 // elements are small indexes, not strings: no allocation per participant
 // beyond its map entry. Name and URI are deliberately not kept: they are
 // never labels, and they would be most of the memory.
-type partState struct {
-	flags     partFlags
-	set       partElements
+type participantState struct {
+	flags     participantFlags
+	set       participantElements
 	state     uint8 // index in participantStates; stateOther also when unset
 	direction uint8 // index in participantDirections; 0 = unset or other
 	layout    uint8 // 1 + index in knownLayouts; 0 = unset or other
@@ -96,11 +96,11 @@ type partState struct {
 	movedFrom [16]byte
 }
 
-// partFlags are the on/off elements, one bit each; rosterAgg counts them.
-type partFlags uint8
+// participantFlags are the on/off elements, one bit each; rosterAgg counts them.
+type participantFlags uint8
 
 const (
-	flagAudioMuted partFlags = 1 << iota
+	flagAudioMuted participantFlags = 1 << iota
 	flagVideoMuted
 	flagTxAudioMuted
 	flagTxVideoMuted
@@ -110,12 +110,12 @@ const (
 	numFlags = iota
 )
 
-// partElements records which elements hold a value from CMS (rather than
+// participantElements records which elements hold a value from CMS (rather than
 // unset by null or never sent).
-type partElements uint16
+type participantElements uint16
 
 const (
-	pelState partElements = 1 << iota
+	pelState participantElements = 1 << iota
 	pelDirection
 	pelAudioMuted
 	pelVideoMuted
@@ -150,7 +150,7 @@ type rosterAgg struct {
 // numStates is len(participantStates); an array length must be constant.
 const numStates = 5
 
-func (a *rosterAgg) add(st *partState, d int32) {
+func (a *rosterAgg) add(st *participantState, d int32) {
 	a.states[st.state] += d
 	for i := range numFlags {
 		if st.flags&(1<<i) != 0 {
@@ -172,8 +172,8 @@ type recentIDs struct {
 // be a mass exodus, and the cost of forgetting is one extra count. A
 // snapshot sweep may drop a whole roster, so its memory is larger.
 const (
-	maxRecentLeavers  = 64
-	maxForgottenParts = 1024
+	maxRecentLeavers         = 64
+	maxForgottenParticipants = 1024
 )
 
 func (r *recentIDs) has(id string) bool {

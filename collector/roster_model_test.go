@@ -13,7 +13,7 @@ import (
 // way the incremental ones must always equal.
 func recount(r *roster) rosterAgg {
 	var a rosterAgg
-	for _, p := range r.parts {
+	for _, p := range r.participants {
 		a.add(&p.st, 1)
 	}
 	return a
@@ -111,8 +111,8 @@ func TestRosterAggregatesMatchRecount(t *testing.T) {
 		}
 	}
 	want := o.expected("a", "c1")
-	h.expect(rosterText(want)+partTotalsText(o.joined, 0, o.left), append(rosterFamilies, partTotalNames...)...)
-	t.Logf("after 3000 messages: %d participants %+v", len(o.parts), want)
+	h.expect(rosterText(want)+participantTotalsText(o.joined, 0, o.left), append(rosterFamilies, participantTotalNames...)...)
+	t.Logf("after 3000 messages: %d participants %+v", len(o.participants), want)
 }
 
 // TestScrapeReadsAggregatesOnly proves that a scrape costs O(meetings): it
@@ -130,7 +130,7 @@ func TestScrapeReadsAggregatesOnly(t *testing.T) {
 	h.c.mu.Lock()
 	for _, m := range h.c.meetings {
 		if m.roster != nil {
-			m.roster.parts = map[string]participant{}
+			m.roster.participants = map[string]participant{}
 			m.roster.rendered = nil
 		}
 	}

@@ -37,11 +37,11 @@ func (c *Collector) renderRosters(r *renderer) {
 		if !c.perCall {
 			continue
 		}
-		slot, placed := c.plan.placements[m.planKey]
+		on, placed := c.plan.placements[m.planKey]
 		if !placed {
 			continue
 		}
-		inst := m.instanceOn(slot.Node)
+		inst := m.instanceOn(on.Node)
 		if inst == nil {
 			continue // the plan is older than the meeting's move; the next one fixes it
 		}
@@ -57,7 +57,7 @@ func (c *Collector) renderRosters(r *renderer) {
 	r.gauge(d.clusterPartTxVideoMuted, float64(cluster[3]))
 	r.gauge(d.clusterPartPresenting, float64(cluster[4]))
 
-	t := &c.partTotals
+	t := &c.participantTotals
 	r.counter(d.participantsJoined, t.joined)
 	r.counter(d.participantsMoved, t.moved)
 	for i, reason := range leaveReasons {
@@ -68,17 +68,17 @@ func (c *Collector) renderRosters(r *renderer) {
 	for _, st := range coverStates {
 		r.gauge(d.rosterMeetings, float64(cv.of(st)), st)
 	}
-	for slot, used := range c.plan.used {
-		if _, ok := c.nodes[slot.Node]; !ok {
+	for conn, used := range c.plan.used {
+		if _, ok := c.nodes[conn.Node]; !ok {
 			continue
 		}
-		conn := strconv.Itoa(slot.Number)
-		limit, ok := c.plan.limits[slot]
+		number := strconv.Itoa(conn.Number)
+		limit, ok := c.plan.limits[conn]
 		if !ok {
 			limit = planner.SubscriptionsPerConnection
 		}
-		r.gauge(d.budgetUsed, float64(used), slot.Node, conn)
-		r.gauge(d.budgetLeft, float64(max(limit-used, 0)), slot.Node, conn)
+		r.gauge(d.budgetUsed, float64(used), conn.Node, number)
+		r.gauge(d.budgetLeft, float64(max(limit-used, 0)), conn.Node, number)
 	}
 }
 

@@ -20,14 +20,14 @@ func TestRosterSnapshotIsSilentAndSplitSnapshotReplaces(t *testing.T) {
 	h.expect(coverageText(0, 0, 1, 0, 0), coverageNames...)
 	h.sync("a", 0)
 	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}, audio: 1})+
-		partTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
-		append(append(rosterFamilies, partTotalNames...), coverageNames...)...)
+		participantTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
+		append(append(rosterFamilies, participantTotalNames...), coverageNames...)...)
 
 	// The connection drops: the roster stays, uncovered, nothing counted.
 	h.disconnect("a", cmsws.DisconnectReadError)
 	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}, audio: 1})+
-		partTotalsText(0, 0, nil)+coverageText(0, 0, 1, 0, 0)+clusterRosterText(0, 0, 0, 0, 0),
-		append(append(append(rosterFamilies, partTotalNames...), coverageNames...), clusterRosterNames...)...)
+		participantTotalsText(0, 0, nil)+coverageText(0, 0, 1, 0, 0)+clusterRosterText(0, 0, 0, 0, 0),
+		append(append(append(rosterFamilies, participantTotalNames...), coverageNames...), clusterRosterNames...)...)
 
 	// Reconnected: a snapshot over two messages, with a message of another
 	// subscription in between (as in the capture), then a live update.
@@ -48,12 +48,12 @@ func TestRosterSnapshotIsSilentAndSplitSnapshotReplaces(t *testing.T) {
 	// The update ended the snapshot before it was applied: p0 was not in it
 	// and is gone silently; p2 and p3 arrived silently; p1 was replaced.
 	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 3, 0, 0}, video: 1})+
-		partTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
-		append(append(rosterFamilies, partTotalNames...), coverageNames...)...)
+		participantTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
+		append(append(rosterFamilies, participantTotalNames...), coverageNames...)...)
 
 	// After the snapshot, adds are joins.
 	h.roster("a", 0, sub2, padd("p4"))
-	h.expect(partTotalsText(1, 0, nil), partTotalNames...)
+	h.expect(participantTotalsText(1, 0, nil), participantTotalNames...)
 }
 
 // rosterResubscribed is rosterHarness after a reconnect: the calls synced
@@ -78,13 +78,13 @@ func TestRosterEmptySnapshotEndsBySyncAndSweeps(t *testing.T) {
 	h.expect(rosterText(baseRow)+coverageText(0, 0, 1, 0, 0), append(rosterFamilies, coverageNames...)...)
 	h.sync("a", 0)
 	// Everybody left while we were away: gone, and no leave counted.
-	h.expect(rosterText(rosterRow{node: "a", call: "c1"})+partTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
-		append(append(rosterFamilies, partTotalNames...), coverageNames...)...)
+	h.expect(rosterText(rosterRow{node: "a", call: "c1"})+participantTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
+		append(append(rosterFamilies, participantTotalNames...), coverageNames...)...)
 	// A late report of p1 is no join; p3 is.
 	h.roster("a", 0, sub, padd("p1"))
 	h.roster("a", 0, sub, padd("p3"))
-	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}})+partTotalsText(1, 0, nil),
-		append(rosterFamilies, partTotalNames...)...)
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}})+participantTotalsText(1, 0, nil),
+		append(rosterFamilies, participantTotalNames...)...)
 }
 
 // Should the sync request's answer never come, a roster snapshot ends
@@ -96,8 +96,8 @@ func TestRosterSnapshotFallbackTimeout(t *testing.T) {
 	h.advance(DefaultSnapshotTimeout - time.Millisecond)
 	h.expect(rosterText(baseRow)+coverageText(0, 0, 1, 0, 0), append(rosterFamilies, coverageNames...)...)
 	h.advance(time.Millisecond)
-	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 1, 0, 0}})+partTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
-		append(append(rosterFamilies, partTotalNames...), coverageNames...)...)
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 1, 0, 0}})+participantTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
+		append(append(rosterFamilies, participantTotalNames...), coverageNames...)...)
 }
 
 // A distributed meeting's roster subscription moves from node a to node b
@@ -117,8 +117,8 @@ func TestRosterRehomedCountsContinuously(t *testing.T) {
 	h.roster("a", 0, subA, padd("p1", audioMuted(true)), padd("p2"), padd("p3"))
 	h.sync("a", 0)
 	h.roster("a", 0, subA, padd("p4"))
-	h.expect(rosterText(rosterRow{node: "a", call: "ca", states: [5]int{0, 0, 4, 0, 0}, audio: 1})+partTotalsText(1, 0, nil),
-		append(rosterFamilies, partTotalNames...)...)
+	h.expect(rosterText(rosterRow{node: "a", call: "ca", states: [5]int{0, 0, 4, 0, 0}, audio: 1})+participantTotalsText(1, 0, nil),
+		append(rosterFamilies, participantTotalNames...)...)
 
 	// Re-planned onto b: the series move at once (old labels gone), showing
 	// the roster kept so far; b is pending until its snapshot ends.
@@ -136,14 +136,14 @@ func TestRosterRehomedCountsContinuously(t *testing.T) {
 	h.roster("b", 0, subB, padd("p5"))
 	h.roster("b", 0, subB, prm("p2"))
 	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [5]int{0, 0, 4, 0, 0}, audio: 1})+
-		partTotalsText(2, 0, map[string]int{"timeout": 1})+coverageText(1, 1, 0, 0, 0)+clusterRosterText(1, 0, 0, 0, 0),
-		append(append(append(rosterFamilies, partTotalNames...), coverageNames...), clusterRosterNames...)...)
+		participantTotalsText(2, 0, map[string]int{"timeout": 1})+coverageText(1, 1, 0, 0, 0)+clusterRosterText(1, 0, 0, 0, 0),
+		append(append(append(rosterFamilies, participantTotalNames...), coverageNames...), clusterRosterNames...)...)
 
 	// The old subscription goes (the planner dropped it); b alone goes on.
 	h.roster("b", 0, subB, pupd("p1", audioMuted(false)), prm("p3", reason("callEnded")))
 	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [5]int{0, 0, 3, 0, 0}})+
-		partTotalsText(2, 0, map[string]int{"timeout": 1, "callEnded": 1}),
-		append(rosterFamilies, partTotalNames...)...)
+		participantTotalsText(2, 0, map[string]int{"timeout": 1, "callEnded": 1}),
+		append(rosterFamilies, participantTotalNames...)...)
 	for _, reason := range knownErrorReasons {
 		for _, n := range []string{"a", "b"} {
 			if got := h.errors(n, reason); got != 0 {
@@ -171,14 +171,14 @@ func TestRosterDeactivationThenRehome(t *testing.T) {
 	h.sync("a", 0)
 	h.expect(coverageText(0.5, 1, 1, 0, 0), coverageNames...)
 
-	h.subStateLink("a", 0, subA, cmsws.StateDeactivated)
+	h.subStateOn("a", 0, subA, cmsws.StateDeactivated)
 	_, avoid, _ := h.c.PlanInput()
 	if !reflect.DeepEqual(avoid, map[string]map[string]bool{"M": {"a": true}}) {
 		t.Fatalf("avoid = %v, want M on a", avoid)
 	}
 	h.expect(rosterText(rosterRow{node: "a", call: "ca", states: [5]int{0, 0, 3, 0, 0}, pres: 1})+
-		partTotalsText(0, 0, nil)+coverageText(0, 0, 2, 0, 0)+clusterRosterText(0, 0, 0, 0, 0),
-		append(append(append(rosterFamilies, partTotalNames...), coverageNames...), clusterRosterNames...)...)
+		participantTotalsText(0, 0, nil)+coverageText(0, 0, 2, 0, 0)+clusterRosterText(0, 0, 0, 0, 0),
+		append(append(append(rosterFamilies, participantTotalNames...), coverageNames...), clusterRosterNames...)...)
 
 	h.place("M", "b", 0)
 	subB := rosterSub(8, "cb")
@@ -187,8 +187,8 @@ func TestRosterDeactivationThenRehome(t *testing.T) {
 	h.roster("b", 0, subB, pupd("p3", activeSpeaker(true)))
 	// p2 (hosted on a) is gone silently: b's snapshot does not list it.
 	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [5]int{0, 0, 2, 0, 0}, pres: 1, spk: 1})+
-		partTotalsText(0, 0, nil)+coverageText(0.5, 1, 1, 0, 0)+clusterRosterText(0, 0, 0, 0, 1),
-		append(append(append(rosterFamilies, partTotalNames...), coverageNames...), clusterRosterNames...)...)
+		participantTotalsText(0, 0, nil)+coverageText(0.5, 1, 1, 0, 0)+clusterRosterText(0, 0, 0, 0, 1),
+		append(append(append(rosterFamilies, participantTotalNames...), coverageNames...), clusterRosterNames...)...)
 
 	// Should a serve the meeting again (a new subscription there becomes
 	// active), it is no longer to be avoided...
@@ -197,7 +197,7 @@ func TestRosterDeactivationThenRehome(t *testing.T) {
 		t.Errorf("avoid = %v after a's new roster subscription became active, want none", avoid)
 	}
 	// ... and when the instance on a ends, the avoid entry goes with it.
-	h.subStateLink("a", 0, rosterSub(11, "ca"), cmsws.StateDeactivated)
+	h.subStateOn("a", 0, rosterSub(11, "ca"), cmsws.StateDeactivated)
 	if _, avoid, _ := h.c.PlanInput(); len(avoid) != 1 {
 		t.Errorf("avoid = %v, want M on a again", avoid)
 	}
@@ -231,16 +231,16 @@ func TestParticipantMovedBetweenMeetings(t *testing.T) {
 	h.roster("b", 0, subB, padd(guid(4), movedFrom(mover), audioMuted(true)))
 	h.expect(rosterText(rosterRow{node: "a", call: "cA", states: [5]int{0, 0, 1, 0, 0}},
 		rosterRow{node: "b", call: "cB", states: [5]int{0, 0, 2, 0, 0}, audio: 1})+
-		partTotalsText(1, 1, map[string]int{"none": 1})+clusterRosterText(1, 0, 0, 0, 0)+coverageText(1, 2, 0, 0, 0),
-		append(append(append(rosterFamilies, partTotalNames...), clusterRosterNames...), coverageNames...)...)
+		participantTotalsText(1, 1, map[string]int{"none": 1})+clusterRosterText(1, 0, 0, 0, 0)+coverageText(1, 2, 0, 0, 0),
+		append(append(append(rosterFamilies, participantTotalNames...), clusterRosterNames...), coverageNames...)...)
 }
 
 func TestRosterGoesWithItsMeeting(t *testing.T) {
 	h, sub := rosterHarness(t, perCall)
 	h.roster("a", 0, sub, prm("p1", reason("callEnded")))
 	h.calls("a", rm("c1"))
-	h.expect(rosterText()+partTotalsText(0, 0, map[string]int{"callEnded": 1})+coverageText(1, 0, 0, 0, 0),
-		append(append(rosterFamilies, partTotalNames...), coverageNames...)...)
+	h.expect(rosterText()+participantTotalsText(0, 0, map[string]int{"callEnded": 1})+coverageText(1, 0, 0, 0, 0),
+		append(append(rosterFamilies, participantTotalNames...), coverageNames...)...)
 	// Late roster traffic for the ended call is an unknown call.
 	h.roster("a", 0, sub, prm("p2", reason("callEnded")))
 	if got := h.errors("a", "unknown_call"); got != 1 {
@@ -253,8 +253,8 @@ func TestRosterGoesWithItsMeeting(t *testing.T) {
 	h.activate("a", 0, sub2)
 	h.roster("a", 0, sub2, padd("p9"))
 	h.sync("a", 0)
-	h.expect(rosterText(rosterRow{node: "a", call: "c2", states: [5]int{0, 0, 1, 0, 0}})+partTotalsText(0, 0, map[string]int{"callEnded": 1}),
-		append(rosterFamilies, partTotalNames...)...)
+	h.expect(rosterText(rosterRow{node: "a", call: "c2", states: [5]int{0, 0, 1, 0, 0}})+participantTotalsText(0, 0, map[string]int{"callEnded": 1}),
+		append(rosterFamilies, participantTotalNames...)...)
 }
 
 func TestRosterForUnknownCallAndWrongResource(t *testing.T) {
@@ -276,15 +276,15 @@ func TestRosterForUnknownCallAndWrongResource(t *testing.T) {
 	}
 	// Nothing reached meeting M.
 	h.place("M", "a", 0)
-	h.expect(rosterText()+partTotalsText(0, 0, nil), append(rosterFamilies, partTotalNames...)...)
+	h.expect(rosterText()+participantTotalsText(0, 0, nil), append(rosterFamilies, participantTotalNames...)...)
 }
 
 func TestPerCallMetricsOffKeepsRosterTotals(t *testing.T) {
 	h, sub := rosterHarness(t, Options{})
 	h.roster("a", 0, sub, pupd("p1", audioMuted(true), presenter(true)), padd("p3"), prm("p2", reason("timeout")))
-	h.expect(rosterText()+partTotalsText(1, 0, map[string]int{"timeout": 1})+clusterRosterText(1, 0, 0, 0, 1)+
+	h.expect(rosterText()+participantTotalsText(1, 0, map[string]int{"timeout": 1})+clusterRosterText(1, 0, 0, 0, 1)+
 		coverageText(1, 1, 0, 0, 0),
-		append(append(append(rosterFamilies, partTotalNames...), clusterRosterNames...), coverageNames...)...)
+		append(append(append(rosterFamilies, participantTotalNames...), clusterRosterNames...), coverageNames...)...)
 }
 
 // A meeting whose correlator arrives after its first add changes key; its
@@ -302,28 +302,28 @@ func TestRosterFollowsLateCorrelator(t *testing.T) {
 	h.calls("a", upd("c1", correlator("M")))
 	h.place("M", "a", 0)
 	h.roster("a", 0, sub, padd("p3"))
-	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 3, 0, 0}})+partTotalsText(1, 0, nil),
-		append(rosterFamilies, partTotalNames...)...)
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 3, 0, 0}})+participantTotalsText(1, 0, nil),
+		append(rosterFamilies, participantTotalNames...)...)
 }
 
-// Link 0 reconnects and its calls snapshot ends before some of its calls
+// Connection 0 reconnects and its calls snapshot ends before some of its calls
 // come (a server that lets the sync answer overtake a held-back snapshot):
 // the call is swept and its meeting goes, silently. The meeting's roster
-// subscription lives on link 1, which stayed up. When the late add brings
+// subscription lives on connection 1, which stayed up. When the late add brings
 // the call back, the meeting gets its roster back: the participants that
 // were there are still there, their updates apply, and nothing counts.
 func TestRosterComesBackWithItsSweptCall(t *testing.T) {
 	h := newHarness(t, perCall)
 	h.c.AddNode("a")
 	h.synced("a", add("c1", "M", participants(2)))
-	h.connectLink("a", 1)
+	h.connectOn("a", 1)
 	h.place("M", "a", 1)
 	sub := rosterSub(7, "c1")
 	h.activate("a", 1, sub)
 	h.roster("a", 1, sub, padd("p1"), padd("p2"))
 	h.sync("a", 1)
 	row := rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}}
-	h.expect(rosterText(row)+partTotalsText(0, 0, nil), append(rosterFamilies, partTotalNames...)...)
+	h.expect(rosterText(row)+participantTotalsText(0, 0, nil), append(rosterFamilies, participantTotalNames...)...)
 
 	h.disconnect("a", cmsws.DisconnectReadError)
 	h.connect("a")
@@ -332,8 +332,8 @@ func TestRosterComesBackWithItsSweptCall(t *testing.T) {
 	h.calls("a", add("c1", "M", participants(2))) // the late snapshot
 	h.roster("a", 1, sub, pupd("p1", audioMuted(true)))
 	row.audio = 1
-	h.expect(nodeCallsText("a", 1)+rosterText(row)+partTotalsText(0, 0, nil)+counters(0, 0, 0, 0, 0, 0, 0, 0),
-		append(append(append([]string{"cms_node_calls"}, rosterFamilies...), partTotalNames...), counterNames...)...)
+	h.expect(nodeCallsText("a", 1)+rosterText(row)+participantTotalsText(0, 0, nil)+counters(0, 0, 0, 0, 0, 0, 0, 0),
+		append(append(append([]string{"cms_node_calls"}, rosterFamilies...), participantTotalNames...), counterNames...)...)
 	if got := h.errors("a", reasonUnknownParticipant); got != 0 {
 		t.Errorf("unknown_participant errors = %v: the roster was lost with the swept call", got)
 	}
