@@ -59,7 +59,7 @@ func (c *Collector) applyCallUpdate(n *node, u *cmsws.CallUpdate, snapshot bool)
 			return
 		}
 		next := cl.st
-		lockTouched := c.applyFields(n, u, &next)
+		lockTouched := c.applyCallFields(n, u, &next)
 		c.applyLive(cl.meeting.key, keyFor(n.name, cl.id, &next), func() {
 			c.setState(cl, next)
 			if lockTouched {
@@ -88,7 +88,7 @@ func (c *Collector) addCall(n *node, id string, u *cmsws.CallUpdate, snapshot bo
 	// An add's lockState is the announcement, not an update: it does not
 	// settle the call (see settleLock).
 	var next callState
-	c.applyFields(n, u, &next)
+	c.applyCallFields(n, u, &next)
 	cl, existed := n.calls[id]
 	restored := !existed && n.forgotten.has(id)
 	known := existed || restored

@@ -186,7 +186,7 @@ func (c *Collector) applyRosterUpdate(a participantApplier, r *roster, u *cmsws.
 			return
 		}
 		c.participantTotals.joined++
-		if st.moved {
+		if st.movedFrom.ok {
 			c.participantTotals.moved++
 		}
 	case cmsws.UpdateUpdate:

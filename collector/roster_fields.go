@@ -3,36 +3,43 @@ package collector
 import (
 	"encoding/hex"
 	"slices"
-	"strconv"
 
 	"github.com/go-kit/log/level"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
-// applyParticipantFields applies the elements of one roster update to st,
-// with the same rules as for calls: Absent leaves an element unchanged,
-// Null unsets it (off / unset), Valid sets it, and Invalid — the wrong JSON
-// type, or an on/off string outside its two values — leaves it unchanged
-// and is counted and logged. Enumerations CMS may extend (state, direction,
-// layout) map an unknown value to "other" instead: a newer CMS must not
-// make participants invisible. Name, uri, importance and canMove are not
-// kept (see participantState).
+// applyParticipantFields applies the elements of one roster update to
+// st under the Field rules (see applyField): Null unsets an element (off
+// / unset), and an on/off string outside its two values is invalid.
+// Enumerations CMS may extend (state, direction, layout) map an unknown
+// value to "other" instead: a newer CMS must not make participants
+// invisible. Name, uri, importance and canMove are not kept (see
+// participantState).
 func (c *Collector) applyParticipantFields(a participantApplier, u *cmsws.RosterUpdate, st *participantState) {
-	a.choice("state", u.State, pelState, &st.state, participantStates[:stateOther], stateOther, 0, st)
-	a.choice("direction", u.Direction, pelDirection, &st.direction, participantDirections, 0, 0, st)
-	a.choice("layout", u.Layout, pelLayout, &st.layout, knownLayouts, 0, 1, st)
-	a.flag("audioMuted", u.AudioMuted, flagAudioMuted, pelAudioMuted, st)
-	a.flag("videoMuted", u.VideoMuted, flagVideoMuted, pelVideoMuted, st)
-	a.flag("txAudioMuted", u.TxAudioMuted, flagTxAudioMuted, pelTxAudioMuted, st)
-	a.flag("txVideoMuted", u.TxVideoMuted, flagTxVideoMuted, pelTxVideoMuted, st)
-	a.flag("presenter", u.Presenter, flagPresenter, pelPresenter, st)
-	a.flag("activeSpeaker", u.ActiveSpeaker, flagActiveSpeaker, pelActiveSpeaker, st)
-	a.activeFlag("endpointRecording", u.EndpointRecording, flagEndpointRecording, pelEndpointRecording, st)
-	a.moved(u.MovedParticipant, st)
+	applyField(a, "state", u.State, readState, stateOther, &st.state, &st.set, pelState)
+	applyField(a, "direction", u.Direction, readDirection, 0, &st.direction, &st.set, pelDirection)
+	applyField(a, "layout", u.Layout, readLayout, 0, &st.layout, &st.set, pelLayout)
+	applyFlag(a, st, "audioMuted", u.AudioMuted, readBool, flagAudioMuted, pelAudioMuted)
+	applyFlag(a, st, "videoMuted", u.VideoMuted, readBool, flagVideoMuted, pelVideoMuted)
+	applyFlag(a, st, "txAudioMuted", u.TxAudioMuted, readBool, flagTxAudioMuted, pelTxAudioMuted)
+	applyFlag(a, st, "txVideoMuted", u.TxVideoMuted, readBool, flagTxVideoMuted, pelTxVideoMuted)
+	applyFlag(a, st, "presenter", u.Presenter, readBool, flagPresenter, pelPresenter)
+	applyFlag(a, st, "activeSpeaker", u.ActiveSpeaker, readBool, flagActiveSpeaker, pelActiveSpeaker)
+	applyFlag(a, st, "endpointRecording", u.EndpointRecording, readActive, flagEndpointRecording, pelEndpointRecording)
+	// CMS has been seen sending garbage in movedParticipant (GUID-shaped,
+	// but not a GUID): that is not an error of ours to count, it just does
+	// not make the participant "moved".
+	f := u.MovedParticipant
+	if applyField(a, "movedParticipant", f, readMoved, participantGUID{}, &st.movedFrom, &st.set, pelMovedParticipant) &&
+		f.State == cmsws.Valid && !st.movedFrom.ok && f.Value != "" {
+		level.Debug(a.c.logger).Log("msg", "movedParticipant is not a GUID; participant not counted as moved",
+			"node", a.n.name, "call", cleanLabel(a.callID), "participant", cleanLabel(a.participant), "connection", a.conn.number)
+	}
 }
 
-// participantApplier carries what an invalid-value log line names.
+// participantApplier carries what an invalid-value log line of a roster
+// update names.
 type participantApplier struct {
 	c           *Collector
 	n           *node
@@ -48,84 +55,40 @@ func (a participantApplier) reportInvalid(element, raw string) {
 		"element", element, "value", cleanLabel(raw), "connection", a.conn.number)
 }
 
-// flag applies a JSON boolean element.
-func (a participantApplier) flag(element string, f cmsws.Field[bool], bit participantFlags, el participantElements, st *participantState) {
-	switch f.State {
-	case cmsws.Null:
+// applyFlag applies an on/off element, which is bit of st.flags.
+func applyFlag[T any](a participantApplier, st *participantState, element string, f cmsws.Field[T], read func(T) (bool, bool), bit participantFlags, el participantElements) {
+	on := st.flags&bit != 0
+	if !applyField(a, element, f, read, false, &on, &st.set, el) {
+		return
+	}
+	if on {
+		st.flags |= bit
+	} else {
 		st.flags &^= bit
-		st.set &^= el
-	case cmsws.Valid:
-		if f.Value {
-			st.flags |= bit
-		} else {
-			st.flags &^= bit
-		}
-		st.set |= el
-	case cmsws.Invalid:
-		a.reportInvalid(element, f.Raw)
 	}
 }
 
-// activeFlag applies an on/off element spelled active/inactive.
-func (a participantApplier) activeFlag(element string, f cmsws.Field[string], bit participantFlags, el participantElements, st *participantState) {
-	switch f.State {
-	case cmsws.Null:
-		st.flags &^= bit
-		st.set &^= el
-	case cmsws.Valid:
-		on, ok := activeValues[f.Value]
-		if !ok {
-			a.reportInvalid(element, strconv.Quote(f.Value))
-			return
-		}
-		if on {
-			st.flags |= bit
-		} else {
-			st.flags &^= bit
-		}
-		st.set |= el
-	case cmsws.Invalid:
-		a.reportInvalid(element, f.Raw)
+// readChoice reads an enumerated element CMS may extend: known[i] is
+// offset+i, anything else (never invalid) is other.
+func readChoice(v string, known []string, other uint8, offset int) (uint8, bool) {
+	if i := slices.Index(known, v); i >= 0 && v != "" {
+		return uint8(i + offset), true
 	}
+	return other, true
 }
 
-// choice applies an enumerated string element as an index: known[i] is
-// stored as offset+i, an unknown value and null as other.
-func (a participantApplier) choice(element string, f cmsws.Field[string], el participantElements, dst *uint8, known []string, other uint8, offset int, st *participantState) {
-	switch f.State {
-	case cmsws.Null:
-		*dst = other
-		st.set &^= el
-	case cmsws.Valid:
-		if i := slices.Index(known, f.Value); i >= 0 && f.Value != "" {
-			*dst = uint8(i + offset)
-		} else {
-			*dst = other
-		}
-		st.set |= el
-	case cmsws.Invalid:
-		a.reportInvalid(element, f.Raw)
-	}
+func readState(v string) (uint8, bool) {
+	return readChoice(v, participantStates[:stateOther], stateOther, 0)
 }
 
-// moved applies movedParticipant. CMS has been seen sending garbage there
-// (GUID-shaped, but not a GUID): that is not an error of ours to count, it
-// just does not make the participant "moved".
-func (a participantApplier) moved(f cmsws.Field[string], st *participantState) {
-	switch f.State {
-	case cmsws.Null:
-		st.moved, st.movedFrom = false, [16]byte{}
-		st.set &^= pelMovedParticipant
-	case cmsws.Valid:
-		st.movedFrom, st.moved = parseGUID(f.Value)
-		st.set |= pelMovedParticipant
-		if !st.moved && f.Value != "" {
-			level.Debug(a.c.logger).Log("msg", "movedParticipant is not a GUID; participant not counted as moved",
-				"node", a.n.name, "call", cleanLabel(a.callID), "participant", cleanLabel(a.participant), "connection", a.conn.number)
-		}
-	case cmsws.Invalid:
-		a.reportInvalid("movedParticipant", f.Raw)
-	}
+func readDirection(v string) (uint8, bool) { return readChoice(v, participantDirections, 0, 0) }
+
+func readLayout(v string) (uint8, bool) { return readChoice(v, knownLayouts, 0, 1) }
+
+// readMoved reads movedParticipant: a well-formed GUID, or not moved.
+func readMoved(v string) (participantGUID, bool) {
+	guid, ok := parseGUID(v)
+	return participantGUID{guid: guid, ok: ok}, true
 }
 
 // parseGUID parses the 8-4-4-4-12 hex form, and nothing else.

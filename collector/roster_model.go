@@ -89,11 +89,17 @@ type participantState struct {
 	state     uint8 // index in participantStates; stateOther also when unset
 	direction uint8 // index in participantDirections; 0 = unset or other
 	layout    uint8 // 1 + index in knownLayouts; 0 = unset or other
-	// movedFrom is the GUID of the participant this one was moved from, if
-	// movedParticipant held a well-formed GUID (moved true). Garbage there is
-	// kept as "not moved": never a key, never a label.
-	moved     bool
-	movedFrom [16]byte
+	// movedFrom is the participant this one was moved from, if
+	// movedParticipant held a well-formed GUID. Garbage there is kept as
+	// "not moved": never a key, never a label.
+	movedFrom participantGUID
+}
+
+// participantGUID is a participant GUID as movedParticipant holds it; ok
+// false: there is none (absent, null, or not a GUID).
+type participantGUID struct {
+	guid [16]byte
+	ok   bool
 }
 
 // participantFlags are the on/off elements, one bit each; rosterAgg counts them.
