@@ -40,7 +40,7 @@ func (a callApplier) reportInvalid(element, raw string) {
 func readLabel(v string) (string, bool) { return cleanLabel(v), true }
 
 // readCallType reads callType: one of knownCallTypes, else invalid.
-func readCallType(v string) (string, bool) { return v, slices.Contains(knownCallTypes, v) }
+func readCallType(v string) (string, bool) { return v, slices.Contains(knownCallTypes[:], v) }
 
 // readCount reads a count: negative is invalid.
 func readCount(v int) (int, bool) { return v, v >= 0 }

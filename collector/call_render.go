@@ -15,14 +15,17 @@ func callTypeLabel(t string) string {
 	return t
 }
 
-// callTypeCounts counts by call type label: the known four always (zero rows
-// keep dashboards and rate() continuous), "unknown" when present.
-type callTypeCounts [5]float64
+// callTypeCounts counts by call type label: the known ones always (zero
+// rows keep dashboards and rate() continuous), "unknown" when present. The
+// count of unknown is the last, at callTypeUnknownIndex.
+type callTypeCounts [len(knownCallTypes) + 1]float64
+
+const callTypeUnknownIndex = len(knownCallTypes)
 
 func (t *callTypeCounts) inc(callType string) {
-	i := slices.Index(knownCallTypes, callType)
+	i := slices.Index(knownCallTypes[:], callType)
 	if i < 0 {
-		i = len(knownCallTypes)
+		i = callTypeUnknownIndex
 	}
 	t[i]++
 }
@@ -31,23 +34,22 @@ func (t *callTypeCounts) each(f func(label string, v float64)) {
 	for i, ct := range knownCallTypes {
 		f(ct, t[i])
 	}
-	if v := t[len(knownCallTypes)]; v > 0 {
+	if v := t[callTypeUnknownIndex]; v > 0 {
 		f(callTypeUnknown, v)
 	}
 }
 
 // renderCall builds a call's per-call series.
 func (c *Collector) renderCall(nodeName string, cl *call) []prometheus.Metric {
-	d := &c.d
 	st := &cl.st
-	r := renderer{out: make([]prometheus.Metric, 0, 7)}
-	r.gauge(d.callInfo, 1, nodeName, cl.id, st.correlator, st.name, callTypeLabel(st.callType))
-	r.gauge(d.callParticipants, float64(st.participants), nodeName, cl.id)
-	r.gauge(d.callDistributedInstances, float64(st.distributedInstances), nodeName, cl.id)
-	r.gauge(d.callRecording, b2f(st.recording), nodeName, cl.id)
-	r.gauge(d.callStreaming, b2f(st.streaming), nodeName, cl.id)
-	r.gauge(d.callEndpointRecording, b2f(st.endpointRecording), nodeName, cl.id)
-	r.gauge(d.callLocked, b2f(st.locked), nodeName, cl.id)
+	r := renderer{d: c.d, out: make([]prometheus.Metric, 0, callSeries)}
+	r.gauge(mCallInfo, 1, nodeName, cl.id, st.correlator, st.name, callTypeLabel(st.callType))
+	r.gauge(mCallParticipants, float64(st.participants), nodeName, cl.id)
+	r.gauge(mCallDistributedInstances, float64(st.distributedInstances), nodeName, cl.id)
+	r.gauge(mCallRecording, b2f(st.recording), nodeName, cl.id)
+	r.gauge(mCallStreaming, b2f(st.streaming), nodeName, cl.id)
+	r.gauge(mCallEndpointRecording, b2f(st.endpointRecording), nodeName, cl.id)
+	r.gauge(mCallLocked, b2f(st.locked), nodeName, cl.id)
 	if r.errs > 0 {
 		level.Warn(c.logger).Log("msg", "call series dropped from the scrape", "node", nodeName, "call", cl.id, "err", r.err)
 	}
@@ -55,7 +57,6 @@ func (c *Collector) renderCall(nodeName string, cl *call) []prometheus.Metric {
 }
 
 func (c *Collector) renderCluster(r *renderer) {
-	d := &c.d
 	var (
 		types                        callTypeCounts
 		participants                 int
@@ -75,19 +76,19 @@ func (c *Collector) renderCluster(r *renderer) {
 			locked++
 		}
 	}
-	types.each(func(ct string, v float64) { r.gauge(d.clusterMeetings, v, ct) })
-	r.gauge(d.clusterParticipants, float64(participants))
-	r.gauge(d.clusterMeetingsRecording, float64(recording))
-	r.gauge(d.clusterMeetingsStreaming, float64(streaming))
-	r.gauge(d.clusterMeetingsLocked, float64(locked))
+	types.each(func(ct string, v float64) { r.gauge(mClusterMeetings, v, ct) })
+	r.gauge(mClusterParticipants, float64(participants))
+	r.gauge(mClusterMeetingsRecording, float64(recording))
+	r.gauge(mClusterMeetingsStreaming, float64(streaming))
+	r.gauge(mClusterMeetingsLocked, float64(locked))
 
 	t := &c.totals
-	r.counter(d.meetingsStartedTotal, t.meetingsStarted)
-	r.counter(d.meetingsEndedTotal, t.meetingsEnded)
-	r.counter(d.recordingsStartedTotal, t.recordingsStarted)
-	r.counter(d.recordingsStoppedTotal, t.recordingsStopped)
-	r.counter(d.streamsStartedTotal, t.streamsStarted)
-	r.counter(d.streamsStoppedTotal, t.streamsStopped)
-	r.counter(d.meetingsLockedTotal, t.meetingsLocked)
-	r.counter(d.meetingsUnlockedTotal, t.meetingsUnlocked)
+	r.counter(mMeetingsStartedTotal, t.meetingsStarted)
+	r.counter(mMeetingsEndedTotal, t.meetingsEnded)
+	r.counter(mRecordingsStartedTotal, t.recordingsStarted)
+	r.counter(mRecordingsStoppedTotal, t.recordingsStopped)
+	r.counter(mStreamsStartedTotal, t.streamsStarted)
+	r.counter(mStreamsStoppedTotal, t.streamsStopped)
+	r.counter(mMeetingsLockedTotal, t.meetingsLocked)
+	r.counter(mMeetingsUnlockedTotal, t.meetingsUnlocked)
 }

@@ -72,7 +72,7 @@ type Collector struct {
 	snapshotTimeout time.Duration
 	settle          time.Duration
 	now             func() time.Time
-	d               descs
+	d               *descs
 
 	mu                sync.Mutex
 	perCall           bool

@@ -19,7 +19,7 @@ const labelOther = "other"
 const callTypeUnknown = "unknown"
 
 var (
-	knownCallTypes = []string{"coSpace", "adHoc", "lyncConferencing", "forwarding"}
+	knownCallTypes = [...]string{"coSpace", "adHoc", "lyncConferencing", "forwarding"}
 
 	knownMessageTypes = []string{cmsws.TypeSubscriptionUpdate, cmsws.TypeCallListUpdate,
 		cmsws.TypeRosterUpdate, cmsws.TypeCallInfoUpdate}
@@ -73,22 +73,27 @@ const (
 // CMS gives no reason for participants hosted on another node).
 const leaveReasonNone = "none"
 
-var leaveReasons = []string{"timeout", "noAnswer", "notFound", "remoteTeardown", "callEnded",
+var leaveReasons = [...]string{"timeout", "noAnswer", "notFound", "remoteTeardown", "callEnded",
 	"unknownDestination", labelOther, leaveReasonNone}
+
+// The indexes of other and none, the last two leave reasons.
+const (
+	leaveOther = len(leaveReasons) - 2
+	leaveNone  = len(leaveReasons) - 1
+)
 
 // leaveReasonIndex maps a removal's reason onto leaveReasons.
 func leaveReasonIndex(f cmsws.Field[string]) int {
-	if f.State != cmsws.Valid {
-		if f.State == cmsws.Invalid {
-			return slices.Index(leaveReasons, labelOther)
+	switch f.State {
+	case cmsws.Valid:
+		if i := slices.Index(leaveReasons[:leaveOther], f.Value); i >= 0 {
+			return i
 		}
-		return slices.Index(leaveReasons, leaveReasonNone)
+		return leaveOther
+	case cmsws.Invalid:
+		return leaveOther
 	}
-	// The known reasons are all but the last two (other, none).
-	if i := slices.Index(leaveReasons[:len(leaveReasons)-2], f.Value); i >= 0 {
-		return i
-	}
-	return slices.Index(leaveReasons, labelOther)
+	return leaveNone
 }
 
 // knownOrOther returns v if it is one of known, else "other".

@@ -26,20 +26,20 @@ func TestRosterUpdates(t *testing.T) {
 		{
 			name:     "a dial-out joins initial and rings",
 			messages: [][]cmsws.RosterUpdate{{padd("p3", pstate("initial"), pfield(func(u *cmsws.RosterUpdate) { u.Direction = cmsws.Set("outgoing") }))}, {pupd("p3", pstate("ringing"))}},
-			want:     func(r rosterRow) rosterRow { r.states = [5]int{0, 1, 2, 0, 0}; return r },
+			want:     func(r rosterRow) rosterRow { r.states = [numStates]int{0, 1, 2, 0, 0}; return r },
 			joined:   1,
 		},
 		{
 			name: "ringing then connected",
 			messages: [][]cmsws.RosterUpdate{{padd("p3", pstate("initial"))}, {pupd("p3", pstate("ringing"))},
 				{pupd("p3", pstate("connected"))}},
-			want:   func(r rosterRow) rosterRow { r.states = [5]int{0, 0, 3, 0, 0}; return r },
+			want:   func(r rosterRow) rosterRow { r.states = [numStates]int{0, 0, 3, 0, 0}; return r },
 			joined: 1,
 		},
 		{
 			name:     "several joins in one message",
 			messages: [][]cmsws.RosterUpdate{{pupd("p1", pstate("onHold"))}, {padd("p3"), padd("p4"), padd("p5", pstate("initial"))}},
-			want:     func(r rosterRow) rosterRow { r.states = [5]int{1, 0, 3, 1, 0}; return r },
+			want:     func(r rosterRow) rosterRow { r.states = [numStates]int{1, 0, 3, 1, 0}; return r },
 			joined:   3,
 		},
 		{
@@ -65,7 +65,7 @@ func TestRosterUpdates(t *testing.T) {
 			name: "back to initial before the remove is the normal way out",
 			messages: [][]cmsws.RosterUpdate{{pupd("p1", pstate("initial"))}, {prm("p1", reason("callEnded"))},
 				{pupd("p2", pstate("initial"))}},
-			want: func(r rosterRow) rosterRow { r.states = [5]int{1, 0, 0, 0, 0}; return r },
+			want: func(r rosterRow) rosterRow { r.states = [numStates]int{1, 0, 0, 0, 0}; return r },
 			left: map[string]int{"callEnded": 1},
 		},
 		{
@@ -116,19 +116,19 @@ func TestRosterUpdates(t *testing.T) {
 					u.State = cmsws.NullField[string]()
 					u.Layout = cmsws.NullField[string]()
 				}))}},
-			want: func(r rosterRow) rosterRow { r.states = [5]int{0, 0, 1, 0, 1}; return r },
+			want: func(r rosterRow) rosterRow { r.states = [numStates]int{0, 0, 1, 0, 1}; return r },
 		},
 		{
 			name: "absent elements leave everything unchanged",
 			messages: [][]cmsws.RosterUpdate{{pupd("p1", audioMuted(true), pstate("onHold"))},
 				{pupd("p1", pfield(func(u *cmsws.RosterUpdate) { u.Layout = cmsws.Set("speakerOnly") }))}},
-			want: func(r rosterRow) rosterRow { r.states = [5]int{0, 0, 1, 1, 0}; r.audio = 1; return r },
+			want: func(r rosterRow) rosterRow { r.states = [numStates]int{0, 0, 1, 1, 0}; r.audio = 1; return r },
 		},
 		{
 			name: "a state CMS may add later is other, not an error",
 			messages: [][]cmsws.RosterUpdate{{pupd("p1", pstate("inLobby"))},
 				{pupd("p2", pfield(func(u *cmsws.RosterUpdate) { u.Layout = cmsws.Set("fancyNewLayout") }))}},
-			want: func(r rosterRow) rosterRow { r.states = [5]int{0, 0, 1, 0, 1}; return r },
+			want: func(r rosterRow) rosterRow { r.states = [numStates]int{0, 0, 1, 0, 1}; return r },
 		},
 		{
 			name: "values of the wrong type or outside active/inactive are invalid and leave the value",
@@ -159,7 +159,7 @@ func TestRosterUpdates(t *testing.T) {
 		{
 			name:     "a live add of a known participant replaces it and is no join",
 			messages: [][]cmsws.RosterUpdate{{pupd("p1", audioMuted(true))}, {padd("p1", pstate("onHold"))}},
-			want:     func(r rosterRow) rosterRow { r.states = [5]int{0, 0, 1, 1, 0}; return r },
+			want:     func(r rosterRow) rosterRow { r.states = [numStates]int{0, 0, 1, 1, 0}; return r },
 		},
 		{
 			name:     "a join carrying a participant GUID in movedParticipant is a move",

@@ -55,16 +55,11 @@ func (a participantApplier) reportInvalid(element, raw string) {
 		"element", element, "value", cleanLabel(raw), "connection", a.conn.number)
 }
 
-// applyFlag applies an on/off element, which is bit of st.flags.
-func applyFlag[T any](a participantApplier, st *participantState, element string, f cmsws.Field[T], read func(T) (bool, bool), bit participantFlags, el participantElements) {
-	on := st.flags&bit != 0
-	if !applyField(a, element, f, read, false, &on, &st.set, el) {
-		return
-	}
-	if on {
-		st.flags |= bit
-	} else {
-		st.flags &^= bit
+// applyFlag applies an on/off element, which is flag of st.flags.
+func applyFlag[T any](a participantApplier, st *participantState, element string, f cmsws.Field[T], read func(T) (bool, bool), flag participantFlag, el participantElements) {
+	on := st.flags.has(flag)
+	if applyField(a, element, f, read, false, &on, &st.set, el) {
+		st.flags.set(flag, on)
 	}
 }
 

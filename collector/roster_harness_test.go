@@ -112,7 +112,7 @@ func pfield(f func(*cmsws.RosterUpdate)) popt { return f }
 type rosterRow struct {
 	node, call string
 	// initial, ringing, connected, onHold, other
-	states                                         [5]int
+	states                                         [numStates]int
 	audio, video, txAudio, txVideo, pres, spk, rec int
 }
 
@@ -195,7 +195,7 @@ func rosterHarness(t testing.TB, o Options) (*harness, cmsws.Subscription) {
 }
 
 // baseRow is rosterHarness's roster.
-var baseRow = rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}}
+var baseRow = rosterRow{node: "a", call: "c1", states: [numStates]int{0, 0, 2, 0, 0}}
 
 // guid returns a well-formed participant GUID for test participant n.
 func guid(n int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", n, n) }

@@ -102,11 +102,13 @@ type participantGUID struct {
 	ok   bool
 }
 
-// participantFlags are the on/off elements, one bit each; rosterAgg counts them.
-type participantFlags uint8
+// participantFlag is an on/off element of a participant: its bit in
+// participantFlags and its index in rosterAgg's counts and in
+// participantFlagMetrics.
+type participantFlag uint8
 
 const (
-	flagAudioMuted participantFlags = 1 << iota
+	flagAudioMuted participantFlag = iota
 	flagVideoMuted
 	flagTxAudioMuted
 	flagTxVideoMuted
@@ -116,8 +118,21 @@ const (
 	numFlags = iota
 )
 
-// participantElements records which elements hold a value from CMS (rather than
-// unset by null or never sent).
+// participantFlags is the set of a participant's flags that are on.
+type participantFlags uint8
+
+func (s participantFlags) has(f participantFlag) bool { return s&(1<<f) != 0 }
+
+func (s *participantFlags) set(f participantFlag, on bool) {
+	if on {
+		*s |= 1 << f
+	} else {
+		*s &^= 1 << f
+	}
+}
+
+// participantElements records which elements hold a value from CMS
+// (rather than unset by null or never sent).
 type participantElements uint16
 
 const (
@@ -134,11 +149,14 @@ const (
 	pelMovedParticipant
 )
 
-// Participant states: the documented four and "other", rendered in this
-// order. A state CMS has not (validly) set counts as other.
-var participantStates = []string{"initial", "ringing", "connected", "onHold", labelOther}
+// Participant states: the documented four and "other", last. A state CMS
+// has not (validly) set counts as other.
+var participantStates = [...]string{"initial", "ringing", "connected", "onHold", labelOther}
 
-const stateOther = 4
+const (
+	numStates  = len(participantStates)
+	stateOther = uint8(numStates - 1)
+)
 
 var participantDirections = []string{"", "incoming", "outgoing"}
 
@@ -153,14 +171,11 @@ type rosterAgg struct {
 	flags  [numFlags]int32
 }
 
-// numStates is len(participantStates); an array length must be constant.
-const numStates = 5
-
 func (a *rosterAgg) add(st *participantState, d int32) {
 	a.states[st.state] += d
-	for i := range numFlags {
-		if st.flags&(1<<i) != 0 {
-			a.flags[i] += d
+	for f := range participantFlag(numFlags) {
+		if st.flags.has(f) {
+			a.flags[f] += d
 		}
 	}
 }
@@ -227,8 +242,5 @@ type rosterFeed struct {
 type rosterTotals struct {
 	joined float64
 	moved  float64
-	left   [numLeaveReasons]float64 // by leaveReasons index
+	left   [len(leaveReasons)]float64 // by leaveReasons index
 }
-
-// numLeaveReasons is len(leaveReasons).
-const numLeaveReasons = 8

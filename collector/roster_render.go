@@ -17,7 +17,6 @@ import (
 // that is not placed (skipped, excluded) shows none, since nothing keeps
 // its roster current. The cluster totals cover only covered meetings.
 func (c *Collector) renderRosters(r *renderer) {
-	d := &c.d
 	var (
 		cv      coverage
 		cluster [numFlags]int64
@@ -30,8 +29,8 @@ func (c *Collector) renderRosters(r *renderer) {
 			continue
 		}
 		if state == coverCovered {
-			for i, v := range ro.agg.flags {
-				cluster[i] += int64(v)
+			for f, v := range ro.agg.flags {
+				cluster[f] += int64(v)
 			}
 		}
 		if !c.perCall {
@@ -51,22 +50,22 @@ func (c *Collector) renderRosters(r *renderer) {
 		}
 		r.out = append(r.out, ro.rendered...)
 	}
-	r.gauge(d.clusterPartAudioMuted, float64(cluster[0]))
-	r.gauge(d.clusterPartVideoMuted, float64(cluster[1]))
-	r.gauge(d.clusterPartTxAudioMuted, float64(cluster[2]))
-	r.gauge(d.clusterPartTxVideoMuted, float64(cluster[3]))
-	r.gauge(d.clusterPartPresenting, float64(cluster[4]))
-
-	t := &c.participantTotals
-	r.counter(d.participantsJoined, t.joined)
-	r.counter(d.participantsMoved, t.moved)
-	for i, reason := range leaveReasons {
-		r.counter(d.participantsLeft, t.left[i], reason)
+	for f, m := range participantFlagMetrics {
+		if m.cluster != noMetric {
+			r.gauge(m.cluster, float64(cluster[f]))
+		}
 	}
 
-	r.gauge(d.rosterCoverage, cv.ratio())
+	t := &c.participantTotals
+	r.counter(mParticipantsJoined, t.joined)
+	r.counter(mParticipantsMoved, t.moved)
+	for i, reason := range leaveReasons {
+		r.counter(mParticipantsLeft, t.left[i], reason)
+	}
+
+	r.gauge(mRosterCoverage, cv.ratio())
 	for _, st := range coverStates {
-		r.gauge(d.rosterMeetings, float64(cv.of(st)), st)
+		r.gauge(mRosterMeetings, float64(cv.of(st)), st)
 	}
 	for conn, used := range c.plan.used {
 		if _, ok := c.nodes[conn.Node]; !ok {
@@ -77,21 +76,20 @@ func (c *Collector) renderRosters(r *renderer) {
 		if !ok {
 			limit = planner.SubscriptionsPerConnection
 		}
-		r.gauge(d.budgetUsed, float64(used), conn.Node, number)
-		r.gauge(d.budgetLeft, float64(max(limit-used, 0)), conn.Node, number)
+		r.gauge(mBudgetUsed, float64(used), conn.Node, number)
+		r.gauge(mBudgetLeft, float64(max(limit-used, 0)), conn.Node, number)
 	}
 }
 
 // renderRoster builds a meeting's per-call roster series on instance cl.
 func (c *Collector) renderRoster(cl *call, ro *roster) []prometheus.Metric {
-	d := &c.d
 	nodeName := cl.node.name
-	r := renderer{out: make([]prometheus.Metric, 0, numStates+numFlags)}
+	r := renderer{d: c.d, out: make([]prometheus.Metric, 0, numStates+numFlags)}
 	for i, st := range participantStates {
-		r.gauge(d.callRosterParticipants, float64(ro.agg.states[i]), nodeName, cl.id, st)
+		r.gauge(mCallRosterParticipants, float64(ro.agg.states[i]), nodeName, cl.id, st)
 	}
-	for i, v := range ro.agg.flags {
-		r.gauge(d.callPartFlags[i], float64(v), nodeName, cl.id)
+	for f, v := range ro.agg.flags {
+		r.gauge(participantFlagMetrics[f].call, float64(v), nodeName, cl.id)
 	}
 	if r.errs > 0 {
 		level.Warn(c.logger).Log("msg", "roster series dropped from the scrape", "node", nodeName, "call", cl.id, "err", r.err)

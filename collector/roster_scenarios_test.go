@@ -19,13 +19,13 @@ func TestRosterSnapshotIsSilentAndSplitSnapshotReplaces(t *testing.T) {
 	h.roster("a", 0, sub, padd("p0"), padd("p1", audioMuted(true)))
 	h.expect(coverageText(0, 0, 1, 0, 0), coverageNames...)
 	h.sync("a", 0)
-	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}, audio: 1})+
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [numStates]int{0, 0, 2, 0, 0}, audio: 1})+
 		participantTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
 		append(append(rosterFamilies, participantTotalNames...), coverageNames...)...)
 
 	// The connection drops: the roster stays, uncovered, nothing counted.
 	h.disconnect("a", cmsws.DisconnectReadError)
-	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}, audio: 1})+
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [numStates]int{0, 0, 2, 0, 0}, audio: 1})+
 		participantTotalsText(0, 0, nil)+coverageText(0, 0, 1, 0, 0)+clusterRosterText(0, 0, 0, 0, 0),
 		append(append(append(rosterFamilies, participantTotalNames...), coverageNames...), clusterRosterNames...)...)
 
@@ -42,12 +42,12 @@ func TestRosterSnapshotIsSilentAndSplitSnapshotReplaces(t *testing.T) {
 	h.advance(30 * time.Second)
 	h.roster("a", 0, sub2, padd("p3", pstate("ringing")))
 	// p0 is not swept yet: the snapshot may not be complete.
-	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 1, 3, 0, 0}, video: 1}), rosterFamilies...)
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [numStates]int{0, 1, 3, 0, 0}, video: 1}), rosterFamilies...)
 	h.expect(coverageText(0, 0, 1, 0, 0), coverageNames...)
 	h.roster("a", 0, sub2, pupd("p3", pstate("connected")))
 	// The update ended the snapshot before it was applied: p0 was not in it
 	// and is gone silently; p2 and p3 arrived silently; p1 was replaced.
-	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 3, 0, 0}, video: 1})+
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [numStates]int{0, 0, 3, 0, 0}, video: 1})+
 		participantTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
 		append(append(rosterFamilies, participantTotalNames...), coverageNames...)...)
 
@@ -83,7 +83,7 @@ func TestRosterEmptySnapshotEndsBySyncAndSweeps(t *testing.T) {
 	// A late report of p1 is no join; p3 is.
 	h.roster("a", 0, sub, padd("p1"))
 	h.roster("a", 0, sub, padd("p3"))
-	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}})+participantTotalsText(1, 0, nil),
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [numStates]int{0, 0, 2, 0, 0}})+participantTotalsText(1, 0, nil),
 		append(rosterFamilies, participantTotalNames...)...)
 }
 
@@ -96,7 +96,7 @@ func TestRosterSnapshotFallbackTimeout(t *testing.T) {
 	h.advance(DefaultSnapshotTimeout - time.Millisecond)
 	h.expect(rosterText(baseRow)+coverageText(0, 0, 1, 0, 0), append(rosterFamilies, coverageNames...)...)
 	h.advance(time.Millisecond)
-	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 1, 0, 0}})+participantTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [numStates]int{0, 0, 1, 0, 0}})+participantTotalsText(0, 0, nil)+coverageText(1, 1, 0, 0, 0),
 		append(append(rosterFamilies, participantTotalNames...), coverageNames...)...)
 }
 
@@ -117,13 +117,13 @@ func TestRosterRehomedCountsContinuously(t *testing.T) {
 	h.roster("a", 0, subA, padd("p1", audioMuted(true)), padd("p2"), padd("p3"))
 	h.sync("a", 0)
 	h.roster("a", 0, subA, padd("p4"))
-	h.expect(rosterText(rosterRow{node: "a", call: "ca", states: [5]int{0, 0, 4, 0, 0}, audio: 1})+participantTotalsText(1, 0, nil),
+	h.expect(rosterText(rosterRow{node: "a", call: "ca", states: [numStates]int{0, 0, 4, 0, 0}, audio: 1})+participantTotalsText(1, 0, nil),
 		append(rosterFamilies, participantTotalNames...)...)
 
 	// Re-planned onto b: the series move at once (old labels gone), showing
 	// the roster kept so far; b is pending until its snapshot ends.
 	h.place("M", "b", 0)
-	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [5]int{0, 0, 4, 0, 0}, audio: 1})+coverageText(0, 0, 1, 0, 0),
+	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [numStates]int{0, 0, 4, 0, 0}, audio: 1})+coverageText(0, 0, 1, 0, 0),
 		append(rosterFamilies, coverageNames...)...)
 	subB := rosterSub(7, "cb")
 	h.activate("b", 0, subB)
@@ -135,13 +135,13 @@ func TestRosterRehomedCountsContinuously(t *testing.T) {
 	h.roster("b", 0, subB, padd("p3"), padd("p4"))
 	h.roster("b", 0, subB, padd("p5"))
 	h.roster("b", 0, subB, prm("p2"))
-	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [5]int{0, 0, 4, 0, 0}, audio: 1})+
+	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [numStates]int{0, 0, 4, 0, 0}, audio: 1})+
 		participantTotalsText(2, 0, map[string]int{"timeout": 1})+coverageText(1, 1, 0, 0, 0)+clusterRosterText(1, 0, 0, 0, 0),
 		append(append(append(rosterFamilies, participantTotalNames...), coverageNames...), clusterRosterNames...)...)
 
 	// The old subscription goes (the planner dropped it); b alone goes on.
 	h.roster("b", 0, subB, pupd("p1", audioMuted(false)), prm("p3", reason("callEnded")))
-	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [5]int{0, 0, 3, 0, 0}})+
+	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [numStates]int{0, 0, 3, 0, 0}})+
 		participantTotalsText(2, 0, map[string]int{"timeout": 1, "callEnded": 1}),
 		append(rosterFamilies, participantTotalNames...)...)
 	for _, reason := range knownErrorReasons {
@@ -176,7 +176,7 @@ func TestRosterDeactivationThenRehome(t *testing.T) {
 	if !reflect.DeepEqual(avoid, map[string]map[string]bool{"M": {"a": true}}) {
 		t.Fatalf("avoid = %v, want M on a", avoid)
 	}
-	h.expect(rosterText(rosterRow{node: "a", call: "ca", states: [5]int{0, 0, 3, 0, 0}, pres: 1})+
+	h.expect(rosterText(rosterRow{node: "a", call: "ca", states: [numStates]int{0, 0, 3, 0, 0}, pres: 1})+
 		participantTotalsText(0, 0, nil)+coverageText(0, 0, 2, 0, 0)+clusterRosterText(0, 0, 0, 0, 0),
 		append(append(append(rosterFamilies, participantTotalNames...), coverageNames...), clusterRosterNames...)...)
 
@@ -186,7 +186,7 @@ func TestRosterDeactivationThenRehome(t *testing.T) {
 	h.roster("b", 0, subB, padd("p1", presenter(true)), padd("p3"))
 	h.roster("b", 0, subB, pupd("p3", activeSpeaker(true)))
 	// p2 (hosted on a) is gone silently: b's snapshot does not list it.
-	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [5]int{0, 0, 2, 0, 0}, pres: 1, spk: 1})+
+	h.expect(rosterText(rosterRow{node: "b", call: "cb", states: [numStates]int{0, 0, 2, 0, 0}, pres: 1, spk: 1})+
 		participantTotalsText(0, 0, nil)+coverageText(0.5, 1, 1, 0, 0)+clusterRosterText(0, 0, 0, 0, 1),
 		append(append(append(rosterFamilies, participantTotalNames...), coverageNames...), clusterRosterNames...)...)
 
@@ -229,8 +229,8 @@ func TestParticipantMovedBetweenMeetings(t *testing.T) {
 
 	h.roster("a", 0, subA, prm(mover))
 	h.roster("b", 0, subB, padd(guid(4), movedFrom(mover), audioMuted(true)))
-	h.expect(rosterText(rosterRow{node: "a", call: "cA", states: [5]int{0, 0, 1, 0, 0}},
-		rosterRow{node: "b", call: "cB", states: [5]int{0, 0, 2, 0, 0}, audio: 1})+
+	h.expect(rosterText(rosterRow{node: "a", call: "cA", states: [numStates]int{0, 0, 1, 0, 0}},
+		rosterRow{node: "b", call: "cB", states: [numStates]int{0, 0, 2, 0, 0}, audio: 1})+
 		participantTotalsText(1, 1, map[string]int{"none": 1})+clusterRosterText(1, 0, 0, 0, 0)+coverageText(1, 2, 0, 0, 0),
 		append(append(append(rosterFamilies, participantTotalNames...), clusterRosterNames...), coverageNames...)...)
 }
@@ -253,7 +253,7 @@ func TestRosterGoesWithItsMeeting(t *testing.T) {
 	h.activate("a", 0, sub2)
 	h.roster("a", 0, sub2, padd("p9"))
 	h.sync("a", 0)
-	h.expect(rosterText(rosterRow{node: "a", call: "c2", states: [5]int{0, 0, 1, 0, 0}})+participantTotalsText(0, 0, map[string]int{"callEnded": 1}),
+	h.expect(rosterText(rosterRow{node: "a", call: "c2", states: [numStates]int{0, 0, 1, 0, 0}})+participantTotalsText(0, 0, map[string]int{"callEnded": 1}),
 		append(rosterFamilies, participantTotalNames...)...)
 }
 
@@ -302,7 +302,7 @@ func TestRosterFollowsLateCorrelator(t *testing.T) {
 	h.calls("a", upd("c1", correlator("M")))
 	h.place("M", "a", 0)
 	h.roster("a", 0, sub, padd("p3"))
-	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 3, 0, 0}})+participantTotalsText(1, 0, nil),
+	h.expect(rosterText(rosterRow{node: "a", call: "c1", states: [numStates]int{0, 0, 3, 0, 0}})+participantTotalsText(1, 0, nil),
 		append(rosterFamilies, participantTotalNames...)...)
 }
 
@@ -322,7 +322,7 @@ func TestRosterComesBackWithItsSweptCall(t *testing.T) {
 	h.activate("a", 1, sub)
 	h.roster("a", 1, sub, padd("p1"), padd("p2"))
 	h.sync("a", 1)
-	row := rosterRow{node: "a", call: "c1", states: [5]int{0, 0, 2, 0, 0}}
+	row := rosterRow{node: "a", call: "c1", states: [numStates]int{0, 0, 2, 0, 0}}
 	h.expect(rosterText(row)+participantTotalsText(0, 0, nil), append(rosterFamilies, participantTotalNames...)...)
 
 	h.disconnect("a", cmsws.DisconnectReadError)
