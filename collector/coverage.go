@@ -129,3 +129,12 @@ func (c *Collector) checkCoverage() {
 	level.Info(c.logger).Log("msg", msg, "ratio", cv.ratio(), "covered", cv.covered, "pending", cv.pending,
 		"skipped", cv.skipped, "excluded", cv.excluded)
 }
+
+// renderCoverage renders the coverage ratio and the meetings by coverage
+// state.
+func renderCoverage(r *renderer, cv coverage) {
+	r.gauge(mRosterCoverage, cv.ratio())
+	for _, st := range coverStates {
+		r.gauge(mRosterMeetings, float64(cv.of(st)), st)
+	}
+}

@@ -240,6 +240,7 @@ func (c *Collector) render(out []prometheus.Metric) []prometheus.Metric {
 	}
 	c.renderCluster(&r)
 	c.renderRosters(&r)
+	c.renderBudget(&r)
 	if r.errs > 0 {
 		level.Warn(c.logger).Log("msg", "series dropped from the scrape", "count", r.errs, "err", r.err)
 	}

@@ -3,6 +3,7 @@ package collector
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
@@ -143,5 +144,22 @@ func (c *Collector) pruneRosterSubscriptions() {
 				}
 			}
 		}
+	}
+}
+
+// renderBudget renders, per connection of a node in the model, the
+// subscriptions the plan puts on it and those still free under its limit.
+func (c *Collector) renderBudget(r *renderer) {
+	for conn, used := range c.plan.used {
+		if _, ok := c.nodes[conn.Node]; !ok {
+			continue
+		}
+		number := strconv.Itoa(conn.Number)
+		limit, ok := c.plan.limits[conn]
+		if !ok {
+			limit = planner.SubscriptionsPerConnection
+		}
+		r.gauge(mBudgetUsed, float64(used), conn.Node, number)
+		r.gauge(mBudgetLeft, float64(max(limit-used, 0)), conn.Node, number)
 	}
 }

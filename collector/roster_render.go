@@ -1,16 +1,13 @@
 package collector
 
 import (
-	"strconv"
-
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/cms-exporter/cms_exporter/planner"
 )
 
-// renderRosters renders the participant metrics, coverage and budget. It
-// reads each meeting's aggregates, never its participants: O(meetings).
+// renderRosters renders the participant metrics, and the coverage it
+// counts on the way. It reads each meeting's aggregates, never its
+// participants: O(meetings).
 //
 // A meeting's per-call roster series sit on the instance of the node its
 // roster subscription is placed on, so they move with a re-home; a meeting
@@ -63,22 +60,7 @@ func (c *Collector) renderRosters(r *renderer) {
 		r.counter(mParticipantsLeft, t.left[i], reason)
 	}
 
-	r.gauge(mRosterCoverage, cv.ratio())
-	for _, st := range coverStates {
-		r.gauge(mRosterMeetings, float64(cv.of(st)), st)
-	}
-	for conn, used := range c.plan.used {
-		if _, ok := c.nodes[conn.Node]; !ok {
-			continue
-		}
-		number := strconv.Itoa(conn.Number)
-		limit, ok := c.plan.limits[conn]
-		if !ok {
-			limit = planner.SubscriptionsPerConnection
-		}
-		r.gauge(mBudgetUsed, float64(used), conn.Node, number)
-		r.gauge(mBudgetLeft, float64(max(limit-used, 0)), conn.Node, number)
-	}
+	renderCoverage(r, cv)
 }
 
 // renderRoster builds a meeting's per-call roster series on instance cl.
