@@ -179,7 +179,6 @@ type exporter struct {
 	model    *collector.Collector
 	sup      *supervisor.Supervisor
 	source   specSource
-	capacity *capacityCollector
 	planner  *planner.Runner
 	// own are the collectors of cms_* metrics (the README's table is
 	// checked against them).
@@ -198,7 +197,6 @@ func newExporter(ctx context.Context, logger log.Logger) *exporter {
 		registry: reg,
 		model:    model,
 		sup:      supervisor.New(ctx, logger, model),
-		capacity: newCapacityCollector(),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cms_exporter_config_last_reload_successful",
 			Help: "Whether the last configuration reload attempt was successful.",
@@ -208,7 +206,7 @@ func newExporter(ctx context.Context, logger log.Logger) *exporter {
 			Help: "Timestamp of the last successful configuration reload.",
 		}),
 	}
-	x.own = []prometheus.Collector{versioncollector.NewCollector(programName), model, x.capacity, x.reloadOK, x.reloadTimestamp}
+	x.own = []prometheus.Collector{versioncollector.NewCollector(programName), model, x.reloadOK, x.reloadTimestamp}
 	reg.MustRegister(x.own...)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	x.planner = planner.NewRunner(model, x.sup, planner.Options{Logger: logger})
@@ -231,7 +229,7 @@ func (x *exporter) reload() error {
 		if err == nil {
 			x.model.SetPerCallMetrics(st.perCall)
 			x.model.SetKeepCallsWhenDown(st.keepDown)
-			x.capacity.set(st.capacity)
+			x.model.SetCapacity(st.capacity)
 			x.planner.SetOptions(planner.Options{Interval: st.roster.BatchInterval,
 				Include: st.roster.Include, Exclude: st.roster.Exclude, Capacity: st.rosterBudget, Logger: x.logger})
 			level.Info(x.logger).Log("msg", "configuration applied", "nodes", len(st.specs),

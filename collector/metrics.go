@@ -23,6 +23,7 @@ const (
 	mCallLocked
 	// per node
 	mNodeCalls
+	mNodeCapacity
 	// cluster: meetings
 	mClusterMeetings
 	mClusterParticipants
@@ -114,7 +115,8 @@ var metricTable = [...]metricDef{
 	mCallLocked:               {"cms_call_locked", "1 while CMS reports the call as locked. Raw value per instance: CMS announces every new call as locked for a moment; the cluster-level lock metrics filter that out.", nodeCallLabels},
 
 	// per node
-	mNodeCalls: {"cms_node_calls", "Call instances on the node by call type. A meeting hosted by several nodes counts once per node here; see cms_cluster_meetings for meetings.", []string{"node", "call_type"}},
+	mNodeCalls:    {"cms_node_calls", "Call instances on the node by call type. A meeting hosted by several nodes counts once per node here; see cms_cluster_meetings for meetings.", []string{"node", "call_type"}},
+	mNodeCapacity: {"cms_node_capacity_participants", "Participants the node is licensed or sized for, as stated in the configuration (capacity_participants); absent when not stated.", nodeLabels},
 
 	// cluster: meetings
 	mClusterMeetings:          {"cms_cluster_meetings", "Meetings in the cluster by call type: call instances deduplicated by callCorrelator.", []string{"call_type"}},

@@ -33,6 +33,20 @@ func (c *Collector) SetKeepCallsWhenDown(keep map[string]time.Duration) {
 	}
 }
 
+// SetCapacity sets the participants each node is licensed or sized for, as
+// the configuration states them (capacity_participants), so that dashboards
+// and alerts can compute utilisation without a hand-kept number in every
+// query. It replaces every node's setting: a node not in capacity, or with
+// 0, has none stated and shows no cms_node_capacity_participants. Unknown
+// names are ignored.
+func (c *Collector) SetCapacity(capacity map[string]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, n := range c.nodes {
+		n.capacity = max(capacity[name], 0)
+	}
+}
+
 // RemoveNode forgets a node that a config reload removed: its calls leave
 // their meetings silently (the node was not asked whether they ended) and all
 // its series, including its self-metrics, disappear. Events that its client

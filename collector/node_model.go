@@ -36,6 +36,9 @@ type node struct {
 	// until it is back); expired says they were dropped for it.
 	keepDown time.Duration
 	expired  bool
+	// capacity is the participants the configuration says the node is
+	// licensed or sized for; 0: not stated.
+	capacity int
 	// forgotten are the calls dropped without CMS saying they ended; see
 	// forgetFor.
 	forgotten forgottenIDs

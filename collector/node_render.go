@@ -18,6 +18,9 @@ func (c *Collector) renderNode(r *renderer, n *node) {
 	r.gauge(mUp, b2f(n.callsLive()), n.name)
 	r.gauge(mEventsConnected, b2f(primary.connected), n.name)
 	r.gauge(mEventsSynced, b2f(n.synced && primary.connected), n.name)
+	if n.capacity > 0 {
+		r.gauge(mNodeCapacity, float64(n.capacity), n.name)
+	}
 
 	s := &n.stats
 	r.counter(mEventsConnects, s.connects, n.name)

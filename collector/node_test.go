@@ -337,3 +337,23 @@ cms_events_disconnects_total{node="a",reason="shutdown"} 0
 		t.Errorf("connected = %v, want only a/1", connected)
 	}
 }
+
+// The stated capacity is a node attribute: absent when not stated (or 0),
+// replaced by each SetCapacity, shown only for nodes in the model, and gone
+// with its node.
+func TestNodeCapacity(t *testing.T) {
+	h := newHarness(t, perCall)
+	h.c.AddNode("a")
+	h.c.AddNode("b")
+	h.c.AddNode("c")
+	h.expect("# TYPE cms_node_capacity_participants gauge\n", "cms_node_capacity_participants")
+	h.c.SetCapacity(map[string]int{"a": 120, "b": 0, "c": -1, "unknown": 40})
+	h.expect(`# TYPE cms_node_capacity_participants gauge
+cms_node_capacity_participants{node="a"} 120
+`, "cms_node_capacity_participants")
+	h.c.SetCapacity(map[string]int{"b": 60, "c": 30})
+	h.c.RemoveNode("c")
+	h.expect(`# TYPE cms_node_capacity_participants gauge
+cms_node_capacity_participants{node="b"} 60
+`, "cms_node_capacity_participants")
+}
