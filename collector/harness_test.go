@@ -1,11 +1,22 @@
 package collector
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/planner"
@@ -126,11 +137,53 @@ func (h *harness) synced(node string, snapshot ...cmsws.CallUpdate) {
 	}
 }
 
+// expect compares the named families of the collector with text, an
+// exposition without HELP lines and with labels in any order (see
+// collectAndCompare).
 func (h *harness) expect(text string, names ...string) {
 	h.t.Helper()
 	if err := collectAndCompare(h.c, text, names...); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+// collectAndCompare is testutil.CollectAndCompare for expectations written
+// as a reader thinks of them: without HELP lines, which testutil compares
+// too (each family gets the help metricTable gives it), and with labels in
+// any order (testutil wants them sorted by name, as the registry does).
+func collectAndCompare(c prometheus.Collector, expected string, names ...string) error {
+	want, err := expectation(expected)
+	if err != nil {
+		return err
+	}
+	return promtestutil.CollectAndCompare(c, want, names...)
+}
+
+// expectation is text with HELP lines from metricTable and sorted labels.
+func expectation(text string) (io.Reader, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		return nil, fmt.Errorf("expected metrics: %w", err)
+	}
+	help := make(map[string]string, len(metricTable))
+	for _, def := range metricTable {
+		help[def.name] = def.help
+	}
+	var b bytes.Buffer
+	for _, name := range slices.Sorted(maps.Keys(fams)) {
+		mf := fams[name]
+		if h, ok := help[name]; ok {
+			mf.Help = &h
+		}
+		for _, m := range mf.GetMetric() {
+			slices.SortFunc(m.Label, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+		}
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			return nil, fmt.Errorf("expected metrics: %w", err)
+		}
+	}
+	return &b, nil
 }
 
 // Call update builders. add() starts from a plausible complete add of a
@@ -322,4 +375,55 @@ func (h *harness) msgOn(node string, conn int, m *cmsws.Message, sub *cmsws.Subs
 		m.SubscriptionIndex = &idx
 	}
 	h.evOn(node, conn, cmsws.Event{Kind: cmsws.EventMessage, Message: m, Subscription: sub})
+}
+
+// gatherAll gathers c through a pedantic registry.
+func gatherAll(c prometheus.Collector) ([]*dto.MetricFamily, error) {
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(c); err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	return reg.Gather()
+}
+
+// value returns the value of the one series of family name whose labels
+// include all of want, and whether there is exactly one.
+func value(c prometheus.Collector, name string, want map[string]string) (float64, bool, error) {
+	mfs, err := gatherAll(c)
+	if err != nil {
+		return 0, false, err
+	}
+	var found []float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			for k, v := range want {
+				if !hasLabel(m, k, v) {
+					continue metrics
+				}
+			}
+			switch {
+			case m.Gauge != nil:
+				found = append(found, m.Gauge.GetValue())
+			case m.Counter != nil:
+				found = append(found, m.Counter.GetValue())
+			}
+		}
+	}
+	if len(found) != 1 {
+		return 0, false, nil
+	}
+	return found[0], true, nil
+}
+
+func hasLabel(m *dto.Metric, name, val string) bool {
+	for _, lp := range m.GetLabel() {
+		if lp.GetName() == name && lp.GetValue() == val {
+			return true
+		}
+	}
+	return false
 }
