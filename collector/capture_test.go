@@ -4,9 +4,10 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -397,11 +398,7 @@ func TestCaptureReplay(t *testing.T) {
 			}
 		}
 	}
-	var ids []string
-	for id := range o.calls {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(o.calls))
 	t.Logf("replayed %d messages over %d sessions; calls at the end: %s; starts %d ends %d recording +%d/-%d streaming +%d/-%d",
 		len(lines), len(sessions), strings.Join(ids, ","), o.started, o.ended, o.recStarted, o.recStopped, o.strStarted, o.strStopped)
 	if o.started == 0 || o.ended == 0 {

@@ -1,7 +1,8 @@
 package collector
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
@@ -78,12 +79,7 @@ func (n *node) callsLive() bool {
 // connectionNumbers returns the connection numbers in order, for
 // deterministic work.
 func (n *node) connectionNumbers() []int {
-	numbers := make([]int, 0, len(n.connections))
-	for number := range n.connections {
-		numbers = append(numbers, number)
-	}
-	sort.Ints(numbers)
-	return numbers
+	return slices.Sorted(maps.Keys(n.connections))
 }
 
 // connection is one events connection of a node, by its number in the
