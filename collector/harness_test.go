@@ -132,7 +132,7 @@ func (h *harness) synced(node string, snapshot ...cmsws.CallUpdate) {
 		h.calls(node, snapshot...)
 	}
 	h.sync(node, 0)
-	if !h.c.Synced(node) {
+	if h.value("cms_events_synced", "node", node) != 1 {
 		h.t.Fatalf("node %s not synced after its sync answer", node)
 	}
 }

@@ -65,15 +65,6 @@ func (c *Collector) RemoveNode(name string) {
 	level.Info(c.logger).Log("msg", "node removed from the model", "node", name)
 }
 
-// Synced reports whether the node completed at least one calls snapshot
-// since it was added, i.e. its calls are known, not guessed.
-func (c *Collector) Synced(node string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n, ok := c.nodes[node]
-	return ok && n.syncedOnce
-}
-
 // AllSynced reports whether every added node has synced once. It backs the
 // readiness endpoint: before that, /metrics would under-report calls. With
 // no nodes it is vacuously true.

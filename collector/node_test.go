@@ -134,25 +134,22 @@ func TestNewNodeIsDownUntilSynced(t *testing.T) {
 		"# TYPE cms_events_synced gauge\ncms_events_synced{node=\"a\"} 0\ncms_events_synced{node=\"b\"} 0\n",
 		"cms_up", "cms_events_synced")
 	h.synced("a")
-	if !h.c.Synced("a") || h.c.Synced("b") || h.c.AllSynced() {
-		t.Fatalf("Synced(a)=%v Synced(b)=%v AllSynced=%v, want true false false", h.c.Synced("a"), h.c.Synced("b"), h.c.AllSynced())
+	if h.c.AllSynced() {
+		t.Fatal("AllSynced with b never connected")
 	}
 	h.connect("b")
-	if h.c.Synced("b") {
-		t.Fatal("b synced before its snapshot ended")
+	if h.c.AllSynced() {
+		t.Fatal("AllSynced before b's snapshot ended")
 	}
 	h.calls("b", add("b1", "M"))
 	h.calls("b", upd("b1", participants(3)))
 	if !h.c.AllSynced() {
 		t.Fatal("AllSynced = false after both snapshots ended")
 	}
-	// Synced means "once": a reconnect does not make the node unready.
+	// Synced means "once": a reconnect does not make the exporter unready.
 	h.disconnect("a", cmsws.DisconnectReadError)
-	if !h.c.Synced("a") {
-		t.Error("Synced(a) = false after a disconnect, want true (synced once)")
-	}
-	if h.c.Synced("nope") {
-		t.Error("Synced of an unknown node = true")
+	if !h.c.AllSynced() {
+		t.Error("AllSynced = false after a disconnect, want true (a synced once)")
 	}
 }
 
@@ -195,8 +192,8 @@ func TestRemoveNodeDropsEverything(t *testing.T) {
 
 	// Re-adding starts from scratch.
 	h.c.AddNode("b")
-	if h.c.Synced("b") {
-		t.Error("re-added node synced before any snapshot")
+	if h.c.AllSynced() {
+		t.Error("AllSynced with the re-added node before any snapshot")
 	}
 	if got := h.value("cms_events_probes_total", "node", "b"); got != 0 {
 		t.Errorf("probes of re-added node = %v, want 0", got)
