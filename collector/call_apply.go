@@ -41,9 +41,11 @@ func (c *Collector) applyCallList(n *node, index int, updates []cmsws.CallUpdate
 	}
 }
 
+// applyCallUpdate applies one update of a callListUpdate; snapshot says
+// that it is part of the calls snapshot, whose adds count nothing.
 func (c *Collector) applyCallUpdate(n *node, u *cmsws.CallUpdate, snapshot bool) {
 	if u.Call == "" {
-		c.reportInvalid(n, "", "call", `""`)
+		c.reportInvalidCallValue(n, "", "call", `""`)
 		return
 	}
 	// The call id becomes a label value: make it a valid one, the same way
@@ -74,7 +76,7 @@ func (c *Collector) applyCallUpdate(n *node, u *cmsws.CallUpdate, snapshot bool)
 		}
 		c.applyLive(cl.meeting.key, cl.meeting.key, func() { c.dropCall(cl) })
 	default:
-		c.reportInvalid(n, id, "updateType", u.UpdateType)
+		c.reportInvalidCallValue(n, id, "updateType", u.UpdateType)
 	}
 }
 
@@ -124,11 +126,12 @@ func (c *Collector) addCall(n *node, id string, u *cmsws.CallUpdate, snapshot bo
 	c.applyLive(newKey, newKey, apply)
 }
 
-// applyLive applies a change caused by a live event and counts the meeting-level
-// transitions it causes. When the change moves the call to another meeting
-// (its correlator changed), the two meetings are compared as one: the call
-// went on, so re-keying it is neither an end of the old meeting nor a start
-// of the new one; only changes of the values themselves count.
+// applyLive applies a change caused by a live event and counts the
+// meeting-level transitions it causes. When the change moves the call to
+// another meeting (its correlator changed), the two meetings are compared
+// as one: the call went on, so re-keying it is neither an end of the old
+// meeting nor a start of the new one; only changes of the values themselves
+// count.
 func (c *Collector) applyLive(oldKey, newKey meetingKey, apply func()) {
 	state := func() meetingState {
 		s := c.meetings[oldKey].state()
@@ -320,9 +323,9 @@ func (c *Collector) reportUnknownCall(n *node, u *cmsws.CallUpdate) {
 		"node", n.name, "call", cleanLabel(u.Call), "update_type", cleanLabel(u.UpdateType))
 }
 
-// reportInvalid counts and logs an element of a call update that is left
-// unchanged because its value is invalid.
-func (c *Collector) reportInvalid(n *node, callID, element, raw string) {
+// reportInvalidCallValue counts and logs an element of a call update that
+// is left unchanged because its value is invalid.
+func (c *Collector) reportInvalidCallValue(n *node, callID, element, raw string) {
 	n.stats.errors[reasonInvalidValue]++
 	level.Warn(c.logger).Log("msg", "invalid value in callListUpdate left unchanged",
 		"node", n.name, "call", cleanLabel(callID), "element", element, "value", cleanLabel(raw))

@@ -33,7 +33,7 @@ type callApplier struct {
 }
 
 func (a callApplier) reportInvalid(element, raw string) {
-	a.c.reportInvalid(a.n, a.callID, element, raw)
+	a.c.reportInvalidCallValue(a.n, a.callID, element, raw)
 }
 
 // readLabel reads a free-text element that becomes a label value.

@@ -38,13 +38,14 @@ type callState struct {
 	locked               bool
 	// set records which elements hold a value from CMS (rather than unset by
 	// null or never sent), per element bit.
-	set elementSet
+	set callElements
 }
 
-type elementSet uint16
+// callElements is a set of the elements of a call, one bit each.
+type callElements uint16
 
 const (
-	elName elementSet = 1 << iota
+	elName callElements = 1 << iota
 	elParticipants
 	elDistributedInstances
 	elRecording

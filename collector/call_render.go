@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// callTypeLabel is the call_type label of a call type: "unknown" for a
+// call whose type CMS has not (validly) set.
 func callTypeLabel(t string) string {
 	if t == "" {
 		return callTypeUnknown
@@ -56,6 +58,8 @@ func (c *Collector) renderCall(nodeName string, cl *call) []prometheus.Metric {
 	return r.out
 }
 
+// renderCluster renders the meetings of the cluster (call instances
+// deduplicated by meeting) and the meeting transition counters.
 func (c *Collector) renderCluster(r *renderer) {
 	var (
 		types                        callTypeCounts

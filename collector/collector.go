@@ -80,7 +80,7 @@ type Collector struct {
 	meetings          map[meetingKey]*meeting
 	unsettled         map[*call]struct{}
 	totals            transitionTotals
-	participantTotals rosterTotals
+	participantTotals participantTotals
 	plan              plan
 	// stashed are the rosters of meetings that went because their calls
 	// were dropped without an end (a sweep, an expiry): should a call come

@@ -277,6 +277,7 @@ func (r *renderer) counter(m metric, v float64, labels ...string) {
 	r.add(m, prometheus.CounterValue, v, labels)
 }
 
+// b2f is a gauge's value for on/off: 1 or 0.
 func b2f(b bool) float64 {
 	if b {
 		return 1

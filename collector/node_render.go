@@ -1,5 +1,9 @@
 package collector
 
+// renderNode renders a node's series: its calls (per call, cached between
+// scrapes, and by type), whether it is up, its stated capacity and the
+// self-metrics of its events connections. Every per-node series renders
+// here, so a node removed from the model takes them all along.
 func (c *Collector) renderNode(r *renderer, n *node) {
 	var types callTypeCounts
 	for _, cl := range n.calls {
@@ -45,7 +49,7 @@ func (c *Collector) renderNode(r *renderer, n *node) {
 			continue
 		}
 		if subs == nil {
-			subs = make(map[pair]float64, 9)
+			subs = make(map[pair]float64, len(knownResources)*len(knownSubStates))
 		}
 		for _, sub := range conn.subs {
 			subs[pair{knownOrOther(string(sub.resource), knownResources), sub.state}]++

@@ -92,6 +92,7 @@ func (c *Collector) SetPlan(p planner.Plan, sets map[planner.Connection][]cmsws.
 	c.checkCoverage()
 }
 
+// toSet makes a set of keys.
 func toSet(keys []string) map[string]bool {
 	s := make(map[string]bool, len(keys))
 	for _, k := range keys {

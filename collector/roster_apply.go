@@ -10,12 +10,12 @@ import (
 // GUIDs (36 bytes); anything much longer is garbage, not a participant.
 const maxParticipantIDLen = 128
 
-// rosterSubscriptionState follows a callRoster subscription's server state:
-// becoming active starts its snapshot, being listed again ends it (see
-// applySubscriptionState); deactivation ends the phase without a sweep and tells
-// the planner to avoid the node for that meeting. The roster itself stays
-// (no leaves counted): a deactivation says the node stopped reporting, not
-// that anybody left.
+// applyRosterSubscriptionState follows a callRoster subscription's server
+// state: becoming active starts its snapshot, being listed again ends it
+// (see applySubscriptionState); deactivation ends the phase without a sweep
+// and tells the planner to avoid the node for that meeting. The roster
+// itself stays (no leaves counted): a deactivation says the node stopped
+// reporting, not that anybody left.
 func (c *Collector) applyRosterSubscriptionState(n *node, conn *connection, s *subscription, wasLive, relisted bool) {
 	switch {
 	case relisted:
@@ -214,8 +214,9 @@ func (c *Collector) applyRosterUpdate(a participantApplier, r *roster, u *cmsws.
 	}
 }
 
-// reportUnknownParticipant: an update or remove for an id the roster lacks. For
-// a recent leaver it is the echo of a second subscription, not an error.
+// reportUnknownParticipant counts and logs an update or remove for an id
+// the roster lacks, unless the id is a recent leaver's: then it is the echo
+// of a second subscription, not an error.
 func (c *Collector) reportUnknownParticipant(a participantApplier, r *roster, u *cmsws.RosterUpdate) {
 	if r.leavers.has(u.Participant) {
 		c.logLeaverEcho(a, u)

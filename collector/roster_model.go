@@ -78,11 +78,11 @@ type participant struct {
 	gen uint32
 }
 
-// participantState is what the model knows of a participant. It is a comparable
-// value, so an update can be applied to a copy and compared. Enumerated
-// elements are small indexes, not strings: no allocation per participant
-// beyond its map entry. Name and URI are deliberately not kept: they are
-// never labels, and they would be most of the memory.
+// participantState is what the model knows of a participant. It is a
+// comparable value, so an update can be applied to a copy and compared.
+// Enumerated elements are small indexes, not strings: no allocation per
+// participant beyond its map entry. Name and URI are deliberately not kept:
+// they are never labels, and they would be most of the memory.
 type participantState struct {
 	flags     participantFlags
 	set       participantElements
@@ -237,9 +237,9 @@ type rosterFeed struct {
 	r   *roster
 }
 
-// rosterTotals are the cluster-wide participant transition counters. They
-// survive meetings and nodes: counters never go backwards.
-type rosterTotals struct {
+// participantTotals are the cluster-wide participant transition counters.
+// They survive meetings and nodes: counters never go backwards.
+type participantTotals struct {
 	joined float64
 	moved  float64
 	left   [len(leaveReasons)]float64 // by leaveReasons index
