@@ -101,6 +101,18 @@ func toSet(keys []string) map[string]bool {
 	return s
 }
 
+// placedInstance returns the instance of m whose call the plan subscribes
+// m's roster for, and the connection it subscribes it on. The instance is
+// nil when the plan does not place m, or when the plan is older than m's
+// move off that connection's node (the next plan fixes it).
+func (c *Collector) placedInstance(m *meeting) (*call, planner.Connection) {
+	on, ok := c.plan.placements[m.planKey]
+	if !ok {
+		return nil, on
+	}
+	return m.instanceOn(on.Node), on
+}
+
 // pruneRosterSubscriptions forgets the records of callRoster subscriptions
 // the plan no longer wants. The client reports nothing when it drops a
 // subscription from its set, so without this the records of every meeting
@@ -111,11 +123,7 @@ func toSet(keys []string) map[string]bool {
 func (c *Collector) pruneRosterSubscriptions() {
 	want := make(map[planner.Connection]map[string]bool)
 	for _, m := range c.meetings {
-		on, ok := c.plan.placements[m.planKey]
-		if !ok {
-			continue
-		}
-		cl := m.instanceOn(on.Node)
+		cl, on := c.placedInstance(m)
 		if cl == nil {
 			continue
 		}

@@ -33,13 +33,9 @@ func (c *Collector) renderRosters(r *renderer) {
 		if !c.perCall {
 			continue
 		}
-		on, placed := c.plan.placements[m.planKey]
-		if !placed {
-			continue
-		}
-		inst := m.instanceOn(on.Node)
+		inst, _ := c.placedInstance(m)
 		if inst == nil {
-			continue // the plan is older than the meeting's move; the next one fixes it
+			continue
 		}
 		if ro.rendered == nil || ro.renderedFor != inst {
 			ro.rendered = c.renderRoster(inst, ro)
