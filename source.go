@@ -13,6 +13,25 @@ import (
 	"github.com/cms-exporter/cms_exporter/supervisor"
 )
 
+// settings is what a (re)load yields: the nodes to run and the options
+// that may change with them.
+type settings struct {
+	specs    []supervisor.Spec
+	perCall  bool
+	capacity map[string]int // node → stated capacity in participants
+	// keepDown: node → how long its calls stay while its stream is down
+	// (config keep_calls_when_down); nodes not listed keep them until back.
+	keepDown map[string]time.Duration
+	roster   config.Roster
+	// rosterBudget overrides the roster subscriptions per connection (nil:
+	// CMS's limit). Only the demo sets it, to show the budget logic at work.
+	rosterBudget func(planner.Connection) int
+}
+
+// specSource yields the settings to run: from the config file, or from the
+// demo cluster.
+type specSource func() (settings, error)
+
 // fileSource reads the node set from the configuration file at every
 // (re)load, so SIGHUP and /-/reload see edits, including password files.
 func fileSource(path string, logger log.Logger) specSource {
