@@ -96,12 +96,6 @@ func newHarnessBatch(t testing.TB, links int, batch time.Duration, opts cmswstes
 	return h
 }
 
-func (h *harness) setNodes(nodes ...string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.nodes = nodes
-}
-
 func (h *harness) specs() (settings, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

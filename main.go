@@ -168,7 +168,9 @@ func serve(ctx context.Context, x *exporter, f flags, logs loggers) int {
 		if err := srv.Shutdown(sctx); err != nil {
 			level.Warn(logs.kit).Log("msg", "HTTP shutdown", "err", err)
 		}
-		<-serveErr
+		if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+			level.Warn(logs.kit).Log("msg", "HTTP server", "err", err)
+		}
 		return 0
 	case err := <-serveErr:
 		if errors.Is(err, http.ErrServerClosed) {

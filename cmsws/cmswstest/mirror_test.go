@@ -7,8 +7,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/gorilla/websocket"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
 // mirror is a test events client that does what the exporter does: it
