@@ -8,7 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -177,7 +177,7 @@ func seriesKey(name string, labels []*dto.LabelPair) string {
 	for _, l := range labels {
 		parts = append(parts, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
 	}
-	sort.Strings(parts)
+	slices.Sort(parts)
 	return name + "{" + strings.Join(parts, ",") + "}"
 }
 
@@ -318,7 +318,7 @@ func diffTruth(got, want map[string]float64) []string {
 			diffs = append(diffs, fmt.Sprintf("missing %s (truth %v)", k, w))
 		}
 	}
-	sort.Strings(diffs)
+	slices.Sort(diffs)
 	return diffs
 }
 

@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +89,7 @@ func rosterDiff(got map[string]float64, tr cmswstest.Truth, covered []string) []
 			diffs = append(diffs, fmt.Sprintf("%s = %v, truth %v", name, g, w))
 		}
 	}
-	sort.Strings(diffs)
+	slices.Sort(diffs)
 	return diffs
 }
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,7 +121,7 @@ func (a alert) String() string {
 			parts = append(parts, fmt.Sprintf("%s=%q", k, v))
 		}
 	}
-	sort.Strings(parts)
+	slices.Sort(parts)
 	return fmt.Sprintf("%s %s{%s}", a.State, a.Labels["alertname"], strings.Join(parts, ","))
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/prometheus/common/model"
@@ -84,7 +83,7 @@ func MetricNames(e parser.Expr) ([]string, error) {
 	for n := range set {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	if len(errs) > 0 {
 		return names, fmt.Errorf("selector(s) without a metric name: %s", strings.Join(errs, ", "))
 	}
