@@ -7,7 +7,7 @@ import (
 	"io"
 	"path/filepath"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Load reads, validates and resolves the configuration file at path.
