@@ -4,24 +4,15 @@ import (
 	"reflect"
 	"regexp"
 	"time"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
-// Built-in settings, used when neither a node nor the defaults block sets
-// them. Exported so that code building Nodes without a file (the demo,
-// tests) uses the same values.
-const (
-	DefaultConnectTimeout     = 10 * time.Second
-	DefaultProbeInterval      = 30 * time.Second
-	DefaultProbeTimeout       = 10 * time.Second
-	DefaultBackoffMin         = 1 * time.Second
-	DefaultBackoffMax         = 1 * time.Minute
-	DefaultAuthFailureBackoff = 5 * time.Minute
-	// DefaultKeepCallsWhenDownProbes: unless set, a down node's calls stay
-	// in the metrics for this many probe intervals (90s by default): a
-	// reconnect after a blip takes seconds, and a node gone longer should
-	// stop counting meetings that may have ended.
-	DefaultKeepCallsWhenDownProbes = 3
-)
+// DefaultKeepCallsWhenDownProbes: unless set, a down node's calls stay in
+// the metrics for this many probe intervals (90s by default): a reconnect
+// after a blip takes seconds, and a node gone longer should stop counting
+// meetings that may have ended.
+const DefaultKeepCallsWhenDownProbes = 3
 
 // Config is a loaded, validated and fully resolved configuration file.
 type Config struct {
@@ -54,20 +45,11 @@ type Node struct {
 	PasswordFile string `yaml:"password_file,omitempty"`
 	TLS          TLS    `yaml:"tls"`
 
-	// ConnectTimeout bounds one connection attempt (token + WebSocket).
-	ConnectTimeout time.Duration `yaml:"connect_timeout"`
-	// ProbeInterval is how often the unchanged subscription is re-sent as
-	// a liveness probe; ProbeTimeout is how long its ack may take
-	// (always < ProbeInterval).
-	ProbeInterval time.Duration `yaml:"probe_interval"`
-	ProbeTimeout  time.Duration `yaml:"probe_timeout"`
-	// BackoffMin and BackoffMax bound the reconnect backoff
-	// (BackoffMin <= BackoffMax).
-	BackoffMin time.Duration `yaml:"backoff_min"`
-	BackoffMax time.Duration `yaml:"backoff_max"`
-	// AuthFailureBackoff is the wait after the server rejected the
-	// credentials: retrying fast would not help and may lock the account.
-	AuthFailureBackoff time.Duration `yaml:"auth_failure_backoff"`
+	// Timing paces the node's event connections: connect_timeout,
+	// probe_interval, probe_timeout (always < ProbeInterval), backoff_min,
+	// backoff_max (BackoffMin <= BackoffMax) and auth_failure_backoff;
+	// unset ones are cmsws.DefaultTiming's.
+	cmsws.Timing `yaml:",inline"`
 	// KeepCallsWhenDown is how long the calls of a node whose events
 	// stream is down stay in the per-call and cluster series (cms_up says
 	// they are frozen); after it they leave, uncounted, until the node's

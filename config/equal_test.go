@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
 // Reloading after a password file or CA file changed marks exactly the
@@ -62,8 +64,8 @@ func TestEqualDetectsFileContentChanges(t *testing.T) {
 func TestEqualCoversEveryField(t *testing.T) {
 	base := Node{
 		Name: "a", URL: "https://a", Username: "u", Password: "p", PasswordFile: "/f",
-		TLS:            TLS{CAFile: "/ca", ServerName: "s", ca: &caBundle{[]byte("pem")}},
-		ConnectTimeout: 1, ProbeInterval: 2, ProbeTimeout: 3, BackoffMin: 4, BackoffMax: 5, AuthFailureBackoff: 6,
+		TLS:         TLS{CAFile: "/ca", ServerName: "s", ca: &caBundle{[]byte("pem")}},
+		Timing:      cmsws.Timing{ConnectTimeout: 1, ProbeInterval: 2, ProbeTimeout: 3, BackoffMin: 4, BackoffMax: 5, AuthFailureBackoff: 6},
 		Connections: 2, CapacityParticipants: 7,
 	}
 	if !base.Equal(base) {

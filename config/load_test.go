@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
 func TestInheritance(t *testing.T) {
@@ -117,11 +119,11 @@ func TestBuiltinDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	builtin := cmsws.DefaultTiming()
 	want := Node{
 		Name: "a", URL: "https://a", Username: "u", Password: "p",
-		ConnectTimeout: DefaultConnectTimeout, ProbeInterval: DefaultProbeInterval, ProbeTimeout: DefaultProbeTimeout,
-		BackoffMin: DefaultBackoffMin, BackoffMax: DefaultBackoffMax, AuthFailureBackoff: DefaultAuthFailureBackoff,
-		KeepCallsWhenDown: DefaultKeepCallsWhenDownProbes * DefaultProbeInterval, Connections: 1,
+		Timing:            builtin,
+		KeepCallsWhenDown: DefaultKeepCallsWhenDownProbes * builtin.ProbeInterval, Connections: 1,
 	}
 	if len(cfg.Nodes) != 1 || !cfg.Nodes[0].Equal(want) {
 		t.Errorf("got %+v\nwant %+v", cfg.Nodes, want)
@@ -133,7 +135,7 @@ func TestBuiltinDefaults(t *testing.T) {
 		t.Errorf("warnings = %q", cfg.Warnings)
 	}
 	// The built-in values satisfy the rules the file's values must obey.
-	if !(DefaultProbeTimeout < DefaultProbeInterval && DefaultBackoffMin <= DefaultBackoffMax) {
+	if !(builtin.ProbeTimeout < builtin.ProbeInterval && builtin.BackoffMin <= builtin.BackoffMax) {
 		t.Error("built-in defaults break their own validation rules")
 	}
 }

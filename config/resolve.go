@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
 // resolver turns the decoded file into effective Nodes, recording every
@@ -340,13 +342,14 @@ func (t timings) with(s *settingsYAML) timings {
 		}
 		return builtin
 	}
+	builtin := cmsws.DefaultTiming()
 	return timings{
-		connectTimeout:     or(s.ConnectTimeout, t.connectTimeout, DefaultConnectTimeout),
-		probeInterval:      or(s.ProbeInterval, t.probeInterval, DefaultProbeInterval),
-		probeTimeout:       or(s.ProbeTimeout, t.probeTimeout, DefaultProbeTimeout),
-		backoffMin:         or(s.BackoffMin, t.backoffMin, DefaultBackoffMin),
-		backoffMax:         or(s.BackoffMax, t.backoffMax, DefaultBackoffMax),
-		authFailureBackoff: or(s.AuthFailureBackoff, t.authFailureBackoff, DefaultAuthFailureBackoff),
+		connectTimeout:     or(s.ConnectTimeout, t.connectTimeout, builtin.ConnectTimeout),
+		probeInterval:      or(s.ProbeInterval, t.probeInterval, builtin.ProbeInterval),
+		probeTimeout:       or(s.ProbeTimeout, t.probeTimeout, builtin.ProbeTimeout),
+		backoffMin:         or(s.BackoffMin, t.backoffMin, builtin.BackoffMin),
+		backoffMax:         or(s.BackoffMax, t.backoffMax, builtin.BackoffMax),
+		authFailureBackoff: or(s.AuthFailureBackoff, t.authFailureBackoff, builtin.AuthFailureBackoff),
 		keepCallsWhenDown:  or(s.KeepCallsWhenDown, t.keepCallsWhenDown, 0),
 	}
 }
