@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,19 +203,27 @@ func TestUnusedDefaultPasswordFileNotRead(t *testing.T) {
 	}
 }
 
-// Anchors and merge keys are plain YAML; operators use them.
+// Anchors and merge keys are plain YAML; operators use them. As in YAML, a
+// mapping's own keys win over merged ones and earlier merges over later;
+// and null, like leaving a key out, keeps the inherited value.
 func TestYAMLAnchors(t *testing.T) {
 	cfg, err := Parse([]byte(y(
-		"defaults: {username: u, password: p}",
+		"defaults: {username: u, password: p, probe_timeout: 5s}",
 		"nodes:",
 		"  - &n {name: a, url: 'https://a', probe_interval: 17s}",
 		"  - {<<: *n, name: b, url: 'https://b'}",
+		"  - {<<: [{probe_interval: 20s}, *n], name: c, url: 'https://c', probe_timeout: ~}",
 	)), "cms.yml", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Nodes) != 2 || cfg.Nodes[1].Name != "b" || cfg.Nodes[1].ProbeInterval != 17*time.Second {
-		t.Errorf("nodes = %+v", cfg.Nodes)
+	var got []string
+	for _, n := range cfg.Nodes {
+		got = append(got, fmt.Sprintf("%s %s %s/%s", n.Name, n.URL, n.ProbeInterval, n.ProbeTimeout))
+	}
+	want := []string{"a https://a 17s/5s", "b https://b 17s/5s", "c https://c 20s/5s"}
+	if !slices.Equal(got, want) {
+		t.Errorf("nodes = %q, want %q", got, want)
 	}
 }
 
