@@ -1,7 +1,6 @@
 package config
 
 import (
-	"reflect"
 	"regexp"
 	"time"
 
@@ -30,7 +29,11 @@ type Config struct {
 	Warnings []string `yaml:"-"`
 }
 
-// Node is one Call Bridge with every setting effective.
+// Node is one Call Bridge with every setting effective. Its yaml tags are
+// the keys of a node in the file (defaults takes all but name and url). A
+// reload compares Nodes with reflect.DeepEqual: a Node holds the password
+// and the CA file's content, so a changed file restarts exactly the nodes
+// using it.
 type Node struct {
 	// Name is the value of the node= label: unique, [a-zA-Z0-9_.-]+.
 	Name string `yaml:"name"`
@@ -92,7 +95,8 @@ type Roster struct {
 type TLS struct {
 	// CAFile is the PEM bundle of trusted roots ("" = system roots),
 	// resolved against the config's directory. The loader reads it once;
-	// TLSConfig uses that content, so what Equal compared is what is used.
+	// TLSConfig uses that content, so the content a reload compares (see
+	// Node) is the content used.
 	CAFile string `yaml:"ca_file,omitempty"`
 	// ServerName overrides the name the certificate is verified against
 	// (and sent as SNI); "" = the URL's host.
@@ -109,11 +113,3 @@ type TLS struct {
 // caBundle is a pointer-held copy of a CA file so that printing a Node shows
 // an address instead of kilobytes of PEM bytes.
 type caBundle struct{ pem []byte }
-
-// Equal reports whether n and o have the same effective settings, including
-// the password value and the CA file content, so a reload restarts exactly the
-// nodes whose connection would behave differently.
-//
-// It is reflect.DeepEqual on purpose: a field added to Node later is compared
-// without anyone having to remember to extend this method.
-func (n Node) Equal(o Node) bool { return reflect.DeepEqual(n, o) }

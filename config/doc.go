@@ -10,7 +10,8 @@
 // Inheritance (defaults → node) and file references (password_file, ca_file)
 // are resolved by the loader, so the rest of the exporter only ever sees
 // fully effective Node values, and a reload can compare old and new nodes
-// with Node.Equal to restart only what changed.
+// with reflect.DeepEqual to restart only what changed: a Node holds the
+// password and the CA file's content, not only the files' names.
 //
 // Passwords are held in Secret, which renders as "<secret>" however it is
 // printed or marshalled, so logging a Config cannot leak credentials.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -99,7 +100,7 @@ func TestInheritance(t *testing.T) {
 		t.Fatalf("got %d nodes, want %d", len(cfg.Nodes), len(want))
 	}
 	for i := range want {
-		if !cfg.Nodes[i].Equal(want[i]) {
+		if !reflect.DeepEqual(cfg.Nodes[i], want[i]) {
 			t.Errorf("node %d:\n got %+v\nwant %+v\n(passwords %v)", i, cfg.Nodes[i], want[i],
 				cfg.Nodes[i].Password.Reveal() == want[i].Password.Reveal())
 		}
@@ -107,6 +108,57 @@ func TestInheritance(t *testing.T) {
 	// cms2 switches verification off: exactly one warning, naming it.
 	if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0], "cms.yml:18: nodes[1] (cms2): tls.insecure_skip_verify: ") {
 		t.Errorf("warnings = %q", cfg.Warnings)
+	}
+}
+
+// Reloading after a password file or CA file changed marks exactly the
+// nodes using it as changed, compared as the reload does (reflect.DeepEqual);
+// re-reading unchanged files changes nothing.
+func TestReloadSeesFileContentChanges(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "pw", filePassword)
+	writeFile(t, dir, "pw2", "second")
+	writeFile(t, dir, "ca.pem", selfSignedCA(t, "ca-1"))
+	writeFile(t, dir, "cms.yml", y(
+		"defaults: {username: u, password_file: pw}",
+		"nodes:",
+		"  - {name: a, url: 'https://a'}",
+		"  - {name: b, url: 'https://b', password_file: pw2}",
+		"  - {name: c, url: 'https://c', tls: {ca_file: ca.pem}}",
+	))
+	load := func() []Node {
+		t.Helper()
+		cfg, err := Load(dir + "/cms.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Nodes
+	}
+	changed := func(old, cur []Node) []string {
+		var names []string
+		for i := range old {
+			if !reflect.DeepEqual(old[i], cur[i]) {
+				names = append(names, old[i].Name)
+			}
+		}
+		return names
+	}
+
+	v1 := load()
+	if got := changed(v1, load()); got != nil {
+		t.Fatalf("reload of unchanged files: changed %v", got)
+	}
+
+	writeFile(t, dir, "pw2", "rotated")
+	v2 := load()
+	if got := changed(v1, v2); !reflect.DeepEqual(got, []string{"b"}) {
+		t.Errorf("after rotating b's password: changed %v, want [b]", got)
+	}
+
+	writeFile(t, dir, "ca.pem", selfSignedCA(t, "ca-2"))
+	v3 := load()
+	if got := changed(v2, v3); !reflect.DeepEqual(got, []string{"c"}) {
+		t.Errorf("after replacing c's CA: changed %v, want [c]", got)
 	}
 }
 
@@ -127,7 +179,7 @@ func TestBuiltinDefaults(t *testing.T) {
 		Timing:            builtin,
 		KeepCallsWhenDown: DefaultKeepCallsWhenDownProbes * builtin.ProbeInterval, Connections: 1,
 	}
-	if len(cfg.Nodes) != 1 || !cfg.Nodes[0].Equal(want) {
+	if len(cfg.Nodes) != 1 || !reflect.DeepEqual(cfg.Nodes[0], want) {
 		t.Errorf("got %+v\nwant %+v", cfg.Nodes, want)
 	}
 	if !cfg.PerCallMetrics {
