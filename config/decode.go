@@ -177,7 +177,7 @@ func (p *problems) mistyped(n *yaml.Node, t reflect.Type, path string) {
 			got = tag
 		}
 		switch {
-		case t == reflect.TypeFor[Secret]():
+		case t == reflect.TypeFor[Secret](): // the kind only
 		case tag == "!!str":
 			got += " " + strconv.Quote(n.Value)
 		default:

@@ -3,9 +3,10 @@
 //
 // The file is strict YAML: unknown keys, bad durations and bad URLs are
 // errors, because a typo in an exporter config otherwise shows up weeks later
-// as a silently missing node. Every error names the file, the line and the
-// field path, and all problems are reported together (errors.Join) so an
-// operator fixes a file in one pass rather than one error per restart.
+// as a silently missing node. Every error names the file and, wherever the
+// problem has them, the line and the field path; all problems are reported
+// together (errors.Join) so an operator fixes a file in one pass rather than
+// one error per restart.
 //
 // Inheritance (defaults → node) and file references (password_file, ca_file)
 // are resolved by the loader, so the rest of the exporter only ever sees
