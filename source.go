@@ -58,9 +58,10 @@ func fileSource(path string, logger log.Logger) specSource {
 }
 
 // specsFromConfig turns resolved config nodes into client configurations.
-// The config.Node is the Spec's Settings: config.Node.Equal is deep
-// equality too, so a node restarts exactly when a setting (or the password,
-// or the CA file's content) changed.
+// The config.Node is the Spec's Settings, which the supervisor compares
+// with reflect.DeepEqual: a Node holds the password and the CA file's
+// content, so a node restarts exactly when a setting (or the password, or
+// the CA file's content) changed.
 func specsFromConfig(cfg *config.Config) ([]supervisor.Spec, error) {
 	specs := make([]supervisor.Spec, 0, len(cfg.Nodes))
 	for _, n := range cfg.Nodes {
@@ -72,19 +73,12 @@ func specsFromConfig(cfg *config.Config) ([]supervisor.Spec, error) {
 			Settings:    n,
 			Connections: n.Connections,
 			Client: cmsws.Config{
-				Name:     n.Name,
-				URL:      n.URL,
-				Username: n.Username,
-				Password: n.Password.Reveal(),
-				TLS:      tlsConf,
-				Timing: cmsws.Timing{
-					ConnectTimeout:     n.ConnectTimeout,
-					ProbeInterval:      n.ProbeInterval,
-					ProbeTimeout:       n.ProbeTimeout,
-					BackoffMin:         n.BackoffMin,
-					BackoffMax:         n.BackoffMax,
-					AuthFailureBackoff: n.AuthFailureBackoff,
-				},
+				Name:          n.Name,
+				URL:           n.URL,
+				Username:      n.Username,
+				Password:      n.Password.Reveal(),
+				TLS:           tlsConf,
+				Timing:        n.Timing,
 				Subscriptions: planner.BaseSet(0),
 			},
 		})
