@@ -57,9 +57,9 @@ func startDemo(ctx context.Context, logger log.Logger, seed int64) (*demo, error
 	return d, nil
 }
 
-// specs is the demo's specSource: one client per simulated node, verifying
+// settings is the demo's specSource: one client per simulated node, verifying
 // the simulated cluster's own CA (TLS stays on, as for a real cluster).
-func (d *demo) specs() (settings, error) {
+func (d *demo) settings() (settings, error) {
 	var specs []supervisor.Spec
 	for _, n := range d.nodes {
 		specs = append(specs, supervisor.Spec{

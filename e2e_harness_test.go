@@ -8,7 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,11 +36,11 @@ type harness struct {
 	srv     *httptest.Server
 	logs    *testutil.SyncBuffer
 
-	mu    sync.Mutex
-	nodes []string // nodes the exporter is configured with
-	tweak func(*cmsws.Config)
-	links int           // event connections per node
-	batch time.Duration // the planner's batch interval
+	mu          sync.Mutex
+	nodes       []string // nodes the exporter is configured with
+	tweak       func(*cmsws.Config)
+	connections int           // event connections per node
+	batch       time.Duration // the planner's batch interval
 	// keepDown is keep_calls_when_down for every node (0: keep until back).
 	keepDown time.Duration
 	// capacity is capacity_participants per node (nil: none stated).
@@ -58,17 +58,17 @@ func fastClient(c *cmsws.Config) {
 
 func newHarness(t testing.TB, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
 	t.Helper()
-	return newHarnessLinks(t, 1, opts, tweak, before...)
+	return newHarnessConnections(t, 1, opts, tweak, before...)
 }
 
-// newHarnessLinks is newHarness with links event connections per node.
-func newHarnessLinks(t testing.TB, links int, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
+// newHarnessConnections is newHarness with that many event connections per node.
+func newHarnessConnections(t testing.TB, connections int, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
 	t.Helper()
-	return newHarnessBatch(t, links, 100*time.Millisecond, opts, tweak, before...)
+	return newHarnessBatch(t, connections, 100*time.Millisecond, opts, tweak, before...)
 }
 
-// newHarnessBatch is newHarnessLinks with the planner's batch interval.
-func newHarnessBatch(t testing.TB, links int, batch time.Duration, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
+// newHarnessBatch is newHarnessConnections with the planner's batch interval.
+func newHarnessBatch(t testing.TB, connections int, batch time.Duration, opts cmswstest.Options, tweak func(*cmsws.Config), before ...func(*cmswstest.Cluster)) *harness {
 	t.Helper()
 	cluster, err := cmswstest.NewCluster(opts)
 	if err != nil {
@@ -81,7 +81,7 @@ func newHarnessBatch(t testing.TB, links int, batch time.Duration, opts cmswstes
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &testutil.SyncBuffer{}
 	logger := log.NewLogfmtLogger(logs)
-	h := &harness{t: t, cluster: cluster, logs: logs, nodes: cluster.Nodes(), tweak: tweak, links: links, batch: batch}
+	h := &harness{t: t, cluster: cluster, logs: logs, nodes: cluster.Nodes(), tweak: tweak, connections: connections, batch: batch}
 	h.x = newExporter(ctx, logger)
 	h.x.source = h.specs
 	if err := h.x.reload(); err != nil {
@@ -94,12 +94,6 @@ func newHarnessBatch(t testing.TB, links int, batch time.Duration, opts cmswstes
 		cancel()
 	})
 	return h
-}
-
-func (h *harness) setNodes(nodes ...string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.nodes = nodes
 }
 
 func (h *harness) specs() (settings, error) {
@@ -116,7 +110,7 @@ func (h *harness) specs() (settings, error) {
 		if h.tweak != nil {
 			h.tweak(&c)
 		}
-		specs = append(specs, supervisor.Spec{Client: c, Connections: h.links, Settings: c.Name + c.URL + c.Password})
+		specs = append(specs, supervisor.Spec{Client: c, Connections: h.connections, Settings: c.Name + c.URL + c.Password})
 	}
 	var keepDown map[string]time.Duration
 	if h.keepDown > 0 {
@@ -183,7 +177,7 @@ func seriesKey(name string, labels []*dto.LabelPair) string {
 	for _, l := range labels {
 		parts = append(parts, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
 	}
-	sort.Strings(parts)
+	slices.Sort(parts)
 	return name + "{" + strings.Join(parts, ",") + "}"
 }
 
@@ -324,7 +318,7 @@ func diffTruth(got, want map[string]float64) []string {
 			diffs = append(diffs, fmt.Sprintf("missing %s (truth %v)", k, w))
 		}
 	}
-	sort.Strings(diffs)
+	slices.Sort(diffs)
 	return diffs
 }
 

@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +89,7 @@ func rosterDiff(got map[string]float64, tr cmswstest.Truth, covered []string) []
 			diffs = append(diffs, fmt.Sprintf("%s = %v, truth %v", name, g, w))
 		}
 	}
-	sort.Strings(diffs)
+	slices.Sort(diffs)
 	return diffs
 }
 
@@ -248,9 +248,9 @@ func TestE2ERosterMovedParticipant(t *testing.T) {
 // the 101st), coverage is exactly as planned and reported, the largest
 // meetings are the covered ones. With 2 connections per node, full coverage.
 func TestE2ERosterBudget300Meetings(t *testing.T) {
-	for _, links := range []int{1, 2} {
-		t.Run(fmt.Sprintf("%d_connection(s)", links), func(t *testing.T) {
-			h := newHarnessLinks(t, links, cmswstest.Options{Nodes: 3, Seed: 24}, nil)
+	for _, connections := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d_connection(s)", connections), func(t *testing.T) {
+			h := newHarnessConnections(t, connections, cmswstest.Options{Nodes: 3, Seed: 24}, nil)
 			nodes := h.cluster.Nodes()
 			h.eventuallyTruth(nodes...)
 			start := must[string](t)
@@ -267,7 +267,7 @@ func TestE2ERosterBudget300Meetings(t *testing.T) {
 				}
 				size[corr] = classes[i%4]
 			}
-			capacity := links*100 - 1 // per node: calls takes one slot on link 0
+			capacity := connections*100 - 1 // per node: calls takes one on connection 0
 			wantCovered := min(300, 3*capacity)
 			// Meetings grow one participant at a time, so placements settle
 			// only once the sizes do: wait for the steady state in which the
@@ -303,10 +303,10 @@ func TestE2ERosterBudget300Meetings(t *testing.T) {
 						t.Fatalf("%s connection %d holds %d subscriptions", n, c.ID, c.Subscriptions)
 					}
 				}
-				if used := m[key("cms_subscription_budget_used", "node", n, "connection", "0")]; links == 1 && used != 100 {
+				if used := m[key("cms_subscription_budget_used", "node", n, "connection", "0")]; connections == 1 && used != 100 {
 					t.Fatalf("%s budget used on connection 0 = %v, want 100 (full)", n, used)
 				}
-				for l := range links {
+				for l := range connections {
 					conn := fmt.Sprint(l)
 					used, left := m[key("cms_subscription_budget_used", "node", n, "connection", conn)], m[key("cms_subscription_budget_left", "node", n, "connection", conn)]
 					if used+left != 100 || (wantCovered < 300 && left != 0) {

@@ -37,7 +37,7 @@ var timingFamilies = map[string]bool{
 // byte the same; a deliberate change of the exposition rewrites it with
 // `go test -run TestGoldenExposition -update .` and shows in the diff.
 func TestGoldenExposition(t *testing.T) {
-	h := newHarnessLinks(t, 2, cmswstest.Options{Nodes: 3, Seed: 8, Username: "admin", Password: "secret"}, nil)
+	h := newHarnessConnections(t, 2, cmswstest.Options{Nodes: 3, Seed: 8, Username: "admin", Password: "secret"}, nil)
 	nodes := h.cluster.Nodes()
 	h.capacity = map[string]int{nodes[0]: 120, nodes[2]: 0}
 	ok(t, h.x.reload())

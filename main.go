@@ -46,50 +46,20 @@ func main() {
 // run is main without the process: tests call it with their own context,
 // arguments and writers.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := kingpin.New(programName, "Prometheus exporter for Cisco Meeting Server clusters, fed by the CMS events WebSocket.")
-	app.Writer(stdout)
-	app.ErrorWriter(stderr)
-	app.UsageWriter(stdout)
-	var (
-		configFile  = app.Flag("config.file", "Configuration file (YAML).").Default("cms_exporter.yml").String()
-		configCheck = app.Flag("config.check", "Check the configuration file and exit (0 = valid).").Bool()
-		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-		logLevel    = app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error")
-		logFormat   = app.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json")
-		demo        = app.Flag("demo", "Run against a built-in simulated 3-node cluster with random traffic (no CMS, no config file needed).").Bool()
-		demoSeed    = app.Flag("demo.seed", "Random seed of the demo traffic (0 = time-based).").Default("0").Int64()
-		webFlags    = kingpinflag.AddFlags(app, defaultListenAddress)
-	)
-	if version.Version == "" {
-		// Release builds set it with -ldflags (see Dockerfile); a plain
-		// `go build` or `go run` says so instead of an empty label.
-		version.Version = "dev"
-	}
-	app.Version(version.Print(programName))
-	app.HelpFlag.Short('h')
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
-		return 2
-	}
-	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	f, err := parseFlags(args, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
 		return 2
 	}
-
-	if *configCheck {
-		cfg, err := config.Load(*configFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "%v\n", err)
-			return 1
-		}
-		for _, w := range cfg.Warnings {
-			fmt.Fprintf(stderr, "%s: warning: %s\n", *configFile, w)
-		}
-		fmt.Fprintf(stdout, "%s: valid, %d node(s)\n", *configFile, len(cfg.Nodes))
-		return 0
+	if f.configCheck {
+		return checkConfig(f.configFile, stdout, stderr)
 	}
-
+	logs, err := newLoggers(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
+		return 2
+	}
+	logger := logs.kit
 	level.Info(logger).Log("msg", "starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -97,80 +67,119 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	x := newExporter(ctx, logger)
 	defer x.close()
 
-	if *demo {
-		d, err := startDemo(ctx, logger, *demoSeed)
+	if f.demo {
+		d, err := startDemo(ctx, logger, f.demoSeed)
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot start the demo cluster", "err", err)
 			return 1
 		}
 		defer d.close()
-		x.source = d.specs
+		x.source = d.settings
 		level.Info(logger).Log("msg", "demo mode: monitoring a simulated 3-node cluster over loopback WebSockets", "nodes", fmt.Sprint(d.nodes))
 	} else {
-		x.source = fileSource(*configFile, logger)
+		x.source = fileSource(f.configFile, logger)
 	}
 	if err := x.reload(); err != nil {
 		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
 		return 1
 	}
+	go x.reloadOnSIGHUP(ctx)
+	return serve(ctx, x, f, logs)
+}
 
+// flags are the command line, parsed.
+type flags struct {
+	configFile, metricsPath string
+	configCheck             bool
+	logLevel, logFormat     string
+	demo                    bool
+	demoSeed                int64
+	web                     *web.FlagConfig
+}
+
+func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
+	app := kingpin.New(programName, "Prometheus exporter for Cisco Meeting Server clusters, fed by the CMS events WebSocket.")
+	app.Writer(stdout)
+	app.ErrorWriter(stderr)
+	app.UsageWriter(stdout)
+	var f flags
+	app.Flag("config.file", "Configuration file (YAML).").Default("cms_exporter.yml").StringVar(&f.configFile)
+	app.Flag("config.check", "Check the configuration file and exit (0 = valid).").BoolVar(&f.configCheck)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
+	app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
+	app.Flag("log.format", "Output format of log messages.").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
+	app.Flag("demo", "Run against a built-in simulated 3-node cluster with random traffic (no CMS, no config file needed).").BoolVar(&f.demo)
+	app.Flag("demo.seed", "Random seed of the demo traffic (0 = time-based).").Default("0").Int64Var(&f.demoSeed)
+	f.web = kingpinflag.AddFlags(app, defaultListenAddress)
+	if version.Version == "" {
+		// Release builds set it with -ldflags (see Dockerfile); a plain
+		// `go build` or `go run` says so instead of an empty label.
+		version.Version = "dev"
+	}
+	app.Version(version.Print(programName))
+	app.HelpFlag.Short('h')
+	_, err := app.Parse(args)
+	return f, err
+}
+
+// checkConfig is --config.check: load, print the warnings, say how many
+// nodes, exit 0 when valid.
+func checkConfig(path string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", path, w)
+	}
+	fmt.Fprintf(stdout, "%s: valid, %d node(s)\n", path, len(cfg.Nodes))
+	return 0
+}
+
+// reloadOnSIGHUP reloads the configuration at every SIGHUP until ctx ends.
+func (x *exporter) reloadOnSIGHUP(ctx context.Context) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				if err := x.reload(); err != nil {
-					level.Error(logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
-				}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := x.reload(); err != nil {
+				level.Error(x.logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
 			}
 		}
-	}()
+	}
+}
 
-	srv := &http.Server{Handler: x.handler(*metricsPath), ReadHeaderTimeout: 10 * time.Second}
+// serve runs the HTTP server until ctx ends (exit 0 after a graceful
+// shutdown) or the server fails (exit 1).
+func serve(ctx context.Context, x *exporter, f flags, logs loggers) int {
+	srv := &http.Server{Handler: x.handler(f.metricsPath), ReadHeaderTimeout: 10 * time.Second, ErrorLog: logs.http}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(srv, webFlags, slogFor(logger, *logLevel)) }()
-
+	go func() { serveErr <- web.ListenAndServe(srv, f.web, logs.slog) }()
 	select {
 	case <-ctx.Done():
-		level.Info(logger).Log("msg", "shutting down")
+		level.Info(logs.kit).Log("msg", "shutting down")
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
 		if err := srv.Shutdown(sctx); err != nil {
-			level.Warn(logger).Log("msg", "HTTP shutdown", "err", err)
+			level.Warn(logs.kit).Log("msg", "HTTP shutdown", "err", err)
 		}
-		<-serveErr
+		if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+			level.Warn(logs.kit).Log("msg", "HTTP server", "err", err)
+		}
 		return 0
 	case err := <-serveErr:
 		if errors.Is(err, http.ErrServerClosed) {
 			return 0
 		}
-		level.Error(logger).Log("msg", "HTTP server failed", "err", err)
+		level.Error(logs.kit).Log("msg", "HTTP server failed", "err", err)
 		return 1
 	}
 }
-
-// settings is what a (re)load yields: the nodes to run and the options
-// that may change with them.
-type settings struct {
-	specs    []supervisor.Spec
-	perCall  bool
-	capacity map[string]int // node → stated capacity in participants
-	// keepDown: node → how long its calls stay while its stream is down
-	// (config keep_calls_when_down); nodes not listed keep them until back.
-	keepDown map[string]time.Duration
-	roster   config.Roster
-	// rosterBudget overrides the roster subscriptions per connection (nil:
-	// CMS's limit). Only the demo sets it, to show the budget logic at work.
-	rosterBudget func(planner.Connection) int
-}
-
-// specSource yields the settings to run: from the config file, or from the
-// demo cluster.
-type specSource func() (settings, error)
 
 // exporter ties the model, the clients and the HTTP side together.
 type exporter struct {
@@ -180,9 +189,6 @@ type exporter struct {
 	sup      *supervisor.Supervisor
 	source   specSource
 	planner  *planner.Runner
-	// own are the collectors of cms_* metrics (the README's table is
-	// checked against them).
-	own []prometheus.Collector
 
 	reloadMu        sync.Mutex
 	reloadOK        prometheus.Gauge
@@ -206,8 +212,7 @@ func newExporter(ctx context.Context, logger log.Logger) *exporter {
 			Help: "Timestamp of the last successful configuration reload.",
 		}),
 	}
-	x.own = []prometheus.Collector{versioncollector.NewCollector(programName), model, x.reloadOK, x.reloadTimestamp}
-	reg.MustRegister(x.own...)
+	reg.MustRegister(versioncollector.NewCollector(programName), model, x.reloadOK, x.reloadTimestamp)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	x.planner = planner.NewRunner(model, x.sup, planner.Options{Logger: logger})
 	go model.Run(ctx)

@@ -13,6 +13,25 @@ import (
 	"github.com/cms-exporter/cms_exporter/supervisor"
 )
 
+// settings is what a (re)load yields: the nodes to run and the options
+// that may change with them.
+type settings struct {
+	specs    []supervisor.Spec
+	perCall  bool
+	capacity map[string]int // node → stated capacity in participants
+	// keepDown: node → how long its calls stay while its stream is down
+	// (config keep_calls_when_down); nodes not listed keep them until back.
+	keepDown map[string]time.Duration
+	roster   config.Roster
+	// rosterBudget overrides the roster subscriptions per connection (nil:
+	// CMS's limit). Only the demo sets it, to show the budget logic at work.
+	rosterBudget func(planner.Connection) int
+}
+
+// specSource yields the settings to run: from the config file, or from the
+// demo cluster.
+type specSource func() (settings, error)
+
 // fileSource reads the node set from the configuration file at every
 // (re)load, so SIGHUP and /-/reload see edits, including password files.
 func fileSource(path string, logger log.Logger) specSource {
@@ -39,9 +58,10 @@ func fileSource(path string, logger log.Logger) specSource {
 }
 
 // specsFromConfig turns resolved config nodes into client configurations.
-// The config.Node is the Spec's Settings: config.Node.Equal is deep
-// equality too, so a node restarts exactly when a setting (or the password,
-// or the CA file's content) changed.
+// The config.Node is the Spec's Settings, which the supervisor compares
+// with reflect.DeepEqual: a Node holds the password and the CA file's
+// content, so a node restarts exactly when a setting (or the password, or
+// the CA file's content) changed.
 func specsFromConfig(cfg *config.Config) ([]supervisor.Spec, error) {
 	specs := make([]supervisor.Spec, 0, len(cfg.Nodes))
 	for _, n := range cfg.Nodes {
@@ -53,19 +73,12 @@ func specsFromConfig(cfg *config.Config) ([]supervisor.Spec, error) {
 			Settings:    n,
 			Connections: n.Connections,
 			Client: cmsws.Config{
-				Name:     n.Name,
-				URL:      n.URL,
-				Username: n.Username,
-				Password: n.Password.Reveal(),
-				TLS:      tlsConf,
-				Timing: cmsws.Timing{
-					ConnectTimeout:     n.ConnectTimeout,
-					ProbeInterval:      n.ProbeInterval,
-					ProbeTimeout:       n.ProbeTimeout,
-					BackoffMin:         n.BackoffMin,
-					BackoffMax:         n.BackoffMax,
-					AuthFailureBackoff: n.AuthFailureBackoff,
-				},
+				Name:          n.Name,
+				URL:           n.URL,
+				Username:      n.Username,
+				Password:      n.Password.Reveal(),
+				TLS:           tlsConf,
+				Timing:        n.Timing,
 				Subscriptions: planner.BaseSet(0),
 			},
 		})

@@ -15,6 +15,19 @@ fi
 step "go vet"
 go vet ./...
 
+step "golangci-lint (config: .golangci.yml)"
+# Pinned and cached like the Prometheus 3 build (monitoring/run.sh): a cold
+# machine builds it once with `go install` (about a minute).
+lint_version=v2.15.0
+lint_dir=${CMS_EXPORTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cms_exporter}/golangci-lint-$lint_version/$(go env GOVERSION)-$(go env GOOS)-$(go env GOARCH)
+if [ ! -x "$lint_dir/golangci-lint" ]; then
+  mkdir -p "$lint_dir.tmp"
+  GOBIN="$lint_dir.tmp" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$lint_version"
+  rm -rf "$lint_dir" && mv "$lint_dir.tmp" "$lint_dir"
+fi
+"$lint_dir/golangci-lint" run ./...
+(cd monitoring && "$lint_dir/golangci-lint" run --config ../.golangci.yml ./...)
+
 step "static build (CGO off)"
 CGO_ENABLED=0 go build -trimpath -o "${TMPDIR:-/tmp}/cms_exporter.static" .
 "${TMPDIR:-/tmp}/cms_exporter.static" --version

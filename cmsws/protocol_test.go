@@ -3,6 +3,7 @@ package cmsws
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,8 +118,8 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		fr, err := DecodeFrame([]byte(c.frame))
-		de, ok := err.(*DecodeError)
-		if !ok || de.Reason != c.reason {
+		var de *DecodeError
+		if !errors.As(err, &de) || de.Reason != c.reason {
 			t.Errorf("%s: err = %v, want reason %s", c.frame, err, c.reason)
 			continue
 		}

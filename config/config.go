@@ -1,27 +1,17 @@
 package config
 
 import (
-	"reflect"
 	"regexp"
 	"time"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
-// Built-in settings, used when neither a node nor the defaults block sets
-// them. Exported so that code building Nodes without a file (the demo,
-// tests) uses the same values.
-const (
-	DefaultConnectTimeout     = 10 * time.Second
-	DefaultProbeInterval      = 30 * time.Second
-	DefaultProbeTimeout       = 10 * time.Second
-	DefaultBackoffMin         = 1 * time.Second
-	DefaultBackoffMax         = 1 * time.Minute
-	DefaultAuthFailureBackoff = 5 * time.Minute
-	// DefaultKeepCallsWhenDownProbes: unless set, a down node's calls stay
-	// in the metrics for this many probe intervals (90s by default): a
-	// reconnect after a blip takes seconds, and a node gone longer should
-	// stop counting meetings that may have ended.
-	DefaultKeepCallsWhenDownProbes = 3
-)
+// DefaultKeepCallsWhenDownProbes: unless set, a down node's calls stay in
+// the metrics for this many probe intervals (90s by default): a reconnect
+// after a blip takes seconds, and a node gone longer should stop counting
+// meetings that may have ended.
+const DefaultKeepCallsWhenDownProbes = 3
 
 // Config is a loaded, validated and fully resolved configuration file.
 type Config struct {
@@ -39,7 +29,11 @@ type Config struct {
 	Warnings []string `yaml:"-"`
 }
 
-// Node is one Call Bridge with every setting effective.
+// Node is one Call Bridge with every setting effective. Its yaml tags are
+// the keys of a node in the file (defaults takes all but name and url). A
+// reload compares Nodes with reflect.DeepEqual: a Node holds the password
+// and the CA file's content, so a changed file restarts exactly the nodes
+// using it.
 type Node struct {
 	// Name is the value of the node= label: unique, [a-zA-Z0-9_.-]+.
 	Name string `yaml:"name"`
@@ -54,20 +48,11 @@ type Node struct {
 	PasswordFile string `yaml:"password_file,omitempty"`
 	TLS          TLS    `yaml:"tls"`
 
-	// ConnectTimeout bounds one connection attempt (token + WebSocket).
-	ConnectTimeout time.Duration `yaml:"connect_timeout"`
-	// ProbeInterval is how often the unchanged subscription is re-sent as
-	// a liveness probe; ProbeTimeout is how long its ack may take
-	// (always < ProbeInterval).
-	ProbeInterval time.Duration `yaml:"probe_interval"`
-	ProbeTimeout  time.Duration `yaml:"probe_timeout"`
-	// BackoffMin and BackoffMax bound the reconnect backoff
-	// (BackoffMin <= BackoffMax).
-	BackoffMin time.Duration `yaml:"backoff_min"`
-	BackoffMax time.Duration `yaml:"backoff_max"`
-	// AuthFailureBackoff is the wait after the server rejected the
-	// credentials: retrying fast would not help and may lock the account.
-	AuthFailureBackoff time.Duration `yaml:"auth_failure_backoff"`
+	// Timing paces the node's event connections: connect_timeout,
+	// probe_interval, probe_timeout (always < ProbeInterval), backoff_min,
+	// backoff_max (BackoffMin <= BackoffMax) and auth_failure_backoff;
+	// unset ones are cmsws.DefaultTiming's.
+	cmsws.Timing `yaml:",inline"`
 	// KeepCallsWhenDown is how long the calls of a node whose events
 	// stream is down stay in the per-call and cluster series (cms_up says
 	// they are frozen); after it they leave, uncounted, until the node's
@@ -110,7 +95,8 @@ type Roster struct {
 type TLS struct {
 	// CAFile is the PEM bundle of trusted roots ("" = system roots),
 	// resolved against the config's directory. The loader reads it once;
-	// TLSConfig uses that content, so what Equal compared is what is used.
+	// TLSConfig uses that content, so the content a reload compares (see
+	// Node) is the content used.
 	CAFile string `yaml:"ca_file,omitempty"`
 	// ServerName overrides the name the certificate is verified against
 	// (and sent as SNI); "" = the URL's host.
@@ -127,11 +113,3 @@ type TLS struct {
 // caBundle is a pointer-held copy of a CA file so that printing a Node shows
 // an address instead of kilobytes of PEM bytes.
 type caBundle struct{ pem []byte }
-
-// Equal reports whether n and o have the same effective settings, including
-// the password value and the CA file content, so a reload restarts exactly the
-// nodes whose connection would behave differently.
-//
-// It is reflect.DeepEqual on purpose: a field added to Node later is compared
-// without anyone having to remember to extend this method.
-func (n Node) Equal(o Node) bool { return reflect.DeepEqual(n, o) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -70,20 +71,66 @@ func (e *Error) location() string {
 	return head
 }
 
-// problems collects Errors for one file so that all are reported at once.
+// problems collects the Errors of one file, so that all are reported at
+// once, and knows where in the file each field path is written.
 type problems struct {
-	file string
-	pos  *positions
-	errs []*Error
+	file  string
+	lines map[string]int    // field path → line of its key or list item
+	set   map[string]bool   // field paths the file gives a (non-null) value
+	names map[string]string // "nodes[i]" → that node's name, when valid
+	errs  []*Error
 }
 
-// at records a problem at path; the line is looked up from the path (the
-// closest enclosing element that is in the file).
-func (p *problems) at(path, node string, err error, format string, args ...any) {
-	p.errs = append(p.errs, &Error{
-		File: p.file, Line: p.pos.lineOf(path), Path: path, Node: node,
-		Msg: fmt.Sprintf(format, args...), Err: err,
-	})
+func newProblems(file string) *problems {
+	return &problems{file: file, lines: map[string]int{}, set: map[string]bool{}, names: map[string]string{}}
+}
+
+// add records a problem found at a line of the file.
+func (p *problems) add(line int, path string, err error, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...), Err: err})
+}
+
+// at records a problem with the setting at path, at the line of path or of
+// its closest ancestor in the file (a missing field is reported at the node
+// that lacks it).
+func (p *problems) at(path string, err error, format string, args ...any) {
+	p.add(p.lineOf(path), path, err, format, args...)
+}
+
+func (p *problems) lineOf(path string) int {
+	for path != "" {
+		if l, ok := p.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+// nodeName returns the name of the node that path lies within, if known.
+func (p *problems) nodeName(path string) string {
+	if i := strings.IndexByte(path, ']'); strings.HasPrefix(path, "nodes[") && i >= 0 {
+		return p.names[path[:i+1]]
+	}
+	return ""
+}
+
+// invalid reports an error of the YAML library itself: a syntax error or
+// one of its limits. Its only structure is its wording, "yaml: line N:
+// problem", which TestYAMLErrorWording pins.
+func (p *problems) invalid(err error) {
+	msg, line := strings.TrimPrefix(err.Error(), "yaml: "), 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		num, text, _ := strings.Cut(rest, ": ")
+		if n, err := strconv.Atoi(num); err == nil {
+			line, msg = n, text
+		}
+	}
+	p.add(line, "", nil, "invalid YAML: %s", msg)
 }
 
 // join returns the problems in file order (line 0, i.e. file-level, last)
@@ -103,6 +150,7 @@ func (p *problems) join() error {
 	})
 	errs := make([]error, len(p.errs))
 	for i, e := range p.errs {
+		e.Node = p.nodeName(e.Path)
 		errs[i] = e
 	}
 	return errors.Join(errs...)

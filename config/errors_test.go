@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // wantErr describes one expected *Error.
@@ -71,6 +73,17 @@ func TestParseErrors(t *testing.T) {
 				{5, "defaults.tls", "", []string{`unknown field "ca_fil"`, `did you mean "ca_file"`}},
 				{9, "nodes[0]", "cms1", []string{`unknown field "colour"`}},
 			},
+		},
+		{
+			name: "name and url belong to nodes, not defaults",
+			yaml: y("defaults:", "  username: u", "  password_file: pw", "  url: https://cms1", // 4
+				"nodes:", "  - name: cms1", "    url: https://cms1"),
+			want: []wantErr{{4, "defaults", "", []string{`defaults: unknown field "url"`}}},
+		},
+		{
+			name: "roster is not a mapping",
+			yaml: with("roster: all"), // 7
+			want: []wantErr{{7, "roster", "", []string{`roster: expected a mapping, got string "all"`}}},
 		},
 		{
 			name: "field set twice",
@@ -239,6 +252,16 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "bare 0 is a duration, and too short",
+			yaml: with("    probe_timeout: 0"), // 7
+			want: []wantErr{{7, "nodes[0].probe_timeout", "cms1", []string{"must be greater than 0, got 0s"}}},
+		},
+		{
+			name: "not a whole number",
+			yaml: with("    connections: five"), // 7
+			want: []wantErr{{7, "nodes[0].connections", "cms1", []string{`connections: expected a whole number, got string "five"`}}},
+		},
+		{
 			name: "duration given as a list",
 			yaml: with("    probe_timeout:", "      - 1s"), // 7, 8
 			want: []wantErr{{8, "nodes[0].probe_timeout", "cms1", []string{"expected a duration", "got a list"}}},
@@ -306,6 +329,11 @@ func TestParseErrors(t *testing.T) {
 			name: "syntax error",
 			yaml: y("nodes:", "  - name: cms1", "    url: https://cms1", "    x: y: z"),
 			want: []wantErr{{4, "", "", []string{"invalid YAML: mapping values are not allowed"}}},
+		},
+		{
+			name: "anchor containing itself",
+			yaml: with("  - &a {name: cms2, url: 'https://cms2', tls: *a}"),
+			want: []wantErr{{0, "", "", []string{"invalid YAML: anchor 'a' value contains itself"}}},
 		},
 		{
 			name: "two documents",
@@ -429,6 +457,18 @@ func TestErrorRendering(t *testing.T) {
 	)), "cms.yml", dir)
 	want = `cms.yml:8: nodes[1] (cms2): url: scheme must be https, got "http"`
 	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+}
+
+// problems.invalid reads one thing from the YAML library's error text: the
+// line of a syntax error, "yaml: line N: problem". Pinned here, so that a
+// library upgrade changing it fails this test rather than silently losing
+// the line numbers.
+func TestYAMLErrorWording(t *testing.T) {
+	var n yaml.Node
+	err := yaml.Unmarshal([]byte("a: 1\nb: c: d\n"), &n)
+	if want := "yaml: line 2: mapping values are not allowed in this context"; err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 const exampleFile = "../config.example.yml"
@@ -19,7 +19,21 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var raw fileYAML
+	// The files the example names, as written (a pointer tells unset from "").
+	type files struct {
+		Password     *string `yaml:"password"`
+		PasswordFile *string `yaml:"password_file"`
+		TLS          struct {
+			CAFile *string `yaml:"ca_file"`
+		} `yaml:"tls"`
+	}
+	var raw struct {
+		Defaults files `yaml:"defaults"`
+		Nodes    []struct {
+			Name  string `yaml:"name"`
+			files `yaml:",inline"`
+		} `yaml:"nodes"`
+	}
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +44,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	// each node ended up with.
 	passwords := map[string]string{} // as written in the example → content
 	cas := map[string]string{}
-	addFiles := func(s *settingsYAML) {
+	addFiles := func(s *files) {
 		for _, f := range []*string{s.PasswordFile, s.TLS.CAFile} {
 			if f != nil && filepath.IsAbs(*f) {
 				t.Fatalf("the example names %s; keep its paths relative so this test can provide the files", *f)
@@ -47,7 +61,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	addFiles(&raw.Defaults)
 	for i := range raw.Nodes {
-		addFiles(&raw.Nodes[i].settingsYAML)
+		addFiles(&raw.Nodes[i].files)
 	}
 	if len(passwords) == 0 {
 		t.Fatal("the example shows no password_file; operators should see one")

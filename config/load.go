@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"reflect"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
 // Load reads, validates and resolves the configuration file at path.
@@ -29,44 +32,69 @@ func Load(path string) (*Config, error) {
 // in error messages and baseDir resolves relative file paths. Password and CA
 // files are still read from disk.
 func Parse(data []byte, filename, baseDir string) (*Config, error) {
-	var doc yaml.Node
-	if err := safeYAML(func() error { return yaml.Unmarshal(data, &doc) }); err != nil {
-		p := &problems{file: filename, pos: newPositions(nil)}
-		p.addYAML(err)
+	p := newProblems(filename)
+	root := p.document(data)
+	if root == nil {
 		return nil, p.join()
 	}
-	p := &problems{file: filename, pos: newPositions(&doc)}
-	if doc.Kind == 0 {
-		return nil, &Error{File: filename, Msg: "file is empty; at least one node must be configured under \"nodes:\""}
+	f := file{Defaults: Node{Timing: cmsws.DefaultTiming(), Connections: 1}, PerCallMetrics: true}
+	f.Roster.BatchInterval = DefaultBatchInterval
+	p.decode(root, reflect.ValueOf(&f).Elem(), "")
+	nodes := make([]Node, len(f.Nodes))
+	for i := range f.Nodes {
+		path := fmt.Sprintf("nodes[%d]", i)
+		nodes[i] = f.Defaults
+		p.decode(&f.Nodes[i], reflect.ValueOf(&nodes[i]).Elem(), path)
+		if validName(nodes[i].Name) {
+			p.names[path] = nodes[i].Name
+		}
 	}
-
-	var raw fileYAML
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := safeYAML(func() error { return dec.Decode(&raw) }); err != nil {
+	if len(p.errs) > 0 {
 		// Stop at the structure: after an unknown or mistyped key the
 		// validator would only add follow-on noise ("no password" for a
 		// misspelt "pasword").
-		p.addYAML(err)
 		return nil, p.join()
 	}
-	var extra yaml.Node
-	if err := safeYAML(func() error { return dec.Decode(&extra) }); !errors.Is(err, io.EOF) {
-		p.errs = append(p.errs, &Error{File: filename, Line: extra.Line,
-			Msg: "more than one YAML document (\"---\"); put the whole configuration in one"})
-		return nil, p.join()
-	}
-
-	cfg := resolve(&raw, p, baseDir)
+	cfg := resolve(&f, nodes, p, baseDir)
 	if err := p.join(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
 
-// safeYAML turns a panic inside yaml.v3 into an error: a config file is
-// operator input, and bad input must never crash the exporter (a reload
-// with a broken file keeps the old configuration running).
+// document parses data, which must hold one YAML document, and returns its
+// root; nil once it has reported why there is none.
+func (p *problems) document(data []byte) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, next yaml.Node
+	if err := safeYAML(func() error { return dec.Decode(&doc) }); errors.Is(err, io.EOF) {
+		p.at("", nil, "file is empty; at least one node must be configured under \"nodes:\"")
+		return nil
+	} else if err != nil {
+		p.invalid(err)
+		return nil
+	}
+	switch err := safeYAML(func() error { return dec.Decode(&next) }); {
+	case err == nil:
+		p.add(next.Line, "", nil, "more than one YAML document (\"---\"); put the whole configuration in one")
+		return nil
+	case !errors.Is(err, io.EOF):
+		p.invalid(err)
+		return nil
+	}
+	// decode follows aliases without counting. Having yaml expand them all
+	// once applies its limits: no alias bomb, no anchor inside itself.
+	var all any
+	if err := safeYAML(func() error { return doc.Decode(&all) }); err != nil && !errors.As(err, new(*yaml.TypeError)) {
+		p.invalid(err)
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// safeYAML turns a panic inside the YAML library into an error: a config
+// file is operator input, and bad input must never crash the exporter (a
+// reload with a broken file keeps the old configuration running).
 func safeYAML(f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {

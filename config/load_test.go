@@ -1,11 +1,16 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
 func TestInheritance(t *testing.T) {
@@ -95,7 +100,7 @@ func TestInheritance(t *testing.T) {
 		t.Fatalf("got %d nodes, want %d", len(cfg.Nodes), len(want))
 	}
 	for i := range want {
-		if !cfg.Nodes[i].Equal(want[i]) {
+		if !reflect.DeepEqual(cfg.Nodes[i], want[i]) {
 			t.Errorf("node %d:\n got %+v\nwant %+v\n(passwords %v)", i, cfg.Nodes[i], want[i],
 				cfg.Nodes[i].Password.Reveal() == want[i].Password.Reveal())
 		}
@@ -103,6 +108,57 @@ func TestInheritance(t *testing.T) {
 	// cms2 switches verification off: exactly one warning, naming it.
 	if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0], "cms.yml:18: nodes[1] (cms2): tls.insecure_skip_verify: ") {
 		t.Errorf("warnings = %q", cfg.Warnings)
+	}
+}
+
+// Reloading after a password file or CA file changed marks exactly the
+// nodes using it as changed, compared as the reload does (reflect.DeepEqual);
+// re-reading unchanged files changes nothing.
+func TestReloadSeesFileContentChanges(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "pw", filePassword)
+	writeFile(t, dir, "pw2", "second")
+	writeFile(t, dir, "ca.pem", selfSignedCA(t, "ca-1"))
+	writeFile(t, dir, "cms.yml", y(
+		"defaults: {username: u, password_file: pw}",
+		"nodes:",
+		"  - {name: a, url: 'https://a'}",
+		"  - {name: b, url: 'https://b', password_file: pw2}",
+		"  - {name: c, url: 'https://c', tls: {ca_file: ca.pem}}",
+	))
+	load := func() []Node {
+		t.Helper()
+		cfg, err := Load(dir + "/cms.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Nodes
+	}
+	changed := func(old, cur []Node) []string {
+		var names []string
+		for i := range old {
+			if !reflect.DeepEqual(old[i], cur[i]) {
+				names = append(names, old[i].Name)
+			}
+		}
+		return names
+	}
+
+	v1 := load()
+	if got := changed(v1, load()); got != nil {
+		t.Fatalf("reload of unchanged files: changed %v", got)
+	}
+
+	writeFile(t, dir, "pw2", "rotated")
+	v2 := load()
+	if got := changed(v1, v2); !reflect.DeepEqual(got, []string{"b"}) {
+		t.Errorf("after rotating b's password: changed %v, want [b]", got)
+	}
+
+	writeFile(t, dir, "ca.pem", selfSignedCA(t, "ca-2"))
+	v3 := load()
+	if got := changed(v2, v3); !reflect.DeepEqual(got, []string{"c"}) {
+		t.Errorf("after replacing c's CA: changed %v, want [c]", got)
 	}
 }
 
@@ -117,13 +173,13 @@ func TestBuiltinDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	builtin := cmsws.DefaultTiming()
 	want := Node{
 		Name: "a", URL: "https://a", Username: "u", Password: "p",
-		ConnectTimeout: DefaultConnectTimeout, ProbeInterval: DefaultProbeInterval, ProbeTimeout: DefaultProbeTimeout,
-		BackoffMin: DefaultBackoffMin, BackoffMax: DefaultBackoffMax, AuthFailureBackoff: DefaultAuthFailureBackoff,
-		KeepCallsWhenDown: DefaultKeepCallsWhenDownProbes * DefaultProbeInterval, Connections: 1,
+		Timing:            builtin,
+		KeepCallsWhenDown: DefaultKeepCallsWhenDownProbes * builtin.ProbeInterval, Connections: 1,
 	}
-	if len(cfg.Nodes) != 1 || !cfg.Nodes[0].Equal(want) {
+	if len(cfg.Nodes) != 1 || !reflect.DeepEqual(cfg.Nodes[0], want) {
 		t.Errorf("got %+v\nwant %+v", cfg.Nodes, want)
 	}
 	if !cfg.PerCallMetrics {
@@ -133,7 +189,7 @@ func TestBuiltinDefaults(t *testing.T) {
 		t.Errorf("warnings = %q", cfg.Warnings)
 	}
 	// The built-in values satisfy the rules the file's values must obey.
-	if !(DefaultProbeTimeout < DefaultProbeInterval && DefaultBackoffMin <= DefaultBackoffMax) {
+	if !(builtin.ProbeTimeout < builtin.ProbeInterval && builtin.BackoffMin <= builtin.BackoffMax) {
 		t.Error("built-in defaults break their own validation rules")
 	}
 }
@@ -199,19 +255,27 @@ func TestUnusedDefaultPasswordFileNotRead(t *testing.T) {
 	}
 }
 
-// Anchors and merge keys are plain YAML; operators use them.
+// Anchors and merge keys are plain YAML; operators use them. As in YAML, a
+// mapping's own keys win over merged ones and earlier merges over later;
+// and null, like leaving a key out, keeps the inherited value.
 func TestYAMLAnchors(t *testing.T) {
 	cfg, err := Parse([]byte(y(
-		"defaults: {username: u, password: p}",
+		"defaults: {username: u, password: p, probe_timeout: 5s}",
 		"nodes:",
 		"  - &n {name: a, url: 'https://a', probe_interval: 17s}",
 		"  - {<<: *n, name: b, url: 'https://b'}",
+		"  - {<<: [{probe_interval: 20s}, *n], name: c, url: 'https://c', probe_timeout: ~}",
 	)), "cms.yml", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Nodes) != 2 || cfg.Nodes[1].Name != "b" || cfg.Nodes[1].ProbeInterval != 17*time.Second {
-		t.Errorf("nodes = %+v", cfg.Nodes)
+	var got []string
+	for _, n := range cfg.Nodes {
+		got = append(got, fmt.Sprintf("%s %s %s/%s", n.Name, n.URL, n.ProbeInterval, n.ProbeTimeout))
+	}
+	want := []string{"a https://a 17s/5s", "b https://b 17s/5s", "c https://c 20s/5s"}
+	if !slices.Equal(got, want) {
+		t.Errorf("nodes = %q, want %q", got, want)
 	}
 }
 

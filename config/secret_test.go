@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	kitlog "github.com/go-kit/log"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // loadedWithSecrets returns a Config holding both an inline and a file

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 )
 
 // Dashboard is the part of a Grafana dashboard JSON model the proofs look
@@ -99,7 +99,7 @@ func LoadDashboards(dir string) ([]*Dashboard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list dashboards: %w", err)
 	}
-	sort.Strings(files)
+	slices.Sort(files)
 	var out []*Dashboard
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -311,7 +310,7 @@ func (e *e2e) noUnexpectedAlerts(t *testing.T) {
 		}
 		got = append(got, a.String())
 	}
-	sort.Strings(got)
+	slices.Sort(got)
 	if !slices.Equal(got, expected) {
 		t.Errorf("alerts:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(expected, "\n  "))
 	}

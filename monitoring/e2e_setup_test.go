@@ -37,7 +37,7 @@ func prometheusServers() ([]promServer, error) {
 	} else {
 		b, err := exec.LookPath("prometheus")
 		if err != nil {
-			return nil, fmt.Errorf("Prometheus is not installed (%v): run monitoring/run.sh, which installs 2.x and builds 3.x", err)
+			return nil, fmt.Errorf("Prometheus is not installed (%w): run monitoring/run.sh, which installs 2.x and builds 3.x", err)
 		}
 		bins = []string{b}
 	}
@@ -47,7 +47,7 @@ func prometheusServers() ([]promServer, error) {
 		v, err := exec.CommandContext(ctx, b, "--version").CombinedOutput()
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("%s --version: %v\n%s", b, err, v)
+			return nil, fmt.Errorf("%s --version: %w\n%s", b, err, v)
 		}
 		m := promVersion.FindSubmatch(v)
 		if m == nil {

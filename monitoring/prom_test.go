@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -108,20 +108,6 @@ func parseValue(v any) (float64, error) {
 	return strconv.ParseFloat(s, 64)
 }
 
-// byLabel turns a query result into label value → sample value; "" keys a
-// result without that label. Two samples with one key are an error.
-func byLabel(samples []sample, label string) (map[string]float64, error) {
-	out := make(map[string]float64, len(samples))
-	for _, s := range samples {
-		k := s.Labels[label]
-		if _, dup := out[k]; dup {
-			return nil, fmt.Errorf("two samples with %s=%q", label, k)
-		}
-		out[k] = s.Value
-	}
-	return out, nil
-}
-
 type alert struct {
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
@@ -135,7 +121,7 @@ func (a alert) String() string {
 			parts = append(parts, fmt.Sprintf("%s=%q", k, v))
 		}
 	}
-	sort.Strings(parts)
+	slices.Sort(parts)
 	return fmt.Sprintf("%s %s{%s}", a.State, a.Labels["alertname"], strings.Join(parts, ","))
 }
 

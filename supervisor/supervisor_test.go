@@ -17,12 +17,12 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // recorder is a Model that remembers node additions, removals and which
-// (node, link) connections came up.
+// (node, connection number) connections came up.
 type recorder struct {
 	mu        sync.Mutex
 	added     []string
 	removed   []string
-	connected map[string]int // "node/link" → EventConnected count
+	connected map[string]int // "node/connection" → EventConnected count
 	afterRm   int            // events for a node after its RemoveNode
 	gone      map[string]bool
 }
@@ -70,7 +70,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // Apply adds, restarts (settings changed) and removes nodes, leaves the
-// others alone, runs every link of a node, and Close stops everything: no
+// others alone, runs every connection of a node, and Close stops everything: no
 // goroutine outlives the test, and a removed node sends no more events.
 func TestApplyAddRestartRemove(t *testing.T) {
 	cluster, err := cmswstest.NewCluster(cmswstest.Options{Nodes: 3, Seed: 1})
@@ -78,8 +78,8 @@ func TestApplyAddRestartRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cluster.Close()
-	spec := func(node, settings string, links int) Spec {
-		return Spec{Connections: links, Settings: settings, Client: cmsws.Config{
+	spec := func(node, settings string, connections int) Spec {
+		return Spec{Connections: connections, Settings: settings, Client: cmsws.Config{
 			Name: node, URL: cluster.URL(node), Username: "admin", Password: "secret",
 			TLS:           &tls.Config{RootCAs: cluster.CertPool(), MinVersion: tls.VersionTLS12},
 			Timing:        cmsws.Timing{BackoffMin: 50 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
@@ -96,14 +96,14 @@ func TestApplyAddRestartRemove(t *testing.T) {
 	if err != nil || len(ch.Added) != 2 {
 		t.Fatalf("first apply: %+v, %v", ch, err)
 	}
-	waitFor(t, "cms1 link 0 and cms2 links 0 and 1 up", func() bool {
+	waitFor(t, "cms1 connection 0 and cms2 connections 0 and 1 up", func() bool {
 		return rec.count("cms1/0") == 1 && rec.count("cms2/0") == 1 && rec.count("cms2/1") == 1
 	})
 	if !s.SetSubscriptions("cms2", 1, []cmsws.Subscription{{Type: cmsws.ResourceCallRoster, Call: "x", Elements: cmsws.CallRosterElements}}) {
-		t.Fatal("SetSubscriptions on an existing link failed")
+		t.Fatal("SetSubscriptions on an existing connection failed")
 	}
 	if s.SetSubscriptions("cms2", 2, nil) || s.SetSubscriptions("nope", 0, nil) {
-		t.Fatal("SetSubscriptions on a missing link or node succeeded")
+		t.Fatal("SetSubscriptions on a missing connection or node succeeded")
 	}
 
 	// cms1 changes settings, cms2 goes, cms3 comes.

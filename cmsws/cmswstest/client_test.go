@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/gorilla/websocket"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
 // waitTimeout is the generous bound of every "wait until" in these tests.
@@ -42,8 +43,16 @@ func httpClient(t *testing.T, c *Cluster) *http.Client {
 	return &http.Client{Transport: tr, Timeout: waitTimeout}
 }
 
-// tokenResponse posts to the token endpoint and returns the response.
-func tokenResponse(t *testing.T, c *Cluster, node, user, pass string) *http.Response {
+// tokenAnswer is what the tests read of a token response (its body is
+// closed).
+type tokenAnswer struct {
+	StatusCode int
+	Header     http.Header
+	Close      bool
+}
+
+// tokenResponse posts to the token endpoint and returns the answer.
+func tokenResponse(t *testing.T, c *Cluster, node, user, pass string) tokenAnswer {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, c.URL(node)+"/api/v1/authTokens", nil)
 	if err != nil {
@@ -57,7 +66,7 @@ func tokenResponse(t *testing.T, c *Cluster, node, user, pass string) *http.Resp
 		t.Fatalf("token request: %v", err)
 	}
 	resp.Body.Close()
-	return resp
+	return tokenAnswer{StatusCode: resp.StatusCode, Header: resp.Header, Close: resp.Close}
 }
 
 func token(t *testing.T, c *Cluster, node string) string {

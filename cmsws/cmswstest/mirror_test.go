@@ -1,14 +1,16 @@
 package cmswstest
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
-	"sort"
+	"slices"
 	"sync"
 	"testing"
 
-	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/gorilla/websocket"
+
+	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
 // mirror is a test events client that does what the exporter does: it
@@ -73,7 +75,7 @@ func (m *mirror) sendSubscribe() {
 	for _, s := range m.subs {
 		subs = append(subs, s)
 	}
-	sort.Slice(subs, func(i, j int) bool { return subs[i].Index < subs[j].Index })
+	slices.SortFunc(subs, func(a, b cmsws.Subscription) int { return cmp.Compare(a.Index, b.Index) })
 	data, _ := cmsws.EncodeMessage(&cmsws.Message{MessageID: m.clientID, Type: cmsws.TypeSubscribeRequest, Subscriptions: subs})
 	_ = m.ws.WriteMessage(websocket.TextMessage, data)
 }

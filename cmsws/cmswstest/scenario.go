@@ -205,11 +205,6 @@ func (c *Cluster) SetStreaming(correlator string, on bool) error {
 	return c.setMeeting(correlator, func(m *meeting) { m.streaming = on })
 }
 
-// SetEndpointRecording sets the call-level endpointRecording.
-func (c *Cluster) SetEndpointRecording(correlator string, on bool) error {
-	return c.setMeeting(correlator, func(m *meeting) { m.endpointRecording = on })
-}
-
 // SetLocked locks or unlocks the meeting.
 func (c *Cluster) SetLocked(correlator string, on bool) error {
 	return c.setMeeting(correlator, func(m *meeting) { m.locked = on })
@@ -218,12 +213,6 @@ func (c *Cluster) SetLocked(correlator string, on bool) error {
 // SetName renames the meeting.
 func (c *Cluster) SetName(correlator, name string) error {
 	return c.setMeeting(correlator, func(m *meeting) { m.name = name })
-}
-
-// SetJoinAudioMuteOverride sets (nil: unsets) joinAudioMuteOverride.
-func (c *Cluster) SetJoinAudioMuteOverride(correlator string, v *bool) error {
-	v = clonePtr(v)
-	return c.setMeeting(correlator, func(m *meeting) { m.joinAudioMuteOverride = v })
 }
 
 // SetLayout changes the layout of every participant of the meeting, in one

@@ -75,12 +75,6 @@ func newCerts() (*certs, error) {
 	}, nil
 }
 
-// CACertPEM returns the PEM encoding of the CA that signed every node's
-// certificate, for clients that take a CA bundle.
-func (c *Cluster) CACertPEM() []byte {
-	return append([]byte(nil), c.certs.caPEM...)
-}
-
 // CertPool returns a new pool holding the cluster's CA, for tls.Config.RootCAs.
 func (c *Cluster) CertPool() *x509.CertPool {
 	p := x509.NewCertPool()

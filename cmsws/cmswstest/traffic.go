@@ -90,12 +90,12 @@ func (t *Traffic) Run(ctx context.Context, interval time.Duration) {
 // meetingSnap and partSnap are the generator's read-only view of the
 // cluster, in creation order so choices are reproducible.
 type meetingSnap struct {
-	corr                      string
-	recording, streaming      bool
-	locked                    bool
-	nodes                     []string
-	parts                     []partSnap
-	connected, waiting, local int
+	corr                 string
+	recording, streaming bool
+	locked               bool
+	nodes                []string
+	parts                []partSnap
+	connected, waiting   int
 }
 
 type partSnap struct {

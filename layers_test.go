@@ -1,0 +1,71 @@
+package main
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const modulePath = "github.com/cms-exporter/cms_exporter"
+
+// layers is the import picture ARCHITECTURE.md draws: each package of the
+// module and the packages of the module its non-test code may import. The
+// stack runs one way (main → collector → planner → cmsws; supervisor and
+// config beside it, on cmsws); nothing imports upwards.
+var layers = map[string][]string{
+	"cmsws":             {},
+	"cmsws/cmswstest":   {"cmsws"},
+	"planner":           {"cmsws"},
+	"collector":         {"cmsws", "planner"},
+	"supervisor":        {"cmsws"},
+	"config":            {"cmsws"},
+	"internal/testutil": {},
+}
+
+// TestImportsFollowTheLayers reads the imports of every package's non-test
+// files and fails on an import the picture does not allow, and on a
+// package the picture does not know (add it here and in ARCHITECTURE.md).
+func TestImportsFollowTheLayers(t *testing.T) {
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != "." && (d.Name() == "testdata" || d.Name() == "monitoring" || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		pkg := filepath.ToSlash(filepath.Dir(path))
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			dep, ok := strings.CutPrefix(p, modulePath+"/")
+			if !ok || pkg == "." {
+				continue
+			}
+			allowed, known := layers[pkg]
+			switch {
+			case !known:
+				t.Errorf("package %s is not in the layer picture", pkg)
+			case !slices.Contains(allowed, dep):
+				t.Errorf("%s imports %s: not allowed by the layers (allowed: %v)", path, dep, allowed)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
