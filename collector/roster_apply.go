@@ -139,8 +139,10 @@ func (c *Collector) applyRosterMessage(n *node, conn *connection, ev cmsws.Event
 			}
 		}
 	}
+	// gen is the generation the updates confirm their participants for:
+	// the snapshot's, or the roster's current one for live updates.
 	r := cl.meeting.ensureRoster()
-	gen := r.gen
+	var gen uint32
 	if f.snapshot {
 		if f.r != r {
 			c.bindSnapshot(f, r)
