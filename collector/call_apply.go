@@ -8,13 +8,6 @@ import (
 	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
-// Why a snapshot phase ended, as logged (snapshot_end).
-const (
-	snapshotEndSync       = "sync"        // the subscription was listed again after its activation
-	snapshotEndLiveUpdate = "live update" // a message with an update or remove
-	snapshotEndTimeout    = "timeout"     // nothing marked the end within SnapshotTimeout
-)
-
 // applyCallList applies one callListUpdate of a node's calls subscription.
 //
 // While the node is in its snapshot phase, a message made only of adds is
@@ -250,69 +243,6 @@ func (c *Collector) settleLock(cl *call) {
 	}
 	k := cl.meeting.key
 	c.applyLive(k, k, func() { c.markSettled(cl) })
-}
-
-// startSnapshot opens the replace-on-relist window of a calls subscription
-// that became active: until its end, adds are the node's calls as CMS sees
-// them now, not starts. reactivated: the subscription came back from
-// deactivated (see endSnapshot).
-func (c *Collector) startSnapshot(n *node, index int, reactivated bool) {
-	now := c.now()
-	n.phase = snapshotPhase{active: true, index: index, gen: n.phase.gen + 1, began: now, last: now, reactivated: reactivated}
-	n.synced = false
-	level.Debug(c.logger).Log("msg", "calls snapshot started", "node", n.name, "session", n.primary().session, "index", index, "reactivated", reactivated)
-}
-
-// endSnapshot closes the snapshot phase: every call the snapshot did not
-// (re)add is stale (it ended while we were not listening) and leaves
-// silently, remembered for forgetFor; the node's calls are now known.
-//
-// Except when a subscription that came back from deactivated replayed
-// nothing: whether CMS replays then is not documented, and an empty replay
-// cannot be told from none, so the calls are kept (and the node is not
-// called synced): the client subscribes again under a fresh index, whose
-// snapshot settles it.
-func (c *Collector) endSnapshot(n *node, why string) {
-	n.phase.active = false
-	now := c.now()
-	if n.phase.reactivated && n.phase.messages == 0 {
-		level.Info(c.logger).Log("msg", "calls subscription active again without a replay; calls kept until a snapshot confirms them",
-			"node", n.name, "session", n.primary().session, "calls", len(n.calls), "snapshot_end", why)
-		return
-	}
-	dropped := 0
-	for _, cl := range n.calls {
-		if cl.snapGen != n.phase.gen {
-			c.forgetCall(cl, now.Add(forgetFor))
-			dropped++
-		}
-	}
-	n.forgotten.startClock(now.Add(forgetFor))
-	n.synced = true
-	n.syncedOnce = true
-	n.expired = false
-	lvl := level.Info
-	if why == snapshotEndTimeout {
-		// The sync request's answer never came: the end is a guess.
-		lvl = level.Warn
-	}
-	lvl(c.logger).Log("msg", "node calls synced", "node", n.name, "session", n.primary().session,
-		"calls", len(n.calls), "stale_dropped", dropped, "snapshot_end", why, "snapshot_messages", n.phase.messages,
-		"took", now.Sub(n.phase.began))
-}
-
-// expireCalls drops the calls of a node that stayed down for keepDown:
-// they leave every series, not counted as ended (nobody knows whether they
-// did), and are remembered until the node's next snapshot, so its adds
-// bring back what still runs without counting starts.
-func (c *Collector) expireCalls(n *node, now time.Time) {
-	dropped := len(n.calls)
-	for _, cl := range n.calls {
-		c.forgetCall(cl, time.Time{})
-	}
-	n.expired = true
-	level.Info(c.logger).Log("msg", "node events stream down too long: its calls leave the metrics until it is back",
-		"node", n.name, "down_for", now.Sub(n.downSince).Round(time.Second), "keep_calls_when_down", n.keepDown, "calls", dropped)
 }
 
 // reportUnknownCall counts and logs an update or remove of a call the model

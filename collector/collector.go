@@ -167,25 +167,6 @@ func (c *Collector) Tick(now time.Time) {
 	c.checkCoverage()
 }
 
-// forgetOld drops the remembered ids and stashed rosters whose time has
-// come. It scans them, so it runs once a minute, not at every tick: a
-// minute more or less of memory changes nothing, and after a node expired
-// there may be thousands of ids to scan.
-func (c *Collector) forgetOld(now time.Time) {
-	if now.Before(c.nextForget) {
-		return
-	}
-	c.nextForget = now.Add(forgetCheckInterval)
-	for _, n := range c.nodes {
-		n.forgotten.expire(now)
-	}
-	for k, st := range c.stashed {
-		if !now.Before(st.until) {
-			delete(c.stashed, k)
-		}
-	}
-}
-
 // Run calls Tick every 250ms until ctx is done. It runs in the caller's
 // goroutine.
 func (c *Collector) Run(ctx context.Context) {

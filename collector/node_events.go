@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"time"
-
 	"github.com/go-kit/log/level"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
@@ -104,27 +102,6 @@ func (c *Collector) resetConnection(n *node, conn *connection) {
 	if conn.number == 0 {
 		n.phase.active = false
 		n.synced = false
-	}
-}
-
-// updateUp recomputes cms_up and logs the change, never the steady state.
-func (c *Collector) updateUp(n *node) {
-	up := n.callsLive()
-	if up == n.up {
-		return
-	}
-	n.up = up
-	if up {
-		n.downSince = time.Time{}
-		n.expired = false
-	} else {
-		n.downSince = c.now()
-	}
-	session := n.primary().session
-	if up {
-		level.Info(c.logger).Log("msg", "node events stream up", "node", n.name, "session", session)
-	} else {
-		level.Info(c.logger).Log("msg", "node events stream down", "node", n.name, "session", session, "calls_kept", len(n.calls))
 	}
 }
 
