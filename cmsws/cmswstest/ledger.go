@@ -47,8 +47,8 @@ type ledger struct {
 // seenMeeting is a meeting as last told to the client: its meeting-level
 // state (present at all, recording, ...) and its participants.
 type seenMeeting struct {
-	state seenState
-	parts map[string]bool
+	state        seenState
+	participants map[string]bool
 }
 
 type seenState struct{ present, recording, streaming, locked bool }
@@ -79,7 +79,7 @@ func (l *ledger) meeting(m *meeting) *seenMeeting {
 	}
 	sm := l.seen[m]
 	if sm == nil {
-		sm = &seenMeeting{parts: map[string]bool{}}
+		sm = &seenMeeting{participants: map[string]bool{}}
 		l.seen[m] = sm
 	}
 	return sm
@@ -107,9 +107,9 @@ func (l *ledger) learnt(m *meeting) { l.meeting(m).state = stateOf(m) }
 // learntRoster: a roster snapshot told the client m's participants.
 func (l *ledger) learntRoster(m *meeting) {
 	sm := l.meeting(m)
-	clear(sm.parts)
+	clear(sm.participants)
 	for id := range m.participants {
-		sm.parts[id] = true
+		sm.participants[id] = true
 	}
 }
 
@@ -121,15 +121,15 @@ func (l *ledger) rosterChanged(m *meeting, ch rosterChange, t told) {
 	sm := l.meeting(m)
 	switch ch.updateType {
 	case cmsws.UpdateAdd:
-		if t.live && !sm.parts[ch.p.id] {
+		if t.live && !sm.participants[ch.p.id] {
 			l.counts.ParticipantsJoined++
 		}
-		sm.parts[ch.p.id] = true
+		sm.participants[ch.p.id] = true
 	case cmsws.UpdateRemove:
-		if t.live && sm.parts[ch.p.id] {
+		if t.live && sm.participants[ch.p.id] {
 			l.counts.ParticipantsLeft++
 		}
-		delete(sm.parts, ch.p.id)
+		delete(sm.participants, ch.p.id)
 	}
 }
 

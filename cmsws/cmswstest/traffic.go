@@ -87,18 +87,18 @@ func (t *Traffic) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// meetingSnap and partSnap are the generator's read-only view of the
+// meetingSnap and participantSnap are the generator's read-only view of the
 // cluster, in creation order so choices are reproducible.
 type meetingSnap struct {
 	corr                 string
 	recording, streaming bool
 	locked               bool
 	nodes                []string
-	parts                []partSnap
+	participants         []participantSnap
 	connected, waiting   int
 }
 
-type partSnap struct {
+type participantSnap struct {
 	id, node, state, name, uri string
 	audioMuted, videoMuted     bool
 	txAudioMuted, txVideoMuted bool
@@ -116,7 +116,7 @@ func (c *Cluster) trafficView() []meetingSnap {
 		}
 		for _, p := range sortedValues(m.participants) {
 			v := p.view
-			ms.parts = append(ms.parts, partSnap{
+			ms.participants = append(ms.participants, participantSnap{
 				id: p.id, node: p.node.name, state: v.state, name: v.name, uri: v.uri,
 				audioMuted: v.audioMuted, videoMuted: v.videoMuted, txAudioMuted: v.txAudioMuted,
 				txVideoMuted: v.txVideoMuted, presenter: v.presenter, activeSpeaker: v.activeSpeaker,
@@ -168,13 +168,13 @@ func (t *Traffic) Step() error {
 		m := &view[i]
 		pl := t.planFor(m)
 		switch {
-		case len(m.parts) == 0:
+		case len(m.participants) == 0:
 			// Only a fault or a test leaves a meeting without anyone.
 			add(5, func() error { return t.c.EndMeeting(m.corr) })
 			continue
 		case pl.draining:
 			add(3, func() error { return t.leaveOne(m) })
-		case len(m.parts) < pl.target:
+		case len(m.participants) < pl.target:
 			add(2.5, func() error { return t.join(m, pl) })
 		default:
 			w := 0.15
@@ -334,25 +334,25 @@ func (t *Traffic) join(m *meetingSnap, pl *plan) error {
 	return err
 }
 
-func (t *Traffic) pickPart(m *meetingSnap, ok func(p partSnap) bool) (partSnap, bool) {
-	var cands []partSnap
-	for _, p := range m.parts {
+func (t *Traffic) pickPart(m *meetingSnap, ok func(p participantSnap) bool) (participantSnap, bool) {
+	var cands []participantSnap
+	for _, p := range m.participants {
 		if ok(p) {
 			cands = append(cands, p)
 		}
 	}
 	if len(cands) == 0 {
-		return partSnap{}, false
+		return participantSnap{}, false
 	}
 	return pick(t.rng, cands), true
 }
 
-func connected(p partSnap) bool { return p.state == "connected" }
+func connected(p participantSnap) bool { return p.state == "connected" }
 
 // progress moves a waiting participant on: initial → ringing or
 // connected, ringing → connected, sometimes ringing → gone (noAnswer).
 func (t *Traffic) progress(m *meetingSnap) error {
-	p, ok := t.pickPart(m, func(p partSnap) bool { return p.state == "initial" || p.state == "ringing" })
+	p, ok := t.pickPart(m, func(p participantSnap) bool { return p.state == "initial" || p.state == "ringing" })
 	if !ok {
 		return nil
 	}
@@ -415,7 +415,7 @@ func (t *Traffic) toggleTxMute(m *meetingSnap) error {
 // togglePresenter stops the current presentation or starts one; one
 // presenter per meeting at a time.
 func (t *Traffic) togglePresenter(m *meetingSnap) error {
-	if cur, ok := t.pickPart(m, func(p partSnap) bool { return p.presenter }); ok {
+	if cur, ok := t.pickPart(m, func(p participantSnap) bool { return p.presenter }); ok {
 		f := false
 		return t.c.UpdateParticipant(cur.id, ParticipantChange{Presenter: &f})
 	}
@@ -437,7 +437,7 @@ func (t *Traffic) changeLayout(m *meetingSnap) error {
 }
 
 func (t *Traffic) toggleHold(m *meetingSnap) error {
-	p, ok := t.pickPart(m, func(p partSnap) bool { return p.state == "connected" || p.state == "onHold" })
+	p, ok := t.pickPart(m, func(p participantSnap) bool { return p.state == "connected" || p.state == "onHold" })
 	if !ok {
 		return nil
 	}
@@ -449,7 +449,7 @@ func (t *Traffic) toggleHold(m *meetingSnap) error {
 }
 
 func (t *Traffic) leaveOne(m *meetingSnap) error {
-	p := pick(t.rng, m.parts)
+	p := pick(t.rng, m.participants)
 	return t.c.RemoveParticipant(p.id, pickWeighted(t.rng, leaveReasons))
 }
 
@@ -462,7 +462,7 @@ func (t *Traffic) move(m *meetingSnap, view []meetingSnap) error {
 	}
 	var others []*meetingSnap
 	for i := range view {
-		if view[i].corr != m.corr && len(view[i].parts) > 0 {
+		if view[i].corr != m.corr && len(view[i].participants) > 0 {
 			others = append(others, &view[i])
 		}
 	}
