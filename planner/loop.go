@@ -58,7 +58,8 @@ func (o Options) withDefaults() Options {
 }
 
 // Runner runs the plan: it keeps the previous plan (for stability) and the
-// connections it has pushed to, so it can reset a connection that stops being usable.
+// connections it has pushed to, so it can reset a connection that stops
+// being usable.
 type Runner struct {
 	model   Model
 	clients Clients
@@ -109,9 +110,10 @@ func (r *Runner) Run(ctx context.Context) {
 // subscription set (unchanged sets included: the client ignores them),
 // tells the model, and returns the plan.
 //
-// A connection that was pushed to before and is no longer connected gets its base
-// set once (connection 0: `calls` only; other connections: nothing), so that when it
-// reconnects it does not resubscribe rosters that now live elsewhere.
+// A connection that was pushed to before and is no longer usable gets its
+// base set once (connection 0: `calls` only; the others: nothing), so that
+// when it reconnects it does not resubscribe rosters that now live
+// elsewhere.
 func (r *Runner) Step() Plan {
 	o := r.options()
 	r.stepMu.Lock()
@@ -164,9 +166,9 @@ func (r *Runner) push(logger log.Logger, s Connection, subs []cmsws.Subscription
 }
 
 // Subscriptions builds the complete subscription set of every connection in
-// connections (duplicates ignored) for plan: on connection 0 the `calls` subscription
-// first, then one callRoster subscription per placement on the connection, in
-// call id order. Indexes are left 0: the client assigns them.
+// connections (duplicates ignored) for plan: its BaseSet first, then one
+// callRoster subscription per placement on the connection, in call id
+// order. Indexes are left 0: the client assigns them.
 func Subscriptions(plan Plan, connections []Connection) map[Connection][]cmsws.Subscription {
 	sets := make(map[Connection][]cmsws.Subscription, len(connections))
 	for _, s := range connections {

@@ -45,8 +45,8 @@ type Meeting struct {
 // Input is everything Compute decides from, besides the previous plan.
 type Input struct {
 	Meetings []Meeting
-	// Connections are the usable connections: configured connections of connected
-	// nodes. Duplicates are ignored.
+	// Connections are the usable connections: configured connections of
+	// connected nodes. Duplicates are ignored.
 	Connections []Connection
 	// Capacity is the number of roster subscriptions a connection may carry;
 	// nil means DefaultCapacity. Negative values count as 0.
@@ -68,12 +68,16 @@ type Placement struct {
 // Plan is the result of Compute.
 type Plan struct {
 	Placements map[string]Placement // meeting key → placement
-	Skipped    []string             // eligible meetings left out (no budget or no usable hosting connection), sorted
-	Excluded   []string             // meetings filtered out by the patterns, sorted
-	Used       map[Connection]int   // roster subscriptions placed per usable connection (0 included)
-	// Limits are the subscriptions each usable connection may hold in all: its
-	// roster capacity plus its base set (the calls subscription on connection
-	//  0), so that what is free is Limits minus the set's length.
+	// Skipped are the eligible meetings left out (no budget or no usable
+	// hosting connection), sorted; Excluded those filtered out by the
+	// patterns, sorted.
+	Skipped, Excluded []string
+	// Used counts the roster subscriptions placed per usable connection (0
+	// included).
+	Used map[Connection]int
+	// Limits are the subscriptions each usable connection may hold in all:
+	// its roster capacity plus its base set (the calls subscription on
+	// connection 0), so that what is free is Limits minus the set's length.
 	Limits map[Connection]int
 }
 
@@ -92,26 +96,64 @@ type candidate struct {
 // ranks as size*1.25+1, so that a newcomer must be clearly larger to take
 // its place and sizes jittering around the cut-off do not cause churn. Ties
 // go by key. In rank order, each meeting keeps its previous placement when
-// that is still valid (same node still hosts it, node not avoided, connection
-// usable, room left; a changed call id on the same node is re-pointed).
-// Otherwise it goes to the hosting connection with the most room left, which
-// spreads subscriptions over nodes. When no hosting connection has room, it
-// displaces the lowest-ranked kept placement on one of its connections that ranks
-// below it; the displaced meeting then looks for room elsewhere in turn.
+// that is still valid (same node still hosts it, node not avoided,
+// connection usable, room left; a changed call id on the same node is
+// re-pointed). Otherwise it goes to the hosting connection with the most
+// room left, which spreads subscriptions over nodes. When no hosting
+// connection has room, it displaces the lowest-ranked kept placement on one
+// of its connections that ranks below it; the displaced meeting then looks
+// for room elsewhere in turn.
 //
 // Compute is deterministic: the same input and prev give the same plan,
-// whatever the order of Meetings and Connections. A plan fed back with unchanged
-// input is a fixed point (nothing moves).
+// whatever the order of Meetings and Connections. A plan fed back with
+// unchanged input is a fixed point (nothing moves).
 func Compute(in Input, prev Plan) Plan {
+	plan := Plan{Placements: map[string]Placement{}, Used: map[Connection]int{}, Limits: map[Connection]int{}}
+	capacity, byNode := usable(in, &plan)
+	cands := candidates(in, prev, byNode, &plan)
+	used, reserved := reserve(cands, prev, capacity)
+
+	for i := range cands {
+		c := &cands[i]
+		if c.keep != nil {
+			plan.Placements[c.m.Key] = *c.keep
+			continue
+		}
+		s, ok := roomiest(c.connections, used, capacity)
+		if !ok {
+			s, ok = displace(i, c.connections, reserved)
+			if !ok {
+				plan.Skipped = append(plan.Skipped, c.m.Key)
+				continue
+			}
+			// The victim ranks below i: the loop reaches it later, and
+			// without its reservation it looks for room elsewhere.
+			victim := &cands[popLast(reserved, s)]
+			victim.keep = nil
+			used[s]-- // freed by the victim, taken again below
+		}
+		used[s]++
+		plan.Placements[c.m.Key] = Placement{Connection: s, Call: c.m.Calls[s.Node]}
+	}
+
+	for _, p := range plan.Placements {
+		plan.Used[p.Connection]++
+	}
+	slices.Sort(plan.Skipped)
+	slices.Sort(plan.Excluded)
+	return plan
+}
+
+// usable returns the roster capacity of every usable connection (duplicates
+// ignored) and each node's usable connections in number order, and enters
+// every usable connection in plan.Used (at 0) and plan.Limits.
+func usable(in Input, plan *Plan) (capacity map[Connection]int, byNode map[string][]Connection) {
 	capOf := in.Capacity
 	if capOf == nil {
 		capOf = DefaultCapacity
 	}
-	plan := Plan{Placements: map[string]Placement{}, Used: map[Connection]int{}, Limits: map[Connection]int{}}
-
-	// Usable connections, their capacity, and each node's connections in number order.
-	capacity := make(map[Connection]int, len(in.Connections))
-	nodeConnections := map[string][]Connection{}
+	capacity = make(map[Connection]int, len(in.Connections))
+	byNode = map[string][]Connection{}
 	for _, s := range in.Connections {
 		if _, dup := capacity[s]; dup {
 			continue
@@ -119,18 +161,24 @@ func Compute(in Input, prev Plan) Plan {
 		capacity[s] = max(capOf(s), 0)
 		plan.Used[s] = 0
 		plan.Limits[s] = capacity[s] + len(BaseSet(s.Number))
-		nodeConnections[s.Node] = append(nodeConnections[s.Node], s)
+		byNode[s.Node] = append(byNode[s.Node], s)
 	}
-	for _, ss := range nodeConnections {
+	for _, ss := range byNode {
 		slices.SortFunc(ss, compareConnections)
 	}
+	return capacity, byNode
+}
 
+// candidates returns the eligible meetings in rank order (the first of a
+// duplicated key counts), each with the usable connections of its hosting,
+// non-avoided nodes; the others go to plan.Excluded.
+func candidates(in Input, prev Plan, byNode map[string][]Connection, plan *Plan) []candidate {
 	cands := make([]candidate, 0, len(in.Meetings))
 	seen := make(map[string]bool, len(in.Meetings))
 	for i := range in.Meetings {
 		m := &in.Meetings[i]
 		if seen[m.Key] {
-			continue // duplicate key: the first one counts
+			continue
 		}
 		seen[m.Key] = true
 		if !eligible(m.Name, in.Include, in.Exclude) {
@@ -146,7 +194,7 @@ func Compute(in Input, prev Plan) Plan {
 			if call == "" || avoid[node] {
 				continue
 			}
-			c.connections = append(c.connections, nodeConnections[node]...)
+			c.connections = append(c.connections, byNode[node]...)
 		}
 		slices.SortFunc(c.connections, compareConnections)
 		cands = append(cands, c)
@@ -157,13 +205,16 @@ func Compute(in Input, prev Plan) Plan {
 		}
 		return cmp.Compare(a.m.Key, b.m.Key)
 	})
+	return cands
+}
 
-	// Reserve the previous placements that are still valid, in rank order
-	// so that the lower-ranked ones lose out when a connection shrank. reserved
-	// holds, per connection, the indexes (ascending) of the meetings holding a
-	// reservation there.
-	used := make(map[Connection]int, len(capacity))
-	reserved := map[Connection][]int{}
+// reserve keeps the previous placements that are still valid, in rank
+// order so that the lower-ranked ones lose out when a connection shrank,
+// and returns the reservations counted per connection (used) and, per
+// connection, the indexes (ascending) of the candidates holding them.
+func reserve(cands []candidate, prev Plan, capacity map[Connection]int) (used map[Connection]int, reserved map[Connection][]int) {
+	used = make(map[Connection]int, len(capacity))
+	reserved = map[Connection][]int{}
 	for i := range cands {
 		c := &cands[i]
 		p, ok := prev.Placements[c.m.Key]
@@ -178,34 +229,7 @@ func Compute(in Input, prev Plan) Plan {
 		used[p.Connection]++
 		reserved[p.Connection] = append(reserved[p.Connection], i)
 	}
-
-	for i := range cands {
-		c := &cands[i]
-		if c.keep != nil {
-			plan.Placements[c.m.Key] = *c.keep
-			continue
-		}
-		s, ok := roomiest(c.connections, used, capacity)
-		if !ok {
-			s, ok = displace(i, c.connections, reserved)
-			if !ok {
-				plan.Skipped = append(plan.Skipped, c.m.Key)
-				continue
-			}
-			victim := &cands[popLast(reserved, s)]
-			victim.keep = nil
-			used[s]-- // freed by the victim, taken again below
-		}
-		used[s]++
-		plan.Placements[c.m.Key] = Placement{Connection: s, Call: c.m.Calls[s.Node]}
-	}
-
-	for _, p := range plan.Placements {
-		plan.Used[p.Connection]++
-	}
-	slices.Sort(plan.Skipped)
-	slices.Sort(plan.Excluded)
-	return plan
+	return used, reserved
 }
 
 // eligible applies the include/exclude patterns to a meeting name.
@@ -229,8 +253,8 @@ func eligible(name string, include, exclude []*regexp.Regexp) bool {
 	return admitted || !any
 }
 
-// roomiest returns the connection with the most room left; connections are sorted, so
-// the first maximum is the tie-break by node name, then connection number.
+// roomiest returns the connection with the most room left; connections are
+// sorted, so the first maximum is the tie-break by node name, then number.
 func roomiest(connections []Connection, used, capacity map[Connection]int) (Connection, bool) {
 	var best Connection
 	bestRoom := 0
