@@ -108,6 +108,7 @@ func (c *Client) serve(ctx context.Context, ws *websocket.Conn, number uint64) (
 		return reason, err
 	}
 	for {
+		var kind requestKind
 		select {
 		case <-ctx.Done():
 			s.closeGracefully()
@@ -118,34 +119,45 @@ func (c *Client) serve(ctx context.Context, ws *websocket.Conn, number uint64) (
 			ws.Close()
 			return r.reason, r.err
 		case <-c.changed:
-			want := c.desiredSet()
-			if s.holds(want) {
-				continue // a sync request already carried it
-			}
-			if err := s.sendSet(want, requestChange); err != nil {
-				return fail(DisconnectWriteError, err)
-			}
+			kind = requestChange
 		case <-s.syncWanted:
-			if !s.syncOwed() && !s.renewDue() {
-				continue // a request sent since the activation already marks the end
-			}
-			if err := s.sendSet(c.desiredSet(), requestSync); err != nil {
-				return fail(DisconnectWriteError, err)
-			}
+			kind = requestSync
 		case <-probe.C:
-			if s.pendingRequests() > 0 && !s.renewDue() {
-				continue // an unacked request is already a probe
-			}
-			if err := s.sendSet(c.desiredSet(), requestProbe); err != nil {
-				return fail(DisconnectWriteError, err)
-			}
+			kind = requestProbe
 		case <-check.C:
 			if age := s.oldestOutstanding(); age > c.cfg.ProbeTimeout {
 				err := fmt.Errorf("%w (%s > %s)", errProbeTimeout, age.Round(time.Millisecond), c.cfg.ProbeTimeout)
 				return fail(DisconnectProbeTimeout, err)
 			}
+			continue
+		}
+		if err := s.request(kind); err != nil {
+			return fail(DisconnectWriteError, err)
 		}
 	}
+}
+
+// request sends the desired set as a request of kind, unless one already
+// sent serves: a change the last (sync) request carried already, a sync
+// owed to no activation, a probe while a request is unacked (which is a
+// probe too). A calls subscription due for renewal needs a request anyway.
+func (s *session) request(kind requestKind) error {
+	want := s.c.desiredSet()
+	switch kind {
+	case requestChange:
+		if s.holds(want) {
+			return nil
+		}
+	case requestSync:
+		if !s.syncOwed() && !s.renewDue() {
+			return nil
+		}
+	case requestProbe:
+		if s.pendingRequests() > 0 && !s.renewDue() {
+			return nil
+		}
+	}
+	return s.sendSet(want, kind)
 }
 
 // checkEvery picks how often to look for overdue acks: often enough that
