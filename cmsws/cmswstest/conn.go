@@ -65,69 +65,21 @@ func (c *Cluster) serveEvents(n *node, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	tok := r.URL.Query().Get("authToken")
-	c.mu.Lock()
-	if !n.tokenValid(tok, c.opts.Now(), c.opts.TokenTTL) {
-		n.stats.tokensRejected++
-		c.mu.Unlock()
-		c.logf("cmswstest: %s: events connection refused from %s: unknown or expired token", n.name, r.RemoteAddr)
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
+	if !c.tokenAccepted(n, w, r) {
 		return
 	}
-	c.mu.Unlock()
 	key, err := checkUpgrade(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-
-	c.mu.Lock()
-	if c.closed || len(n.conns) >= c.opts.MaxConnections {
-		n.stats.refusedConns++
-		c.mu.Unlock()
-		c.logf("cmswstest: %s: events connection refused from %s: %d connections open", n.name, r.RemoteAddr, c.opts.MaxConnections)
-		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+	cn := c.admit(n, w, r)
+	if cn == nil {
 		return
 	}
-	// Reserve the slot before hijacking so concurrent upgrades cannot
-	// exceed the limit.
-	c.connSeq++
-	cn := &conn{
-		id:   c.connSeq,
-		node: n,
-		wake: make(chan struct{}, 1),
-		done: make(chan struct{}),
-		subs: map[int]*sub{},
-	}
-	n.conns = append(n.conns, cn)
-	n.stats.accepted++
-	c.wg.Add(1) // this handler goroutine, which becomes the reader
-	c.mu.Unlock()
 	defer c.wg.Done()
-
-	hj, ok := w.(http.Hijacker)
+	tc, br, ok := c.upgrade(cn, w, key)
 	if !ok {
-		c.closeConn(cn, CloseReadError)
-		http.Error(w, "cannot hijack", http.StatusInternalServerError)
-		return
-	}
-	nc, brw, err := hj.Hijack()
-	if err != nil {
-		c.closeConn(cn, CloseReadError)
-		c.logf("cmswstest: %s: hijack: %v", n.name, err)
-		return
-	}
-	tc, ok := nc.(*tls.Conn)
-	if !ok {
-		_ = nc.Close()
-		c.closeConn(cn, CloseReadError)
-		return
-	}
-	_ = nc.SetDeadline(time.Time{})
-	_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := nc.Write(handshakeResponse(key)); err != nil {
-		_ = tc.NetConn().Close()
-		c.closeConn(cn, CloseWriteError)
 		return
 	}
 
@@ -143,7 +95,81 @@ func (c *Cluster) serveEvents(n *node, w http.ResponseWriter, r *http.Request) {
 	c.logf("cmswstest: %s: events connection %d open from %s", n.name, cn.id, r.RemoteAddr)
 
 	go c.writeLoop(cn)
-	c.readLoop(cn, brw.Reader)
+	c.readLoop(cn, br)
+}
+
+// tokenAccepted checks the authToken of an events request, answering 401
+// and counting the rejection when it is unknown or expired.
+func (c *Cluster) tokenAccepted(n *node, w http.ResponseWriter, r *http.Request) bool {
+	tok := r.URL.Query().Get("authToken")
+	c.mu.Lock()
+	if !n.tokenValid(tok, c.opts.Now(), c.opts.TokenTTL) {
+		n.stats.tokensRejected++
+		c.mu.Unlock()
+		c.logf("cmswstest: %s: events connection refused from %s: unknown or expired token", n.name, r.RemoteAddr)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return false
+	}
+	c.mu.Unlock()
+	return true
+}
+
+// admit reserves a connection slot on n before the upgrade, so that
+// concurrent upgrades cannot exceed the limit, and registers the handler
+// goroutine (the caller, which becomes the reader; it calls c.wg.Done).
+// At the limit it answers 503 and returns nil.
+func (c *Cluster) admit(n *node, w http.ResponseWriter, r *http.Request) *conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || len(n.conns) >= c.opts.MaxConnections {
+		n.stats.refusedConns++
+		c.logf("cmswstest: %s: events connection refused from %s: %d connections open", n.name, r.RemoteAddr, c.opts.MaxConnections)
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return nil
+	}
+	c.connSeq++
+	cn := &conn{
+		id:   c.connSeq,
+		node: n,
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+		subs: map[int]*sub{},
+	}
+	n.conns = append(n.conns, cn)
+	n.stats.accepted++
+	c.wg.Add(1)
+	return cn
+}
+
+// upgrade hijacks the request's TLS connection and writes the WebSocket
+// handshake answer; on failure it closes cn and reports false.
+func (c *Cluster) upgrade(cn *conn, w http.ResponseWriter, key string) (*tls.Conn, *bufio.Reader, bool) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		c.closeConn(cn, CloseReadError)
+		http.Error(w, "cannot hijack", http.StatusInternalServerError)
+		return nil, nil, false
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		c.closeConn(cn, CloseReadError)
+		c.logf("cmswstest: %s: hijack: %v", cn.node.name, err)
+		return nil, nil, false
+	}
+	tc, ok := nc.(*tls.Conn)
+	if !ok {
+		_ = nc.Close()
+		c.closeConn(cn, CloseReadError)
+		return nil, nil, false
+	}
+	_ = nc.SetDeadline(time.Time{})
+	_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := nc.Write(handshakeResponse(key)); err != nil {
+		_ = tc.NetConn().Close()
+		c.closeConn(cn, CloseWriteError)
+		return nil, nil, false
+	}
+	return tc, brw.Reader, true
 }
 
 // readLoop reads client frames until the connection ends.
