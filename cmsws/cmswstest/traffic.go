@@ -145,6 +145,20 @@ func (t *Traffic) Step() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	view := t.c.trafficView()
+	t.dropPlansOfEnded(view)
+
+	var acts actions
+	if len(view) < t.o.Meetings {
+		acts.add(8, t.startMeeting)
+	}
+	for i := range view {
+		t.meetingActions(&acts, &view[i], view)
+	}
+	return acts.pick(t.rng)
+}
+
+// dropPlansOfEnded forgets the plans of meetings no longer in view.
+func (t *Traffic) dropPlansOfEnded(view []meetingSnap) {
 	live := make(map[string]bool, len(view))
 	for _, m := range view {
 		live[m.corr] = true
@@ -154,76 +168,84 @@ func (t *Traffic) Step() error {
 			delete(t.plans, corr)
 		}
 	}
+}
 
-	var acts []action
-	add := func(w float64, f func() error) {
-		if w > 0 {
-			acts = append(acts, action{w, f})
+// meetingActions adds what may happen next to meeting m, with weights
+// shaped like the captures: speaker toggles dominate, then mutes; joins
+// until the meeting's target size, then it drains and ends.
+func (t *Traffic) meetingActions(acts *actions, m *meetingSnap, view []meetingSnap) {
+	add := acts.add
+	pl := t.planFor(m)
+	switch {
+	case len(m.participants) == 0:
+		// Only a fault or a test leaves a meeting without anyone.
+		add(5, func() error { return t.c.EndMeeting(m.corr) })
+		return
+	case pl.draining:
+		add(3, func() error { return t.leaveOne(m) })
+	case len(m.participants) < pl.target:
+		add(2.5, func() error { return t.join(m, pl) })
+	default:
+		w := 0.15
+		if len(view) > t.o.Meetings {
+			w = 2
+		}
+		add(w, func() error { pl.draining = true; return nil })
+	}
+	if m.waiting > 0 {
+		add(3, func() error { return t.progress(m) })
+	}
+	if m.connected > 0 {
+		add(10, func() error { return t.toggleSpeaker(m) })
+		add(2, func() error { return t.toggleMute(m) })
+		add(0.3, func() error { return t.toggleTxMute(m) })
+		add(0.5, func() error { return t.togglePresenter(m) })
+		add(0.3, func() error { return t.changeLayout(m) })
+		add(0.15, func() error { return t.toggleHold(m) })
+		add(0.1, func() error { return t.c.SetLayout(m.corr, pick(t.rng, layouts)) })
+		if !pl.draining {
+			add(0.6, func() error { return t.leaveOne(m) })
 		}
 	}
-	if len(view) < t.o.Meetings {
-		add(8, t.startMeeting)
+	add(0.15, func() error { return t.c.SetStreaming(m.corr, !m.streaming) })
+	add(0.1, func() error { return t.c.SetRecording(m.corr, !m.recording) })
+	if m.locked {
+		add(0.5, func() error { return t.c.SetLocked(m.corr, false) })
+	} else {
+		add(0.03, func() error { return t.c.SetLocked(m.corr, true) })
 	}
-	for i := range view {
-		m := &view[i]
-		pl := t.planFor(m)
-		switch {
-		case len(m.participants) == 0:
-			// Only a fault or a test leaves a meeting without anyone.
-			add(5, func() error { return t.c.EndMeeting(m.corr) })
-			continue
-		case pl.draining:
-			add(3, func() error { return t.leaveOne(m) })
-		case len(m.participants) < pl.target:
-			add(2.5, func() error { return t.join(m, pl) })
-		default:
-			w := 0.15
-			if len(view) > t.o.Meetings {
-				w = 2
-			}
-			add(w, func() error { pl.draining = true; return nil })
-		}
-		if m.waiting > 0 {
-			add(3, func() error { return t.progress(m) })
-		}
-		if m.connected > 0 {
-			add(10, func() error { return t.toggleSpeaker(m) })
-			add(2, func() error { return t.toggleMute(m) })
-			add(0.3, func() error { return t.toggleTxMute(m) })
-			add(0.5, func() error { return t.togglePresenter(m) })
-			add(0.3, func() error { return t.changeLayout(m) })
-			add(0.15, func() error { return t.toggleHold(m) })
-			add(0.1, func() error { return t.c.SetLayout(m.corr, pick(t.rng, layouts)) })
-			if !pl.draining {
-				add(0.6, func() error { return t.leaveOne(m) })
-			}
-		}
-		add(0.15, func() error { return t.c.SetStreaming(m.corr, !m.streaming) })
-		add(0.1, func() error { return t.c.SetRecording(m.corr, !m.recording) })
-		if m.locked {
-			add(0.5, func() error { return t.c.SetLocked(m.corr, false) })
-		} else {
-			add(0.03, func() error { return t.c.SetLocked(m.corr, true) })
-		}
-		if len(view) > 1 && m.connected > 0 {
-			add(0.03, func() error { return t.move(m, view) })
-		}
+	if len(view) > 1 && m.connected > 0 {
+		add(0.03, func() error { return t.move(m, view) })
 	}
-	if len(acts) == 0 {
+}
+
+// actions are the weighted candidates of one Step.
+type actions []action
+
+func (a *actions) add(w float64, f func() error) {
+	if w > 0 {
+		*a = append(*a, action{w, f})
+	}
+}
+
+// pick runs one action, chosen with probability proportional to its
+// weight; none is no error.
+func (a actions) pick(rng *rand.Rand) error {
+	if len(a) == 0 {
 		return nil
 	}
 	total := 0.0
-	for _, a := range acts {
-		total += a.weight
+	for _, x := range a {
+		total += x.weight
 	}
-	r := t.rng.Float64() * total
-	for _, a := range acts {
-		if r < a.weight {
-			return a.do()
+	r := rng.Float64() * total
+	for _, x := range a {
+		if r < x.weight {
+			return x.do()
 		}
-		r -= a.weight
+		r -= x.weight
 	}
-	return acts[len(acts)-1].do()
+	return a[len(a)-1].do()
 }
 
 var (
