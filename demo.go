@@ -81,7 +81,7 @@ func (d *demo) settings() (settings, error) {
 		keepDown[n] = config.DefaultKeepCallsWhenDownProbes * demoProbeInterval
 	}
 	return settings{specs: specs, perCall: true, capacity: capacity, keepDown: keepDown,
-		roster: config.Roster{BatchInterval: config.DefaultBatchInterval},
+		roster: config.Roster{BatchInterval: planner.DefaultInterval},
 		// A real node allows ~100 roster subscriptions per connection; the
 		// demo's dozen meetings would never strain that. Three per node make
 		// the planner's choices (largest meetings first) and the coverage

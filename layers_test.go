@@ -15,15 +15,16 @@ const modulePath = "github.com/cms-exporter/cms_exporter"
 
 // layers is the import picture ARCHITECTURE.md draws: each package of the
 // module and the packages of the module its non-test code may import. The
-// stack runs one way (main → collector → planner → cmsws; supervisor and
-// config beside it, on cmsws); nothing imports upwards.
+// stack runs one way (main → collector → planner → cmsws; supervisor beside
+// it on cmsws, config on cmsws and planner, whose defaults it uses);
+// nothing imports upwards.
 var layers = map[string][]string{
 	"cmsws":             {},
 	"cmsws/cmswstest":   {"cmsws"},
 	"planner":           {"cmsws"},
 	"collector":         {"cmsws", "planner"},
 	"supervisor":        {"cmsws"},
-	"config":            {"cmsws"},
+	"config":            {"cmsws", "planner"},
 	"internal/testutil": {},
 }
 

@@ -74,9 +74,6 @@ type Node struct {
 // per node, and Cisco Meeting Management needs one of them.
 const MaxConnections = 4
 
-// DefaultBatchInterval is how often roster subscription changes are sent.
-const DefaultBatchInterval = 500 * time.Millisecond
-
 // Roster chooses which meetings get a roster subscription when the budget
 // (100 subscriptions per connection) cannot cover them all. Patterns are
 // regular expressions matched against the whole meeting name (anchored, as

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/planner"
 )
 
 // Load reads, validates and resolves the configuration file at path.
@@ -38,7 +39,7 @@ func Parse(data []byte, filename, baseDir string) (*Config, error) {
 		return nil, p.join()
 	}
 	f := file{Defaults: Node{Timing: cmsws.DefaultTiming(), Connections: 1}, PerCallMetrics: true}
-	f.Roster.BatchInterval = DefaultBatchInterval
+	f.Roster.BatchInterval = planner.DefaultInterval
 	p.decode(root, reflect.ValueOf(&f).Elem(), "")
 	nodes := make([]Node, len(f.Nodes))
 	for i := range f.Nodes {
