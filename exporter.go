@@ -8,12 +8,11 @@ import (
 	"sync"
 	"syscall"
 
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/cms-exporter/cms_exporter/collector"
 	"github.com/cms-exporter/cms_exporter/planner"
