@@ -52,8 +52,9 @@ type sub struct {
 	call   string
 	el     elements
 	active bool // false once deactivated
-	// window: activated (its snapshot queued) and not listed since; what
-	// it is sent meanwhile cannot be told from the snapshot.
+	// window: activated (its snapshot queued), and neither listed since
+	// nor sent a message with an update or a remove; adds sent meanwhile
+	// cannot be told from the snapshot.
 	window bool
 }
 

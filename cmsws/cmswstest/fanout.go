@@ -2,6 +2,7 @@ package cmswstest
 
 import (
 	"maps"
+	"slices"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 )
@@ -178,11 +179,27 @@ func (c *Cluster) publishRoster(m *meeting, changes []rosterChange) {
 }
 
 func (c *Cluster) sendCallList(cn *conn, index int, ups []cmsws.CallUpdate) {
+	if slices.ContainsFunc(ups, func(u cmsws.CallUpdate) bool { return u.UpdateType != cmsws.UpdateAdd }) {
+		endWindow(cn, index)
+	}
 	c.enqueue(cn, &cmsws.Message{Type: cmsws.TypeCallListUpdate, SubscriptionIndex: &index, CallUpdates: ups})
 }
 
 func (c *Cluster) sendRoster(cn *conn, index int, ups []cmsws.RosterUpdate) {
+	if slices.ContainsFunc(ups, func(u cmsws.RosterUpdate) bool { return u.UpdateType != cmsws.UpdateAdd }) {
+		endWindow(cn, index)
+	}
 	c.enqueue(cn, &cmsws.Message{Type: cmsws.TypeRosterUpdate, SubscriptionIndex: &index, RosterUpdates: ups})
+}
+
+// endWindow ends the snapshot window of subscription index on cn: a
+// message that is not all adds cannot belong to a snapshot, so from it on
+// the client can tell what it is sent from the snapshot, as after the
+// subscription is listed again (see Transitions).
+func endWindow(cn *conn, index int) {
+	if s := cn.subs[index]; s != nil {
+		s.window = false
+	}
 }
 
 func (c *Cluster) sendCallInfo(cn *conn, index int, ci cmsws.CallInfo) {

@@ -10,9 +10,10 @@ import "github.com/cms-exporter/cms_exporter/cmsws"
 // What a snapshot tells is no transition: a client cannot know when it
 // happened. That includes an add sent on a subscription after its
 // activation and before the fake listed that subscription again (the
-// answer to the client's next request, see cmsws): nothing on the wire
-// tells such an add from the snapshot, so it counts as learnt, not as a
-// start or a join. A change told to nobody (every node hosting the meeting
+// answer to the client's next request, see cmsws) or sent it a message that
+// is not all adds (no snapshot holds an update or a remove): nothing on the
+// wire tells such an add from the snapshot, so it counts as learnt, not as
+// a start or a join. A change told to nobody (every node hosting the meeting
 // unsubscribed) is not counted either, and when the meeting is next seen
 // in a snapshot its state is simply learnt.
 //
