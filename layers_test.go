@@ -15,16 +15,18 @@ const modulePath = "github.com/cms-exporter/cms_exporter"
 
 // layers is the import picture ARCHITECTURE.md draws: each package of the
 // module and the packages of the module its non-test code may import. The
-// stack runs one way (main → collector → planner → cmsws; supervisor beside
-// it on cmsws, config on cmsws and planner, whose defaults it uses);
+// stack runs one way (main → collector → planner → cmsws; the REST client
+// cmsrest beside cmsws, used by collector for its results and supervisor
+// to run it; config on cmsws, cmsrest and planner, whose defaults it uses);
 // nothing imports upwards.
 var layers = map[string][]string{
 	"cmsws":             {},
-	"cmsws/cmswstest":   {"cmsws"},
+	"cmsrest":           {},
+	"cmsws/cmswstest":   {"cmsws", "cmsrest"},
 	"planner":           {"cmsws"},
-	"collector":         {"cmsws", "planner"},
-	"supervisor":        {"cmsws"},
-	"config":            {"cmsws", "planner"},
+	"collector":         {"cmsws", "cmsrest", "planner"},
+	"supervisor":        {"cmsws", "cmsrest"},
+	"config":            {"cmsws", "cmsrest", "planner"},
 	"internal/testutil": {},
 }
 

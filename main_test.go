@@ -316,7 +316,7 @@ func TestREADMEMetricsTable(t *testing.T) {
 	if begin < 0 || end < begin {
 		t.Fatal("README has no metrics table markers")
 	}
-	row := regexp.MustCompile("^\\| `([a-z_]+)` \\| (gauge|counter) \\|([^|]*)\\|")
+	row := regexp.MustCompile("^\\| `([a-z_]+)` \\| (gauge|counter|histogram) \\|([^|]*)\\|")
 	documented := map[string]string{}
 	for _, line := range strings.Split(s[begin:end], "\n") {
 		if m := row.FindStringSubmatch(line); m != nil {

@@ -65,11 +65,13 @@ func (c *Collector) renderCluster(r *renderer) {
 		types                        callTypeCounts
 		participants                 int
 		recording, streaming, locked int
+		sizes                        meetingSizes
 	)
 	for _, m := range c.meetings {
 		st := m.state()
 		types.inc(m.callType())
 		participants += st.participants
+		sizes.observe(st.participants)
 		if st.recording {
 			recording++
 		}
@@ -85,6 +87,7 @@ func (c *Collector) renderCluster(r *renderer) {
 	r.gauge(mClusterMeetingsRecording, float64(recording))
 	r.gauge(mClusterMeetingsStreaming, float64(streaming))
 	r.gauge(mClusterMeetingsLocked, float64(locked))
+	sizes.render(r)
 
 	t := &c.totals
 	r.counter(mMeetingsStartedTotal, t.meetingsStarted)
@@ -95,4 +98,34 @@ func (c *Collector) renderCluster(r *renderer) {
 	r.counter(mStreamsStoppedTotal, t.streamsStopped)
 	r.counter(mMeetingsLockedTotal, t.meetingsLocked)
 	r.counter(mMeetingsUnlockedTotal, t.meetingsUnlocked)
+}
+
+// meetingSizeBuckets are the upper bounds of cms_cluster_meeting_participants:
+// from a two-party call to the largest meetings a cluster hosts.
+var meetingSizeBuckets = [...]float64{2, 3, 5, 10, 20, 50, 100, 200, 500, 1000}
+
+// meetingSizes is the histogram of participants per meeting, built at each
+// scrape from the model (so it needs no per-call series).
+type meetingSizes struct {
+	counts [len(meetingSizeBuckets)]uint64 // per bucket, not cumulative
+	count  uint64
+	sum    float64
+}
+
+func (h *meetingSizes) observe(participants int) {
+	h.count++
+	h.sum += float64(participants)
+	if i, _ := slices.BinarySearch(meetingSizeBuckets[:], float64(participants)); i < len(h.counts) {
+		h.counts[i]++
+	}
+}
+
+func (h *meetingSizes) render(r *renderer) {
+	buckets := make(map[float64]uint64, len(meetingSizeBuckets))
+	var cum uint64
+	for i, le := range meetingSizeBuckets {
+		cum += h.counts[i]
+		buckets[le] = cum
+	}
+	r.histogram(mClusterMeetingParticipants, h.count, h.sum, buckets)
 }

@@ -76,6 +76,39 @@ const (
 	mRosterMeetings
 	mBudgetUsed
 	mBudgetLeft
+	// the node's own books, over its REST API (see rest_render.go)
+	mRESTUp
+	mRESTRequests
+	mRESTFailures
+	mRESTLastSuccess
+	mNodeInfo
+	mNodeUptime
+	mNodeActivated
+	mNodeClusterEnabled
+	mNodeCallLegs
+	mNodeCallLegsMax
+	mNodeCallLegsCompleted
+	mNodeMediaBytes
+	mNodeMediaLoad
+	mNodeLoadLimit
+	mNodeParticipantLimit
+	mNodeAlarmActive
+	mLicenseStatus
+	mLicenseExpiry
+	mLicenseLimit
+	mLicensePersonalLimit
+	mLicensePersonalAssigned
+	mLicenseSharedLimit
+	mLicenseCapacityUnitsLimit
+	mLicenseCapacityUnitsUsed
+	mLicenseWeightedCalls
+	mLicenseWeightedCallsWithoutPersonal
+	// the event model checked against the nodes' books
+	mClusterCallLegs
+	mClusterCallLegsExpected
+	mClusterCallLegsDrift
+	// meeting sizes, whatever per_call_metrics says
+	mClusterMeetingParticipants
 )
 
 // callSeries is how many series renderCall makes of a call: one per
@@ -175,6 +208,41 @@ var metricTable = [...]metricDef{
 	mRosterMeetings: {"cms_roster_meetings", "Meetings by roster coverage state: covered (subscription active and synced), pending (placed or new, not yet covered), skipped (no subscription budget left), excluded (name patterns).", []string{"state"}},
 	mBudgetUsed:     {"cms_subscription_budget_used", "Subscriptions the plan puts on the node's events connection (calls included); CMS allows 100.", []string{"node", "connection"}},
 	mBudgetLeft:     {"cms_subscription_budget_left", "Subscriptions still free on the node's events connection under the limit the planner applies to it (CMS's 100, or less when configured): used plus left is that limit, and 0 left with meetings skipped means the budget is what limits coverage.", []string{"node", "connection"}},
+
+	// the node's own books, over its REST API
+	mRESTUp:                              {"cms_rest_up", "1 when the latest request of every resource polled on the node's REST API succeeded; 0 when one failed or none answered yet. A resource whose latest request failed has no series.", nodeLabels},
+	mRESTRequests:                        {"cms_rest_requests_total", "REST API requests sent to the node, by resource.", []string{"node", "resource"}},
+	mRESTFailures:                        {"cms_rest_request_failures_total", "REST API requests to the node that failed, by resource and reason (auth, http_status, timeout, network, tls, decode).", []string{"node", "resource", "reason"}},
+	mRESTLastSuccess:                     {"cms_rest_last_success_timestamp_seconds", "Unix time the node last answered a REST request for the resource.", []string{"node", "resource"}},
+	mNodeInfo:                            {"cms_node_info", "The node's software version (/system/status softwareVersion), value 1.", []string{"node", "version"}},
+	mNodeUptime:                          {"cms_node_uptime_seconds", "Time since the node's Call Bridge started (/system/status uptimeSeconds).", nodeLabels},
+	mNodeActivated:                       {"cms_node_activated", "1 when the node reports itself activated (/system/status activated).", nodeLabels},
+	mNodeClusterEnabled:                  {"cms_node_cluster_enabled", "1 when the node reports clustering enabled (/system/status clusterEnabled).", nodeLabels},
+	mNodeCallLegs:                        {"cms_node_call_legs", "Call legs active on the node, as the node counts them (/system/status callLegsActive): its participants' legs plus the distribution links to other nodes.", nodeLabels},
+	mNodeCallLegsMax:                     {"cms_node_call_legs_max", "Highest number of call legs active at once on the node since it started (/system/status callLegsMaxActive).", nodeLabels},
+	mNodeCallLegsCompleted:               {"cms_node_call_legs_completed_total", "Call legs that ended on the node since it started (/system/status callLegsCompleted); resets when the node restarts.", nodeLabels},
+	mNodeMediaBytes:                      {"cms_node_media_bytes_per_second", "Media the node sends (out) and receives (in), by media, from the bit rates of /system/status.", []string{"node", "media", "direction"}},
+	mNodeMediaLoad:                       {"cms_node_media_processing_load", "The node's media processing load (/system/load mediaProcessingLoad), in CMS load units: compare with cms_node_load_limit.", nodeLabels},
+	mNodeLoadLimit:                       {"cms_node_load_limit", "The load limit configured for the node's Call Bridge (/system/configuration/cluster loadLimit); absent when none is configured.", nodeLabels},
+	mNodeParticipantLimit:                {"cms_node_participant_limit", "The participant limit configured for the node's Call Bridge (/system/configuration/cluster participantLimit); absent when none is configured.", nodeLabels},
+	mNodeAlarmActive:                     {"cms_node_alarm_active_seconds", "How long each alarm active on the node has been active (/system/alarms), by alarm type; absent when the alarm is not active.", []string{"node", "type"}},
+	mLicenseStatus:                       {"cms_license_status", "1 for the current status of each licensed feature of the node (/system/licensing), 0 for the other statuses (noLicense, activated, expired, other).", []string{"node", "feature", "status"}},
+	mLicenseExpiry:                       {"cms_license_expiry_timestamp_seconds", "Unix time a licensed feature of the node expires (/system/licensing); absent when it has no expiry.", []string{"node", "feature"}},
+	mLicenseLimit:                        {"cms_license_limit", "The licensed number of a feature of the node (/system/licensing), for features that have one.", []string{"node", "feature"}},
+	mLicensePersonalLimit:                {"cms_license_personal_limit", "Personal multiparty licences available (/system/multipartyLicensing personalLicenseLimit).", nodeLabels},
+	mLicensePersonalAssigned:             {"cms_license_personal_assigned", "Personal multiparty licences assigned to users (/system/multipartyLicensing personalLicenses).", nodeLabels},
+	mLicenseSharedLimit:                  {"cms_license_shared_limit", "Shared multiparty licences available (/system/multipartyLicensing sharedLicenseLimit).", nodeLabels},
+	mLicenseCapacityUnitsLimit:           {"cms_license_capacity_units_limit", "Capacity units available (/system/multipartyLicensing capacityUnitLimit).", nodeLabels},
+	mLicenseCapacityUnitsUsed:            {"cms_license_capacity_units_used", "Capacity units in use (/system/multipartyLicensing capacityUnitUsage).", nodeLabels},
+	mLicenseWeightedCalls:                {"cms_license_weighted_calls", "Weighted calls active, as licensing counts them (/system/multipartyLicensing weightedCallsActive).", nodeLabels},
+	mLicenseWeightedCallsWithoutPersonal: {"cms_license_weighted_calls_without_personal_license", "Weighted calls active without a personal licence, which draw on shared licences (/system/multipartyLicensing weightedCallsWithoutPersonalLicense).", nodeLabels},
+
+	// the event model checked against the nodes' books
+	mClusterCallLegs:         {"cms_cluster_call_legs", "Call legs the nodes report (sum of cms_node_call_legs). Present only while every node's events are synced and its status answered, like the drift.", nil},
+	mClusterCallLegsExpected: {"cms_cluster_call_legs_expected", "Call legs the event model explains: the participants of every meeting (once per meeting) plus the distribution links between the nodes hosting it (a meeting on k nodes has k(k-1), the sum of its instances' distributedInstances).", nil},
+	mClusterCallLegsDrift:    {"cms_cluster_call_legs_drift", "cms_cluster_call_legs minus cms_cluster_call_legs_expected: 0 when the event model agrees with the nodes' books. Present only while every node's events are synced and its status answered.", nil},
+
+	mClusterMeetingParticipants: {"cms_cluster_meeting_participants", "Meetings of the cluster by their participants (counted once per meeting), whatever per_call_metrics says.", nil},
 }
 
 // participantFlagMetrics are, by participant flag, the per-call family that
@@ -243,6 +311,7 @@ func (c *Collector) render(out []prometheus.Metric) []prometheus.Metric {
 	c.renderCluster(&r)
 	c.renderRosters(&r)
 	c.renderBudget(&r)
+	c.renderDrift(&r)
 	if r.errs > 0 {
 		level.Warn(c.logger).Log("msg", "series dropped from the scrape", "count", r.errs, "err", r.err)
 	}
@@ -275,6 +344,18 @@ func (r *renderer) gauge(m metric, v float64, labels ...string) {
 
 func (r *renderer) counter(m metric, v float64, labels ...string) {
 	r.add(m, prometheus.CounterValue, v, labels)
+}
+
+// histogram adds a histogram from its count, sum and cumulative bucket
+// counts (upper bound → observations at or below it).
+func (r *renderer) histogram(m metric, count uint64, sum float64, buckets map[float64]uint64, labels ...string) {
+	h, err := prometheus.NewConstHistogram(r.d[m], count, sum, buckets, labels...)
+	if err != nil {
+		r.errs++
+		r.err = err
+		return
+	}
+	r.out = append(r.out, h)
 }
 
 // b2f is a gauge's value for on/off: 1 or 0.

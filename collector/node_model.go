@@ -40,6 +40,9 @@ type node struct {
 	// capacity is the participants the configuration says the node is
 	// licensed or sized for; 0: not stated.
 	capacity int
+	// rest is what the node's REST poller reported; nil when its REST API
+	// is not polled.
+	rest *restState
 	// forgotten are the calls dropped without CMS saying they ended; see
 	// forgetFor.
 	forgotten forgottenIDs

@@ -26,6 +26,10 @@ func (c *Collector) renderNode(r *renderer, n *node) {
 		r.gauge(mNodeCapacity, float64(n.capacity), n.name)
 	}
 
+	if n.rest != nil {
+		renderREST(r, n.name, n.rest)
+	}
+
 	s := &n.stats
 	r.counter(mEventsConnects, s.connects, n.name)
 	renderBounded(r, mEventsConnectFailures, s.connectFailures, knownConnectFailures, n.name)

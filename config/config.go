@@ -68,7 +68,25 @@ type Node struct {
 	// participants (0 = not stated); exported for utilisation dashboards
 	// and alerts.
 	CapacityParticipants int `yaml:"capacity_participants"`
+	// REST is how the node's own counters are read over its REST API.
+	REST REST `yaml:"rest"`
 }
+
+// REST configures the polling of a node's REST API (status, load, limits,
+// alarms, licences) with the node's URL, credentials and TLS settings.
+type REST struct {
+	// Enabled polls the node (default true).
+	Enabled bool `yaml:"enabled"`
+	// Interval between two reads of the same resource (default
+	// cmsrest.DefaultInterval); Timeout bounds one request (default
+	// cmsrest.DefaultTimeout, less than Interval).
+	Interval time.Duration `yaml:"interval"`
+	Timeout  time.Duration `yaml:"timeout"`
+}
+
+// MinRESTInterval keeps the REST poller low-rate: six requests per node
+// per interval.
+const MinRESTInterval = 5 * time.Second
 
 // MaxConnections bounds Node.Connections: CMS allows 5 event connections
 // per node, and Cisco Meeting Management needs one of them.

@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cms-exporter/cms_exporter/cmsrest"
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/planner"
 )
@@ -38,7 +39,8 @@ func Parse(data []byte, filename, baseDir string) (*Config, error) {
 	if root == nil {
 		return nil, p.join()
 	}
-	f := file{Defaults: Node{Timing: cmsws.DefaultTiming(), Connections: 1}, PerCallMetrics: true}
+	f := file{Defaults: Node{Timing: cmsws.DefaultTiming(), Connections: 1,
+		REST: REST{Enabled: true, Interval: cmsrest.DefaultInterval, Timeout: cmsrest.DefaultTimeout}}, PerCallMetrics: true}
 	f.Roster.BatchInterval = planner.DefaultInterval
 	p.decode(root, reflect.ValueOf(&f).Elem(), "")
 	nodes := make([]Node, len(f.Nodes))

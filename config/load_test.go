@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cms-exporter/cms_exporter/cmsrest"
 	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
@@ -66,6 +67,7 @@ func TestInheritance(t *testing.T) {
 		n.ConnectTimeout, n.ProbeInterval, n.ProbeTimeout = connect, interval, timeout
 		n.BackoffMin, n.BackoffMax, n.AuthFailureBackoff = bmin, bmax, auth
 		n.Connections = 1
+		n.REST = builtinREST
 		return n
 	}
 	s := time.Second
@@ -178,6 +180,7 @@ func TestBuiltinDefaults(t *testing.T) {
 		Name: "a", URL: "https://a", Username: "u", Password: "p",
 		Timing:            builtin,
 		KeepCallsWhenDown: DefaultKeepCallsWhenDownProbes * builtin.ProbeInterval, Connections: 1,
+		REST: builtinREST,
 	}
 	if len(cfg.Nodes) != 1 || !reflect.DeepEqual(cfg.Nodes[0], want) {
 		t.Errorf("got %+v\nwant %+v", cfg.Nodes, want)
@@ -331,6 +334,62 @@ func TestConnectionsCapacityAndRoster(t *testing.T) {
 	for _, want := range []string{"cms.yml:5: roster.include[0]", "(unclosed", "cms.yml:9: nodes[0] (a): connections: 5 is out of range 1..4", "capacity_participants: must not be negative"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// builtinREST is the rest block of a node that sets none.
+var builtinREST = REST{Enabled: true, Interval: cmsrest.DefaultInterval, Timeout: cmsrest.DefaultTimeout}
+
+// The rest block inherits key by key from defaults, like every setting,
+// and is checked where it is written.
+func TestRESTSettings(t *testing.T) {
+	cfg, err := Parse([]byte(`
+defaults:
+  username: u
+  password: p
+  rest:
+    enabled: false
+    interval: 1m
+nodes:
+  - name: a
+    url: https://a
+  - name: b
+    url: https://b
+    rest:
+      enabled: true
+      timeout: 20s
+`), "cms.yml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []REST{
+		{Enabled: false, Interval: time.Minute, Timeout: cmsrest.DefaultTimeout},
+		{Enabled: true, Interval: time.Minute, Timeout: 20 * time.Second},
+	}
+	for i, n := range cfg.Nodes {
+		if n.REST != want[i] {
+			t.Errorf("%s: rest %+v, want %+v", n.Name, n.REST, want[i])
+		}
+	}
+
+	for _, tc := range []struct{ block, want string }{
+		{"interval: 1s", `cms.yml:8: nodes[0] (a): rest.interval: must be at least 5s (the poller is meant to be low-rate), got 1s`},
+		{"timeout: 40s", `cms.yml:8: nodes[0] (a): rest.timeout: must be less than rest.interval (30s), got 40s`},
+		{"timeout: 0s", `cms.yml:8: nodes[0] (a): rest.timeout: must be greater than 0, got 0s`},
+		{"enable: true", `unknown field "enable"`},
+	} {
+		_, err := Parse([]byte(`
+nodes:
+  - name: a
+    url: https://a
+    username: u
+    password: p
+    rest:
+      `+tc.block+`
+`), "cms.yml", t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("rest %q: error %v, want it to contain %q", tc.block, err, tc.want)
 		}
 	}
 }

@@ -156,6 +156,15 @@ func (r *resolver) check(path string, n *Node) {
 		}
 	}
 	rel("probe_timeout", n.ProbeTimeout, "probe_interval", n.ProbeInterval, true)
+	for key, d := range map[string]time.Duration{"rest.interval": n.REST.Interval, "rest.timeout": n.REST.Timeout} {
+		if set(key) && d <= 0 {
+			at(key, "must be greater than 0, got %s", d)
+		}
+	}
+	if set("rest.interval") && n.REST.Interval > 0 && n.REST.Interval < MinRESTInterval {
+		at("rest.interval", "must be at least %s (the poller is meant to be low-rate), got %s", MinRESTInterval, n.REST.Interval)
+	}
+	rel("rest.timeout", n.REST.Timeout, "rest.interval", n.REST.Interval, true)
 	rel("backoff_min", n.BackoffMin, "backoff_max", n.BackoffMax, false)
 }
 
