@@ -6,9 +6,10 @@ import (
 	"github.com/cms-exporter/cms_exporter/cmsrest"
 )
 
-// SetRESTEnabled says, per node, whether its REST API is polled: only
-// those nodes render cms_rest_* and the REST-derived series. Turning it
-// off forgets what the node's poller reported. Unknown names are ignored.
+// SetRESTEnabled says, per node, whether its REST API is polled: those
+// nodes render cms_rest_* (cms_rest_up 0 until a first answer); for the
+// others, what their poller reported is forgotten (the reload stopped it).
+// Unknown names are ignored.
 func (c *Collector) SetRESTEnabled(enabled map[string]bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -22,16 +23,20 @@ func (c *Collector) SetRESTEnabled(enabled map[string]bool) {
 	}
 }
 
-// HandleREST applies one REST result of a node's poller. Results of nodes
-// not in the model, or whose polling is off, are ignored (a poller may
-// report once more while a reload stops it).
+// HandleREST applies one REST result of a node's poller. A result is what
+// turns a node's REST series on (a poller may answer before the reload
+// that started it calls SetRESTEnabled); results for nodes not in the
+// model are ignored.
 func (c *Collector) HandleREST(res cmsrest.Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n, ok := c.nodes[res.Node]
-	if !ok || n.rest == nil {
-		level.Debug(c.logger).Log("msg", "REST result for a node not polled ignored", "node", res.Node, "resource", res.Resource)
+	if !ok {
+		level.Debug(c.logger).Log("msg", "REST result for a node not in the model ignored", "node", res.Node, "resource", res.Resource)
 		return
+	}
+	if n.rest == nil {
+		n.rest = newRESTState()
 	}
 	s := n.rest
 	s.requests[res.Resource]++

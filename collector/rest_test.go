@@ -102,8 +102,9 @@ cms_rest_up{node="a"} 1
 cms_node_call_legs{node="a"} 6
 `, "cms_rest_up", "cms_node_call_legs", "cms_node_alarm_active_seconds")
 	h.c.SetRESTEnabled(map[string]bool{})
-	h.c.HandleREST(cmsrest.Result{Node: "a", Resource: cmsrest.ResourceStatus, Status: &cmsrest.Status{CallLegsActive: i64(1)}})
 	h.expect(``, "cms_rest_up", "cms_rest_requests_total", "cms_node_call_legs", "cms_node_load_limit")
+	h.c.HandleREST(cmsrest.Result{Node: "ghost", Resource: cmsrest.ResourceStatus, Status: &cmsrest.Status{CallLegsActive: i64(1)}})
+	h.expect(``, "cms_rest_up", "cms_node_call_legs")
 }
 
 // The drift compares the legs the nodes report with participants (once
