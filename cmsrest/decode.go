@@ -212,6 +212,7 @@ func decodeCluster(body []byte) (*Cluster, error) {
 type alarmsXML struct {
 	XMLName xml.Name `xml:"alarms"`
 	Alarms  []struct {
+		ID                string  `xml:"id,attr"`
 		Type              *string `xml:"type"`
 		ActiveTimeSeconds *string `xml:"activeTimeSeconds"`
 	} `xml:"alarm"`
@@ -226,7 +227,7 @@ func decodeAlarms(body []byte) ([]Alarm, error) {
 	out := make([]Alarm, 0, len(x.Alarms))
 	for _, a := range x.Alarms {
 		typ, _ := text(a.Type)
-		out = append(out, Alarm{Type: typ, ActiveFor: f.seconds("activeTimeSeconds", a.ActiveTimeSeconds)})
+		out = append(out, Alarm{ID: a.ID, Type: typ, ActiveFor: f.seconds("activeTimeSeconds", a.ActiveTimeSeconds)})
 	}
 	return out, f.err
 }

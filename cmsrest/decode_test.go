@@ -72,8 +72,8 @@ func TestDecode(t *testing.T) {
   <alarm id="a2"><type>mediaProcessingOverloaded</type><activeTimeSeconds>1.5</activeTimeSeconds></alarm>
 </alarms>`,
 		want: Result{Alarms: []Alarm{
-			{Type: "callDetailRecordConnectionFailure", ActiveFor: 90 * time.Second},
-			{Type: "mediaProcessingOverloaded", ActiveFor: 1500 * time.Millisecond},
+			{ID: "a1", Type: "callDetailRecordConnectionFailure", ActiveFor: 90 * time.Second},
+			{ID: "a2", Type: "mediaProcessingOverloaded", ActiveFor: 1500 * time.Millisecond},
 		}},
 	}, {
 		name: "no alarms is an empty list, not nil",
