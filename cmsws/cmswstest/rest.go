@@ -428,3 +428,37 @@ func xmlName(s string) bool {
 	}
 	return true
 }
+
+// trafficAlarms are the alarm types the traffic generator raises.
+var trafficAlarms = []string{"callDetailRecordConnectionFailure", "mediaProcessingOverloaded"}
+
+// alarmActions adds, for the demo's sake, a rare alarm on a node that has
+// none and the clearing of an active one. Against the weight of a dozen
+// meetings' actions, at the demo's 5 steps a second, that is an alarm
+// every few minutes lasting a few minutes: long enough, at times, for an
+// alert that waits 5 minutes.
+func (t *Traffic) alarmActions(acts *actions) {
+	active := t.c.activeAlarms()
+	for i, node := range t.c.Nodes() {
+		if len(active[i]) == 0 {
+			acts.add(0.1, func() error { return t.c.RaiseAlarm(node, pick(t.rng, trafficAlarms)) })
+		}
+		for _, typ := range active[i] {
+			acts.add(0.15, func() error { return t.c.ClearAlarm(node, typ) })
+		}
+	}
+}
+
+// activeAlarms lists every node's active alarm types, nodes in
+// configuration order, alarms in the order raised.
+func (c *Cluster) activeAlarms() [][]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([][]string, len(c.nodes))
+	for i, n := range c.nodes {
+		for _, a := range n.rest.alarms {
+			out[i] = append(out[i], a.typ)
+		}
+	}
+	return out
+}

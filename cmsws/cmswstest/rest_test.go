@@ -539,3 +539,43 @@ func TestRESTScenarioValidation(t *testing.T) {
 		t.Errorf("load limit %d follows the caller's variable", got)
 	}
 }
+
+// The traffic generator raises and clears an alarm now and then, the same
+// way for the same seeds.
+func TestTrafficAlarms(t *testing.T) {
+	run := func() (history []string, raised, cleared int) {
+		c := newTestCluster(t, Options{Nodes: 3, Seed: 1, Logf: func(string, ...any) {}})
+		tg := NewTraffic(c, TrafficOptions{Seed: 7})
+		prev := 0
+		for i := range 4000 {
+			if err := tg.Step(); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			active := c.activeAlarms()
+			n := 0
+			for _, a := range active {
+				n += len(a)
+			}
+			switch {
+			case n > prev:
+				raised++
+			case n < prev:
+				cleared++
+			}
+			if n != prev {
+				history = append(history, fmt.Sprintf("%d:%v", i, active))
+			}
+			prev = n
+		}
+		return history, raised, cleared
+	}
+	h1, raised, cleared := run()
+	h2, _, _ := run()
+	if !reflect.DeepEqual(h1, h2) {
+		t.Errorf("same seeds, different alarms:\n%v\n%v", h1, h2)
+	}
+	if raised == 0 || cleared == 0 || raised > 40 {
+		t.Errorf("%d alarms raised, %d cleared in 4000 steps; want a few", raised, cleared)
+	}
+	t.Logf("%d raised, %d cleared", raised, cleared)
+}
