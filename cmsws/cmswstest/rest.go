@@ -286,8 +286,9 @@ func (c *Cluster) serveREST(n *node, res cmsrest.Resource, w http.ResponseWriter
 		return
 	}
 	c.mu.Lock()
-	body := renderREST(res, c.restAnswers(n))
+	answers := c.restAnswers(n)
 	c.mu.Unlock()
+	body := renderREST(res, answers)
 	if fault.Malformed {
 		body = body[:len(body)/2]
 	}

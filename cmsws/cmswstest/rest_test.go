@@ -332,6 +332,16 @@ func TestRESTCallLegs(t *testing.T) {
 	if tr := c.Truth(); len(tr.Meetings) != 0 {
 		t.Errorf("meetings left after both restarts: %v", tr.Meetings)
 	}
+
+	// A meeting over three nodes ends at once: on each node its
+	// participant's leg and both links complete.
+	last := must[string](t)(c.StartMeeting("cms1", MeetingOptions{Name: "U"}))
+	for _, n := range c.Nodes() {
+		must[string](t)(c.AddParticipant(last, n, ParticipantOptions{Name: "P " + n}))
+	}
+	expect("over three nodes", map[string]legCounts{"cms1": {3, 3, 0}, "cms2": {3, 3, 0}, "cms3": {3, 3, 2}})
+	mustOK(t, c.EndMeeting(last))
+	expect("ended", map[string]legCounts{"cms1": {0, 3, 3}, "cms2": {0, 3, 3}, "cms3": {0, 3, 5}})
 }
 
 // Through random traffic and restarts, every node's legs stay what the
