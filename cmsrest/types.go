@@ -88,6 +88,9 @@ type Cluster struct {
 
 // Alarm is one active alarm of /api/v1/system/alarms.
 type Alarm struct {
+	// ID is the alarm's id attribute: unique to this occurrence, so an
+	// alarm that clears and comes back has a new one.
+	ID   string
 	Type string
 	// ActiveFor is how long it has been active (activeTimeSeconds).
 	ActiveFor time.Duration

@@ -49,11 +49,16 @@ type Options struct {
 	// at it; off by default because the captures cannot confirm it.
 	ReportCancelled bool
 
+	// SoftwareVersion is what the REST status reports (default
+	// DefaultSoftwareVersion).
+	SoftwareVersion string
+
 	// Seed makes call ids, correlators and participant ids reproducible.
 	Seed int64
 	// Logf receives diagnostics (default: discarded). Secrets never reach it.
 	Logf func(format string, args ...any)
-	// Now is the clock for token expiry (default time.Now).
+	// Now is the clock for token expiry, and for the uptime and alarm
+	// ages of the REST API (default time.Now).
 	Now func() time.Time
 }
 
@@ -99,6 +104,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.SoftwareVersion == "" {
+		o.SoftwareVersion = DefaultSoftwareVersion
 	}
 	return o, nil
 }
@@ -156,6 +164,7 @@ func NewCluster(opts Options) (*Cluster, error) {
 			tokens:    map[string]time.Time{},
 			instances: map[string]*instance{},
 			stats:     newNodeCounters(),
+			rest:      newRESTState(o.Now()),
 		}
 		if err := c.startServer(n); err != nil {
 			c.Close()
@@ -175,6 +184,7 @@ func (c *Cluster) startServer(n *node) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/authTokens", func(w http.ResponseWriter, r *http.Request) { c.serveToken(n, w, r) })
 	mux.HandleFunc("/events/v1", func(w http.ResponseWriter, r *http.Request) { c.serveEvents(n, w, r) })
+	c.restRoutes(mux, n)
 	n.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c.mu.Lock()
@@ -318,6 +328,8 @@ type node struct {
 	unreachable bool
 	// requestDelay: see DelayRequests.
 	requestDelay time.Duration
+	// rest is the node's REST API: its own counters, alarms, licences.
+	rest restState
 }
 
 // newGUID returns a random, version-4-shaped GUID from the seeded source.

@@ -16,6 +16,14 @@
 // back (DelaySnapshots), busy nodes (DelayRequests), deactivated calls
 // subscriptions and nodes cut off.
 //
+// Each node also answers the REST API's system resources (status, load,
+// cluster limits, alarms, licensing, multipartyLicensing; HTTP Basic on
+// every request) from the same model: its call legs are the participants
+// it hosts plus one distribution leg per other node hosting each of its
+// meetings, so a client can check its events-built books against the
+// node's own. RESTTruth is their ground truth; RaiseAlarm, SetLicense,
+// SetLimits, ExtraCallLegs, SetRESTFault and friends shape them.
+//
 // Tests and the demo drive it with a scenario API (StartMeeting,
 // AddParticipant, RestartNode, ...) and compare what a client built from the
 // stream with Truth, which is exactly what the fake has told, or will tell

@@ -21,6 +21,7 @@ func (c *Cluster) changeMeeting(m *meeting, fn func()) {
 	before := m.view()
 	prev := maps.Clone(m.instances)
 	fn()
+	c.legsChanged(m, prev)
 	after := m.view()
 	var t told
 	for _, inst := range sortedValues(prev) {

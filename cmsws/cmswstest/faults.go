@@ -8,7 +8,9 @@ import (
 
 // RestartNode simulates a Call Bridge restart: its event connections drop,
 // its tokens are forgotten, and all its instances end (their participants
-// leave without reason; the meetings go on on other nodes).
+// leave without reason; the meetings go on on other nodes). Its REST
+// counters start again: uptime, callLegsMaxActive, callLegsCompleted, and
+// the legs of ExtraCallLegs end.
 func (c *Cluster) RestartNode(name string) error {
 	return c.withNode(name, func(n *node) {
 		for _, cn := range append([]*conn(nil), n.conns...) {
@@ -18,6 +20,7 @@ func (c *Cluster) RestartNode(name string) error {
 		for _, inst := range sortedValues(n.instances) {
 			c.endInstance(inst, "")
 		}
+		n.rest.restart(c.opts.Now())
 		c.logf("cmswstest: %s: restarted", n.name)
 	})
 }

@@ -278,6 +278,7 @@ func (c *Cluster) join(m *meeting, n *node, v participantView) *participant {
 		p = &participant{id: c.newGUID(), seq: c.nextSeq(), meeting: m, node: n, view: v}
 		m.participants[p.id] = p
 		c.participants[p.id] = p
+		n.participantJoined()
 		c.publishRoster(m, []rosterChange{{p: p, updateType: cmsws.UpdateAdd}})
 	})
 	return p
@@ -297,6 +298,7 @@ func (c *Cluster) leave(p *participant, reason string) {
 		c.publishRoster(m, []rosterChange{{p: p, updateType: cmsws.UpdateRemove, reason: reason}})
 		delete(m.participants, p.id)
 		delete(c.participants, p.id)
+		p.node.participantLeft()
 		if inst := m.instances[p.node.name]; inst != nil && !m.hasLocal(p.node) {
 			dropInstance(inst)
 		}

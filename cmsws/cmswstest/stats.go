@@ -1,6 +1,10 @@
 package cmswstest
 
-import "maps"
+import (
+	"maps"
+
+	"github.com/cms-exporter/cms_exporter/cmsrest"
+)
 
 // nodeCounters are a node's running totals. Guarded by Cluster.mu.
 type nodeCounters struct {
@@ -54,6 +58,14 @@ type NodeStats struct {
 	Closes map[string]int
 	// ProtocolViolations counts client misbehaviour by Violation* reason.
 	ProtocolViolations map[string]int
+
+	// RESTRequests counts REST API requests by resource, answered or
+	// not; RESTAuthFailures those refused for bad or missing credentials.
+	RESTRequests     map[cmsrest.Resource]int
+	RESTAuthFailures int
+	// RESTMaxConcurrent is the most REST requests the node had in
+	// progress at once: a poller that keeps one in flight leaves it at 1.
+	RESTMaxConcurrent int
 }
 
 // ConnStats describes one open connection.
@@ -93,6 +105,9 @@ func (c *Cluster) Stats() Stats {
 			MessagesSent:       n.stats.messagesSent,
 			Closes:             maps.Clone(n.stats.closes),
 			ProtocolViolations: maps.Clone(n.stats.violations),
+			RESTRequests:       maps.Clone(n.rest.requests),
+			RESTAuthFailures:   n.rest.authFailures,
+			RESTMaxConcurrent:  n.rest.maxInFlight,
 		}
 		for _, cn := range n.conns {
 			cs := ConnStats{

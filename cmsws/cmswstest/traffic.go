@@ -154,6 +154,7 @@ func (t *Traffic) Step() error {
 	for i := range view {
 		t.meetingActions(&acts, &view[i], view)
 	}
+	t.alarmActions(&acts)
 	return acts.pick(t.rng)
 }
 
