@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/cms-exporter/cms_exporter/cmsrest"
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
 	"github.com/cms-exporter/cms_exporter/config"
@@ -47,6 +49,10 @@ func startDemo(ctx context.Context, logger log.Logger, seed int64) (*demo, error
 	if err != nil {
 		return nil, fmt.Errorf("demo cluster: %w", err)
 	}
+	if err := demoBooks(cluster, time.Now()); err != nil {
+		cluster.Close()
+		return nil, fmt.Errorf("demo cluster: %w", err)
+	}
 	tctx, cancel := context.WithCancel(ctx)
 	d := &demo{cluster: cluster, nodes: cluster.Nodes(), cancel: cancel, done: make(chan struct{})}
 	traffic := cmswstest.NewTraffic(cluster, cmswstest.TrafficOptions{Seed: seed})
@@ -55,6 +61,31 @@ func startDemo(ctx context.Context, logger log.Logger, seed int64) (*demo, error
 		traffic.Run(tctx, 200*time.Millisecond)
 	}()
 	return d, nil
+}
+
+// demoBooks gives the simulated nodes what real ones keep in their books
+// beside the calls: limits on two nodes (the third has none, as a node
+// whose limits were never configured), licences that expire at different
+// horizons (one soon enough to show the licence warnings), and a
+// multiparty licence pool. The traffic raises and clears alarms itself.
+func demoBooks(c *cmswstest.Cluster, now time.Time) error {
+	i64 := func(v int64) *int64 { return &v }
+	day := 24 * time.Hour
+	names := c.Nodes()
+	errs := []error{
+		c.SetLimits(names[0], i64(40000), i64(60)),
+		c.SetLimits(names[1], i64(25000), nil),
+		c.SetLicense(names[0], "callBridge", "activated", now.Add(400*day), nil),
+		c.SetLicense(names[1], "callBridge", "activated", now.Add(45*day), nil),
+		c.SetLicense(names[1], "recording", "activated", now.Add(200*day), i64(4)),
+		c.SetLicense(names[2], "callBridge", "activated", time.Time{}, nil),
+	}
+	for _, n := range names {
+		errs = append(errs, c.SetMultipartyLicensing(n, cmsrest.MultipartyLicensing{
+			PersonalLicenseLimit: i64(50), PersonalLicenses: i64(32), SharedLicenseLimit: i64(20), CapacityUnitLimit: i64(100),
+		}))
+	}
+	return errors.Join(errs...)
 }
 
 // settings is the demo's specSource: one client per simulated node, verifying
@@ -72,6 +103,9 @@ func (d *demo) settings() (settings, error) {
 					BackoffMin: 500 * time.Millisecond, BackoffMax: 10 * time.Second},
 				Subscriptions: planner.BaseSet(0),
 			},
+			REST: &cmsrest.Config{Name: n, URL: d.cluster.URL(n), Username: demoUser, Password: demoPassword,
+				TLS:      &tls.Config{RootCAs: d.cluster.CertPool(), MinVersion: tls.VersionTLS12},
+				Interval: demoProbeInterval, Timeout: 3 * time.Second},
 		})
 	}
 	capacity := map[string]int{}

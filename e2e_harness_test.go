@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/cms-exporter/cms_exporter/cmsrest"
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
 	"github.com/cms-exporter/cms_exporter/config"
@@ -45,6 +46,8 @@ type harness struct {
 	keepDown time.Duration
 	// capacity is capacity_participants per node (nil: none stated).
 	capacity map[string]int
+	// restInterval, when not 0, polls every node's REST API that often.
+	restInterval time.Duration
 }
 
 // fastClient makes reconnects and probes quick enough for tests while
@@ -110,7 +113,13 @@ func (h *harness) specs() (settings, error) {
 		if h.tweak != nil {
 			h.tweak(&c)
 		}
-		specs = append(specs, supervisor.Spec{Client: c, Connections: h.connections, Settings: c.Name + c.URL + c.Password})
+		sp := supervisor.Spec{Client: c, Connections: h.connections, Settings: c.Name + c.URL + c.Password}
+		if h.restInterval > 0 {
+			sp.REST = &cmsrest.Config{Name: n, URL: c.URL, Username: c.Username, Password: c.Password,
+				TLS: c.TLS, Interval: h.restInterval, Timeout: h.restInterval / 2}
+			sp.Settings = fmt.Sprint(sp.Settings, h.restInterval)
+		}
+		specs = append(specs, sp)
 	}
 	var keepDown map[string]time.Duration
 	if h.keepDown > 0 {

@@ -73,6 +73,7 @@ func (x *exporter) reload() error {
 			x.model.SetPerCallMetrics(st.perCall)
 			x.model.SetKeepCallsWhenDown(st.keepDown)
 			x.model.SetCapacity(st.capacity)
+			x.model.SetRESTEnabled(st.restEnabled())
 			x.planner.SetOptions(planner.Options{Interval: st.roster.BatchInterval,
 				Include: st.roster.Include, Exclude: st.roster.Exclude, Capacity: st.rosterBudget, Logger: x.logger})
 			level.Info(x.logger).Log("msg", "configuration applied", "nodes", len(st.specs),

@@ -7,6 +7,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/cms-exporter/cms_exporter/cmsrest"
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/config"
 	"github.com/cms-exporter/cms_exporter/planner"
@@ -26,6 +27,15 @@ type settings struct {
 	// rosterBudget overrides the roster subscriptions per connection (nil:
 	// CMS's limit). Only the demo sets it, to show the budget logic at work.
 	rosterBudget func(planner.Connection) int
+}
+
+// restEnabled says which nodes have a REST poller.
+func (st settings) restEnabled() map[string]bool {
+	on := make(map[string]bool, len(st.specs))
+	for _, sp := range st.specs {
+		on[sp.Client.Name] = sp.REST != nil
+	}
+	return on
 }
 
 // specSource yields the settings to run: from the config file, or from the
@@ -69,9 +79,15 @@ func specsFromConfig(cfg *config.Config) ([]supervisor.Spec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
+		var rest *cmsrest.Config
+		if n.REST.Enabled {
+			rest = &cmsrest.Config{Name: n.Name, URL: n.URL, Username: n.Username, Password: n.Password.Reveal(),
+				TLS: tlsConf, Interval: n.REST.Interval, Timeout: n.REST.Timeout}
+		}
 		specs = append(specs, supervisor.Spec{
 			Settings:    n,
 			Connections: n.Connections,
+			REST:        rest,
 			Client: cmsws.Config{
 				Name:          n.Name,
 				URL:           n.URL,

@@ -1,7 +1,8 @@
-// Package supervisor runs one CMS events client per configured node and
-// applies configuration changes: a reload starts clients for new nodes,
-// stops clients of removed nodes, restarts clients whose settings changed,
-// and leaves every other connection alone.
+// Package supervisor runs, per configured node, one CMS events client per
+// connection and the node's REST poller, and applies configuration
+// changes: a reload starts clients for new nodes, stops clients of removed
+// nodes, restarts clients whose settings changed, and leaves every other
+// connection alone.
 package supervisor
 
 import (
@@ -14,6 +15,7 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/cms-exporter/cms_exporter/cmsrest"
 	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
@@ -23,6 +25,7 @@ type Model interface {
 	AddNode(name string)
 	RemoveNode(name string)
 	Handle(ev cmsws.Event)
+	HandleREST(res cmsrest.Result)
 }
 
 // Spec is one node's client configuration. Settings is the node's effective
@@ -33,9 +36,13 @@ type Model interface {
 // Connections is the number of event connections to open to the node (0
 // means 1). Connection 0 starts with Client.Subscriptions; the others start
 // with none and receive theirs through SetSubscriptions.
+//
+// REST, when not nil, runs the node's REST poller beside its connections
+// (its Sink is the model's).
 type Spec struct {
 	Client      cmsws.Config
 	Connections int
+	REST        *cmsrest.Config
 	Settings    any
 }
 
@@ -53,6 +60,7 @@ type Supervisor struct {
 type node struct {
 	settings any
 	clients  []*cmsws.Client // by connection number
+	poller   *cmsrest.Poller // nil: REST not polled
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when every connection's client returned
 }
@@ -113,14 +121,14 @@ func (s *Supervisor) Apply(specs []Spec) (Changes, error) {
 		s.model.RemoveNode(name)
 	}
 	for _, name := range ch.Restarted {
-		s.start(name, want[name].Settings, fresh[name])
+		s.start(name, fresh[name])
 	}
-	for name, sp := range want {
+	for name := range want {
 		if _, ok := s.running[name]; ok {
 			continue
 		}
 		s.model.AddNode(name)
-		s.start(name, sp.Settings, fresh[name])
+		s.start(name, fresh[name])
 		ch.Added = append(ch.Added, name)
 	}
 	for _, l := range [][]string{ch.Added, ch.Removed, ch.Restarted, ch.Unchanged} {
@@ -131,8 +139,8 @@ func (s *Supervisor) Apply(specs []Spec) (Changes, error) {
 
 // buildChanged builds the clients of every wanted node that is new or
 // whose settings changed, one per connection, without starting them.
-func (s *Supervisor) buildChanged(want map[string]Spec) (map[string][]*cmsws.Client, error) {
-	fresh := make(map[string][]*cmsws.Client)
+func (s *Supervisor) buildChanged(want map[string]Spec) (map[string]*node, error) {
+	fresh := make(map[string]*node)
 	for name, sp := range want {
 		if cur, ok := s.running[name]; ok && reflect.DeepEqual(cur.settings, sp.Settings) {
 			continue
@@ -151,19 +159,37 @@ func (s *Supervisor) buildChanged(want map[string]Spec) (map[string][]*cmsws.Cli
 			if err != nil {
 				return nil, fmt.Errorf("node %q: %w", name, err)
 			}
-			fresh[name] = append(fresh[name], c)
+			if fresh[name] == nil {
+				fresh[name] = &node{settings: sp.Settings}
+			}
+			fresh[name].clients = append(fresh[name].clients, c)
+		}
+		if sp.REST != nil {
+			cfg := *sp.REST
+			cfg.Sink = s.model.HandleREST
+			if cfg.Logger == nil {
+				cfg.Logger = s.logger
+			}
+			p, err := cmsrest.New(cfg)
+			if err != nil {
+				return nil, fmt.Errorf("node %q: REST: %w", name, err)
+			}
+			fresh[name].poller = p
 		}
 	}
 	return fresh, nil
 }
 
-func (s *Supervisor) start(name string, settings any, clients []*cmsws.Client) {
+func (s *Supervisor) start(name string, n *node) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	n := &node{settings: settings, clients: clients, cancel: cancel, done: make(chan struct{})}
+	n.cancel, n.done = cancel, make(chan struct{})
 	s.running[name] = n
 	var wg sync.WaitGroup
-	for _, c := range clients {
+	for _, c := range n.clients {
 		wg.Go(func() { c.Run(ctx) })
+	}
+	if n.poller != nil {
+		wg.Go(func() { n.poller.Run(ctx) })
 	}
 	go func() {
 		wg.Wait()

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/cms-exporter/cms_exporter/cmsrest"
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
 )
@@ -23,7 +24,8 @@ type recorder struct {
 	added     []string
 	removed   []string
 	connected map[string]int // "node/connection" → EventConnected count
-	afterRm   int            // events for a node after its RemoveNode
+	afterRm   int            // events or REST results for a node after its RemoveNode
+	rest      map[string]int // node → successful REST results
 	gone      map[string]bool
 }
 
@@ -39,6 +41,23 @@ func (r *recorder) RemoveNode(n string) {
 	defer r.mu.Unlock()
 	r.removed = append(r.removed, n)
 	r.gone[n] = true
+}
+
+func (r *recorder) HandleREST(res cmsrest.Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gone[res.Node] {
+		r.afterRm++
+	}
+	if res.Err == nil {
+		r.rest[res.Node]++
+	}
+}
+
+func (r *recorder) restAnswers(node string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rest[node]
 }
 
 func (r *recorder) Handle(ev cmsws.Event) {
@@ -86,7 +105,7 @@ func TestApplyAddRestartRemove(t *testing.T) {
 			Subscriptions: []cmsws.Subscription{{Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}},
 		}}
 	}
-	rec := &recorder{connected: map[string]int{}, gone: map[string]bool{}}
+	rec := &recorder{connected: map[string]int{}, gone: map[string]bool{}, rest: map[string]int{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := New(ctx, nil, rec)
@@ -106,8 +125,11 @@ func TestApplyAddRestartRemove(t *testing.T) {
 		t.Fatal("SetSubscriptions on a missing connection or node succeeded")
 	}
 
-	// cms1 changes settings, cms2 goes, cms3 comes.
-	ch, err = s.Apply([]Spec{spec("cms1", "b", 1), spec("cms3", "a", 1)})
+	// cms1 changes settings, cms2 goes, cms3 comes with its REST poller.
+	cms3 := spec("cms3", "a", 1)
+	cms3.REST = &cmsrest.Config{Name: "cms3", URL: cluster.URL("cms3"), Username: "admin", Password: "secret",
+		TLS: cms3.Client.TLS, Interval: 100 * time.Millisecond, Timeout: time.Second, Rand: func() float64 { return 0 }}
+	ch, err = s.Apply([]Spec{spec("cms1", "b", 1), cms3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,10 +137,11 @@ func TestApplyAddRestartRemove(t *testing.T) {
 		t.Fatalf("changes %+v", ch)
 	}
 	waitFor(t, "cms1 reconnected and cms3 up", func() bool { return rec.count("cms1/0") == 2 && rec.count("cms3/0") == 1 })
+	waitFor(t, "cms3's REST poller answering", func() bool { return rec.restAnswers("cms3") >= 6 })
 	waitFor(t, "cms2's connections closed", func() bool { return len(cluster.Stats().Nodes["cms2"].Connections) == 0 })
 
 	// Unchanged settings: nothing restarts.
-	ch, err = s.Apply([]Spec{spec("cms1", "b", 1), spec("cms3", "a", 1)})
+	ch, err = s.Apply([]Spec{spec("cms1", "b", 1), cms3})
 	if err != nil || len(ch.Unchanged) != 2 || len(ch.Restarted)+len(ch.Added)+len(ch.Removed) != 0 {
 		t.Fatalf("unchanged apply: %+v, %v", ch, err)
 	}

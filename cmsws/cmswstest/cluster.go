@@ -324,8 +324,9 @@ type node struct {
 	stats      nodeCounters
 	// delays hold snapshots back, by resource ("" = any); see DelaySnapshots.
 	delays map[cmsws.Resource]time.Duration
-	// unreachable: see SetUnreachable.
-	unreachable bool
+	// unreachable: see SetUnreachable; eventsRefused: see RefuseEvents.
+	unreachable   bool
+	eventsRefused bool
 	// requestDelay: see DelayRequests.
 	requestDelay time.Duration
 	// rest is the node's REST API: its own counters, alarms, licences.

@@ -104,6 +104,11 @@ func (c *Cluster) serveEvents(n *node, w http.ResponseWriter, r *http.Request) {
 func (c *Cluster) tokenAccepted(n *node, w http.ResponseWriter, r *http.Request) bool {
 	tok := r.URL.Query().Get("authToken")
 	c.mu.Lock()
+	if n.eventsRefused {
+		c.mu.Unlock()
+		http.Error(w, "events service unavailable", http.StatusServiceUnavailable)
+		return false
+	}
 	if !n.tokenValid(tok, c.opts.Now(), c.opts.TokenTTL) {
 		n.stats.tokensRejected++
 		c.mu.Unlock()

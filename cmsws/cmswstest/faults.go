@@ -180,6 +180,21 @@ func (c *Cluster) ReactivateCalls(node string, replay bool) int {
 	return count
 }
 
+// RefuseEvents closes the named node's events connections and refuses new
+// ones with 503 (on), or accepts them again (off), while its REST API goes
+// on answering: a client then meets a node whose events are down and whose
+// books are not, as when the node's 5 event connections are taken.
+func (c *Cluster) RefuseEvents(name string, on bool) error {
+	return c.withNode(name, func(n *node) {
+		n.eventsRefused = on
+		if on {
+			for _, cn := range append([]*conn(nil), n.conns...) {
+				c.closeConnLocked(cn, CloseDropped)
+			}
+		}
+	})
+}
+
 // SetUnreachable cuts the named node off from its clients (on) or restores it (off).
 // While cut off, its open event connections are dropped and every request
 // to it is answered 503, as by a proxy in front of a node it cannot reach;
