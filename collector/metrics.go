@@ -239,7 +239,7 @@ var metricTable = [...]metricDef{
 
 	// the event model checked against the nodes' books
 	mClusterCallLegs:         {"cms_cluster_call_legs", "Call legs the nodes report (sum of cms_node_call_legs). Present only while every node's events are synced and its status answered, like the drift.", nil},
-	mClusterCallLegsExpected: {"cms_cluster_call_legs_expected", "Call legs the event model explains: the participants of every meeting (once per meeting) plus the distribution links between the nodes hosting it (a meeting on k nodes has k(k-1), the sum of its instances' distributedInstances).", nil},
+	mClusterCallLegsExpected: {"cms_cluster_call_legs_expected", "Call legs the event model explains: the participants of every meeting (once per meeting) plus the distribution links between the nodes hosting it (a meeting on k nodes has k(k-1), the sum of its instances' distributedInstances); the mean of its values at the moments the nodes answered their status.", nil},
 	mClusterCallLegsDrift:    {"cms_cluster_call_legs_drift", "cms_cluster_call_legs minus cms_cluster_call_legs_expected: 0 when the event model agrees with the nodes' books. Present only while every node's events are synced and its status answered.", nil},
 
 	mClusterMeetingParticipants: {"cms_cluster_meeting_participants", "Meetings of the cluster by their participants (counted once per meeting), whatever per_call_metrics says.", nil},

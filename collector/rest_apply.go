@@ -49,6 +49,28 @@ func (c *Collector) HandleREST(res cmsrest.Result) {
 		f[knownOrOther(res.Reason, cmsrest.Failures)]++
 	} else {
 		s.lastSuccess[res.Resource] = res.Time
+		if res.Resource == cmsrest.ResourceStatus {
+			s.expectedAtStatus, s.comparable = c.expectedLegs()
+		}
 	}
 	s.latest[res.Resource] = res
+}
+
+// expectedLegs is the call legs the event model explains: the participants
+// of every meeting (once per meeting) plus the distribution links between
+// the nodes hosting it (a meeting on k nodes has k(k-1), the sum of its
+// instances' distributedInstances). ok says every node's events are synced,
+// so the model is complete. Callers hold c.mu. O(meetings + calls).
+func (c *Collector) expectedLegs() (legs int, ok bool) {
+	for _, m := range c.meetings {
+		legs += m.state().participants
+	}
+	ok = true
+	for _, n := range c.nodes {
+		ok = ok && n.synced && n.primary().connected
+		for _, cl := range n.calls {
+			legs += cl.st.distributedInstances
+		}
+	}
+	return legs, ok
 }

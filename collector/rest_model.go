@@ -18,6 +18,11 @@ type restState struct {
 	requests    map[cmsrest.Resource]float64
 	failures    map[cmsrest.Resource]map[string]float64
 	lastSuccess map[cmsrest.Resource]time.Time
+	// expectedAtStatus is the call legs the event model explained when the
+	// latest status answer came, and comparable whether every node's
+	// events were synced then (see renderDrift).
+	expectedAtStatus int
+	comparable       bool
 }
 
 func newRESTState() *restState {

@@ -127,17 +127,30 @@ func optional(r *renderer, m metric, v *int64, labels ...string) {
 	}
 }
 
-// renderDrift checks the event model against the nodes' books: call legs
-// the nodes report against those the model explains. Both need every node
-// current (events synced, status answered): a number built from a stale
-// half would alert on nothing but the staleness.
+// renderDrift checks the event model against the nodes' books: the call
+// legs the nodes report against those the model explains.
+//
+// The nodes answer at different moments (their polls are spread over the
+// interval) while meetings go on, so the model's count now would differ
+// from the sum of the nodes' counts by whatever changed meanwhile: noise
+// that looks like drift on a busy cluster. Instead each status answer is
+// paired with what the model explained at that moment, and the expectation
+// is the mean of those: exact while nothing changes, and off only by the
+// changes times the nodes' unequal shares while it does. A real drift
+// (legs the events never show, or a model that missed a remove) stays
+// whole in the difference.
+//
+// Both need every node current (events synced now and when it answered,
+// status answered): a number built from a stale half would alert on
+// nothing but the staleness.
 func (c *Collector) renderDrift(r *renderer) {
 	if len(c.nodes) == 0 {
 		return
 	}
 	var reported int64
+	var expected float64
 	for _, n := range c.nodes {
-		if n.rest == nil || !n.synced || !n.primary().connected {
+		if n.rest == nil || !n.synced || !n.primary().connected || !n.rest.comparable {
 			return
 		}
 		legs, ok := n.rest.callLegs()
@@ -145,17 +158,10 @@ func (c *Collector) renderDrift(r *renderer) {
 			return
 		}
 		reported += legs
+		expected += float64(n.rest.expectedAtStatus)
 	}
-	var expected int
-	for _, m := range c.meetings {
-		expected += m.state().participants
-	}
-	for _, n := range c.nodes {
-		for _, cl := range n.calls {
-			expected += cl.st.distributedInstances
-		}
-	}
+	expected /= float64(len(c.nodes))
 	r.gauge(mClusterCallLegs, float64(reported))
-	r.gauge(mClusterCallLegsExpected, float64(expected))
-	r.gauge(mClusterCallLegsDrift, float64(reported)-float64(expected))
+	r.gauge(mClusterCallLegsExpected, expected)
+	r.gauge(mClusterCallLegsDrift, float64(reported)-expected)
 }

@@ -124,6 +124,8 @@ func TestCallLegsDrift(t *testing.T) {
 	h.synced("b", add("c3", "m1", participants(5), distributed(1)))
 	h.expect(``, drift...) // b's status not answered yet
 	ok(h, "b", cmsrest.ResourceStatus, status(5))
+	h.expect(``, drift...) // a answered while b was not synced
+	ok(h, "a", cmsrest.ResourceStatus, status(4))
 	// m1: 5 participants over two nodes (2 link legs), m2: 2 → 9 expected.
 	h.expect(`# TYPE cms_cluster_call_legs gauge
 cms_cluster_call_legs 9
@@ -166,4 +168,31 @@ cms_cluster_meeting_participants_count 3
 
 func distributed(n int) opt {
 	return func(u *cmsws.CallUpdate) { u.DistributedInstances = cmsws.Set(n) }
+}
+
+// A node that answers while the model changes is compared with the model
+// of that moment: legs that joined after one node answered and before
+// another did are no drift.
+func TestCallLegsDriftPairsAnswersWithTheirMoment(t *testing.T) {
+	h := newHarness(t, perCall)
+	for _, n := range []string{"a", "b"} {
+		h.c.AddNode(n)
+	}
+	h.c.SetRESTEnabled(map[string]bool{"a": true, "b": true})
+	h.synced("a", add("c1", "m1", participants(4)))
+	h.synced("b", add("c2", "m2", participants(2)))
+	ok(h, "a", cmsrest.ResourceStatus, status(4)) // model: 6
+	h.calls("b", upd("c2", participants(6)))      // 4 join m2 on b
+	ok(h, "b", cmsrest.ResourceStatus, status(6)) // model: 10
+	// Reported 10; expected mean(6, 10) = 8: the unequal shares (a hosts
+	// none of the joiners) leave 2, where the model of now would say 0 and
+	// the model of a's moment -4. A legs-outside-meetings drift of 3 would
+	// read 5.
+	if got := h.value("cms_cluster_call_legs_drift"); got != 2 {
+		t.Errorf("drift = %v, want 2", got)
+	}
+	ok(h, "a", cmsrest.ResourceStatus, status(4)) // the next round: quiet again
+	if got := h.value("cms_cluster_call_legs_drift"); got != 0 {
+		t.Errorf("drift after a quiet round = %v, want 0", got)
+	}
 }
