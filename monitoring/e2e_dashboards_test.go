@@ -304,17 +304,29 @@ func (e *e2e) dashboardsMatchTruth(t *testing.T) {
 // against Prometheus: none may fail, and each returns data now that the
 // scenario exercised everything (errors, failures, leaves, moves). Data is
 // waited for: after the nodes went down, a meeting's roster subscription
-// may be moving to another node.
+// may be moving to another node. The queries of REST data (issue 9) are
+// run but need no data here: the fake clusters of this run are not polled
+// over REST; TestEndToEndDemo requires theirs. Those of issue 9's other
+// series (the meeting-size histogram) need data once the exporter serves
+// them.
 func (e *e2e) allQueriesAnswer(t *testing.T) {
+	served, why := issue9Served(t)
 	type query struct{ where, expr string }
-	var qs []query
+	var qs, optional []query
 	for _, d := range e.dashboards {
 		dqs, err := d.Queries()
 		e.must(err)
 		for _, q := range dqs {
 			expr, err := Substitute(q.Expr, e.vars)
 			e.must(err)
-			qs = append(qs, query{d.File + ": " + q.Where, expr})
+			pe, err := ParseExpr(expr)
+			e.must(err)
+			x := query{d.File + ": " + q.Where, expr}
+			if issue9, rest := needs(pe); rest || issue9 && !served {
+				optional = append(optional, x)
+				continue
+			}
+			qs = append(qs, x)
 		}
 	}
 	eventually(t, 30*time.Second, "every dashboard query returns data", func() error {
@@ -333,7 +345,20 @@ func (e *e2e) allQueriesAnswer(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("%d dashboard queries answered with data", len(qs))
+	withData := 0
+	for _, q := range optional {
+		s, err := e.prom.query(q.expr, time.Time{})
+		if err != nil {
+			t.Errorf("%s: %v", q.where, err)
+		}
+		if len(s) > 0 {
+			withData++
+		}
+	}
+	t.Logf("%d dashboard queries answered with data; %d queries of issue 9's series ran without being required to, %d with data", len(qs), len(optional), withData)
+	if !served {
+		t.Logf("%s: the meeting-size panels are not required to show data", why)
+	}
 }
 
 // metricNamesExist: every metric name in the dashboards and rules was
@@ -376,14 +401,24 @@ func (e *e2e) metricNamesExist(t *testing.T, groups *rulefmt.RuleGroups) {
 			add("rule "+r.Alert+r.Record, r.Expr)
 		}
 	}
-	missing := 0
+	// REST data (issue 9) is not in this run: TestEndToEndDemo checks those
+	// names; issue 9's other names once the exporter serves them.
+	served, why := issue9Served(t)
+	missing, elsewhere := 0, 0
 	for name, where := range used {
+		if f, ok := issue9Families[name]; !have[name] && ok && (f.rest || !served) {
+			elsewhere++
+			continue
+		}
 		if !have[name] {
 			missing++
 			t.Errorf("metric %s is not exposed by the exporter; used by %s", name, strings.Join(where, ", "))
 		}
 	}
-	t.Logf("%d metric names used by dashboards and rules, %d not exposed", len(used), missing)
+	t.Logf("%d metric names used by dashboards and rules, %d not exposed, %d of issue 9 left to TestEndToEndDemo", len(used), missing, elsewhere)
+	if !served {
+		t.Logf("%s", why)
+	}
 }
 
 func closeMaps(got, want map[string]float64) bool {
