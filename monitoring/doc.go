@@ -43,13 +43,20 @@
 //     dashboard queries equal what the fake cluster's ground truth implies,
 //     that every dashboard query returns data, and that every metric name
 //     the dashboards and rules use is one the exporter exposed (those of
-//     REST data excepted: the fake clusters are not polled over REST;
-//     TestEndToEndDemo proves them). The dashboard variables take the values
+//     REST data excepted: the fake clusters are not polled over REST; the
+//     two tests below prove them). The dashboard variables take the values
 //     Grafana would give them, their options asked from Prometheus;
 //   - TestEndToEndClusters: one Prometheus scrapes two exporters watching
 //     two look-alike clusters; with all exporters picked, and with one, key
 //     dashboard queries equal each cluster's truth (or their total, as the
 //     panel says) and no query fails;
+//   - TestEndToEndRESTFixture: the REST panels and rules (issue 9) on every
+//     server, against two fixed expositions shaped by issue 9's contract
+//     (two look-alike exporters, one busy, one calm): key panels equal the
+//     fixtures' truth, every REST query returns data, exactly the busy
+//     fixture's alerts fire. It proves the queries before the exporter
+//     serves the metrics (histogram bounds are 2 on Prometheus 2, 2.0 on
+//     3, say);
 //   - TestEndToEndDemo: the REST side against the exporter's --demo, whose
 //     simulated nodes answer the REST API: every REST query returns data
 //     within demoDataTimeout (2 minutes: the demo's alarms come and go),

@@ -201,6 +201,14 @@ func startPrometheusJobs(t *testing.T, bin string, jobs map[string]string, group
 	return startPrometheusConfig(t, bin, cfg.String(), groups)
 }
 
+// startPrometheusTargets runs Prometheus scraping the targets (host:port)
+// in one job, every second, with the rules of groups (nil for none).
+func startPrometheusTargets(t *testing.T, bin, job string, targets []string, groups *rulefmt.RuleGroups) promAPI {
+	t.Helper()
+	cfg := fmt.Sprintf("  - job_name: %s\n    static_configs:\n      - targets: ['%s']\n", job, strings.Join(targets, "', '"))
+	return startPrometheusConfig(t, bin, cfg, groups)
+}
+
 // startPrometheusConfig runs Prometheus with the given scrape_configs
 // entries, scraping every second, and with the rules of groups (their
 // `for` shortened to e2eFor) evaluated every second, or without rules if
