@@ -36,7 +36,7 @@ var breakages = []breakage{
 	{"template-instance-rule", "cms-calls.json", "instance All = .+",
 		setVariable("instance", "allValue", ".+")},
 	{"target-job-rule", "cms-capacity.json", "no job matcher on a selector nested in or/on",
-		replaceInTarget("Busiest node", "A", `0 * sum by (job, instance, node) (cms_node_capacity_participants{job=~"$job", `, `0 * sum by (job, instance, node) (cms_node_capacity_participants{`)},
+		replaceInTarget("Estimated utilisation (fallback, no load limit)", "A", `0 * sum by (job, instance, node) (cms_node_capacity_participants{job=~"$job", `, `0 * sum by (job, instance, node) (cms_node_capacity_participants{`)},
 	{"target-job-rule", "cms-exporter-health.json", "node variable query without job",
 		replaceInVariable("node", `job=~"$job", `, ``)},
 	{"target-instance-rule", "cms-calls.json", `instance="$instance" (single-value syntax)`,

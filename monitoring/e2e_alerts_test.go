@@ -358,8 +358,17 @@ func (e *e2e) exporterDown(t *testing.T) {
 // rulesHealthy: Prometheus evaluated every shipped rule against the real
 // exporter output without an error (a many-to-many join, say).
 func (e *e2e) rulesHealthy(t *testing.T, groups *rulefmt.RuleGroups) {
-	rs, err := e.prom.rules()
-	e.must(err)
+	checkRulesHealthy(t, e.prom, groups)
+}
+
+// checkRulesHealthy: prom loaded every rule of groups, and evaluated each
+// without an error.
+func checkRulesHealthy(t *testing.T, prom promAPI, groups *rulefmt.RuleGroups) {
+	t.Helper()
+	rs, err := prom.rules()
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := 0
 	for _, g := range groups.Groups {
 		n += len(g.Rules)

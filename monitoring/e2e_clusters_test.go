@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/rulefmt"
+
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
 )
 
@@ -63,7 +65,7 @@ func endToEndClusters(t *testing.T, promBin string, ds []*Dashboard, bin string)
 	prodRun.startExporter(bin, prod)
 	labRun.startExporter(bin, lab)
 
-	prom := startPrometheusJobs(t, promBin, map[string]string{"cms": prod.exporter, "cms-lab": lab.exporter})
+	prom := startPrometheusJobs(t, promBin, map[string]string{"cms": prod.exporter, "cms-lab": lab.exporter}, nil)
 	eventually(t, 60*time.Second, "Prometheus scrapes both fully covered clusters", func() error {
 		s, err := prom.query(`up == 1 and on (job, instance) cms_roster_coverage_ratio == 1`, time.Time{})
 		if err != nil {
@@ -188,15 +190,45 @@ func allQueriesRun(t *testing.T, prom promAPI, ds []*Dashboard, vars Vars) {
 }
 
 // startPrometheusJobs runs Prometheus scraping, every second, one target
-// per job (job → host:port), without rules.
-func startPrometheusJobs(t *testing.T, bin string, jobs map[string]string) promAPI {
+// per job (job → host:port), with the rules of groups (see
+// startPrometheusConfig), or without rules if groups is nil.
+func startPrometheusJobs(t *testing.T, bin string, jobs map[string]string, groups *rulefmt.RuleGroups) promAPI {
 	t.Helper()
-	dir := t.TempDir()
 	var cfg strings.Builder
-	cfg.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n")
 	for _, job := range slices.Sorted(maps.Keys(jobs)) {
 		fmt.Fprintf(&cfg, "  - job_name: %s\n    static_configs:\n      - targets: ['%s']\n", job, jobs[job])
 	}
+	return startPrometheusConfig(t, bin, cfg.String(), groups)
+}
+
+// startPrometheusTargets runs Prometheus scraping the targets (host:port)
+// in one job, every second, with the rules of groups (nil for none).
+func startPrometheusTargets(t *testing.T, bin, job string, targets []string, groups *rulefmt.RuleGroups) promAPI {
+	t.Helper()
+	cfg := fmt.Sprintf("  - job_name: %s\n    static_configs:\n      - targets: ['%s']\n", job, strings.Join(targets, "', '"))
+	return startPrometheusConfig(t, bin, cfg, groups)
+}
+
+// startPrometheusConfig runs Prometheus with the given scrape_configs
+// entries, scraping every second, and with the rules of groups (their
+// `for` shortened to e2eFor) evaluated every second, or without rules if
+// groups is nil.
+func startPrometheusConfig(t *testing.T, bin, scrapeConfigs string, groups *rulefmt.RuleGroups) promAPI {
+	t.Helper()
+	dir := t.TempDir()
+	var cfg strings.Builder
+	cfg.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n")
+	if groups != nil {
+		rules, err := ShortenFor(groups, e2eFor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "rules.yml"), rules, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg.WriteString("rule_files:\n  - rules.yml\n")
+	}
+	cfg.WriteString("scrape_configs:\n" + scrapeConfigs)
 	path := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
 		t.Fatal(err)

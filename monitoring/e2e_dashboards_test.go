@@ -153,6 +153,11 @@ type expectation struct {
 	of                   func(c clusterFigures) map[string]float64
 }
 
+// fallbackPanel is the event-based estimate of the Capacity dashboard, for
+// the nodes that report no media load limit: those that do
+// (cms_node_load_limit > 0 in Prometheus) are left out of its truth too.
+const fallbackPanel = "Estimated utilisation (fallback, no load limit)"
+
 func one(f func(c clusterFigures) float64) func(c clusterFigures) map[string]float64 {
 	return func(c clusterFigures) map[string]float64 { return map[string]float64{"": f(c)} }
 }
@@ -166,16 +171,13 @@ var truthExpectations = []expectation{
 	{"cms-capacity", "Participants", "A", "", total, one(func(c clusterFigures) float64 { return c.participants })},
 	{"cms-capacity", "Distributed meetings", "A", "", total, one(func(c clusterFigures) float64 { return c.distributed })},
 	{"cms-capacity", "Call instances", "A", "", total, one(func(c clusterFigures) float64 { return c.instances })},
-	{"cms-capacity", "Busiest node", "A", "", highest, one(func(c clusterFigures) float64 { return slices.Max(slices.Collect(maps.Values(c.util))) })},
 	{"cms-capacity", "Locked / recorded / streamed", "A", "", total, one(func(c clusterFigures) float64 { return c.locked })},
 	{"cms-capacity", "Locked / recorded / streamed", "B", "", total, one(func(c clusterFigures) float64 { return c.recorded })},
 	{"cms-capacity", "Locked / recorded / streamed", "C", "", total, one(func(c clusterFigures) float64 { return c.streamed })},
 	{"cms-capacity", "Meetings and participants", "A", "", each, one(func(c clusterFigures) float64 { return c.meetings })},
 	{"cms-capacity", "Meetings and participants", "B", "", each, one(func(c clusterFigures) float64 { return c.participants })},
 	{"cms-capacity", "Call instances per node", "A", "node", each, func(c clusterFigures) map[string]float64 { return c.perNode }},
-	{"cms-capacity", "Node utilisation", "A", "node", each, func(c clusterFigures) map[string]float64 { return c.util }},
-	{"cms-capacity", "Estimated participants per node", "A", "node", each, func(c clusterFigures) map[string]float64 { return c.load }},
-	{"cms-capacity", "Estimated participants per node", "B", "node", each, func(clusterFigures) map[string]float64 { return capacities }},
+	{"cms-capacity", fallbackPanel, "A", "node", each, func(c clusterFigures) map[string]float64 { return c.util }},
 	{"cms-capacity", "Top meetings by size", "A", "name", each, column("participants")},
 	{"cms-calls", "Live meetings", "A", "name", each, column("participants")},
 	{"cms-calls", "Live meetings", "B", "name", each, column("nodes")},
@@ -241,7 +243,11 @@ func matchTruth(t *testing.T, prom promAPI, dashboards map[string]*Dashboard, va
 				keys = []string{"instance", x.key}
 			}
 			got, err := byLabels(s, keys...)
-			if want := x.want(cs, drillIdx); err == nil && !closeMaps(got, want) {
+			want := x.want(cs, drillIdx)
+			if x.panel == fallbackPanel && err == nil {
+				err = dropLoadLimited(prom, want)
+			}
+			if err == nil && !closeMaps(got, want) {
 				err = fmt.Errorf("got %v, want %v", got, want)
 			}
 			if err != nil {
@@ -279,6 +285,19 @@ func matchTruth(t *testing.T, prom promAPI, dashboards map[string]*Dashboard, va
 	})
 }
 
+// dropLoadLimited removes from want, keyed "instance node", the nodes that
+// report a media load limit.
+func dropLoadLimited(prom promAPI, want map[string]float64) error {
+	s, err := prom.query(`cms_node_load_limit > 0`, time.Time{})
+	if err != nil {
+		return err
+	}
+	for _, x := range s {
+		delete(want, x.Labels["instance"]+" "+x.Labels["node"])
+	}
+	return nil
+}
+
 // dashboardsMatchTruth picks the run's job and exporter and the meeting
 // Town Hall in the dashboards, as a user would (the variables' options
 // come from Prometheus, their values are formatted as Grafana does), and
@@ -304,17 +323,29 @@ func (e *e2e) dashboardsMatchTruth(t *testing.T) {
 // against Prometheus: none may fail, and each returns data now that the
 // scenario exercised everything (errors, failures, leaves, moves). Data is
 // waited for: after the nodes went down, a meeting's roster subscription
-// may be moving to another node.
+// may be moving to another node. The queries of REST data (issue 9) are
+// run but need no data here: the fake clusters of this run are not polled
+// over REST; TestEndToEndDemo requires theirs. Those of issue 9's other
+// series (the meeting-size histogram) need data once the exporter serves
+// them.
 func (e *e2e) allQueriesAnswer(t *testing.T) {
+	served, why := issue9Served(t)
 	type query struct{ where, expr string }
-	var qs []query
+	var qs, optional []query
 	for _, d := range e.dashboards {
 		dqs, err := d.Queries()
 		e.must(err)
 		for _, q := range dqs {
 			expr, err := Substitute(q.Expr, e.vars)
 			e.must(err)
-			qs = append(qs, query{d.File + ": " + q.Where, expr})
+			pe, err := ParseExpr(expr)
+			e.must(err)
+			x := query{d.File + ": " + q.Where, expr}
+			if issue9, rest := needs(pe); rest || issue9 && !served {
+				optional = append(optional, x)
+				continue
+			}
+			qs = append(qs, x)
 		}
 	}
 	eventually(t, 30*time.Second, "every dashboard query returns data", func() error {
@@ -333,7 +364,20 @@ func (e *e2e) allQueriesAnswer(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("%d dashboard queries answered with data", len(qs))
+	withData := 0
+	for _, q := range optional {
+		s, err := e.prom.query(q.expr, time.Time{})
+		if err != nil {
+			t.Errorf("%s: %v", q.where, err)
+		}
+		if len(s) > 0 {
+			withData++
+		}
+	}
+	t.Logf("%d dashboard queries answered with data; %d queries of issue 9's series ran without being required to, %d with data", len(qs), len(optional), withData)
+	if !served {
+		t.Logf("%s: the meeting-size panels are not required to show data", why)
+	}
 }
 
 // metricNamesExist: every metric name in the dashboards and rules was
@@ -376,14 +420,24 @@ func (e *e2e) metricNamesExist(t *testing.T, groups *rulefmt.RuleGroups) {
 			add("rule "+r.Alert+r.Record, r.Expr)
 		}
 	}
-	missing := 0
+	// REST data (issue 9) is not in this run: TestEndToEndDemo checks those
+	// names; issue 9's other names once the exporter serves them.
+	served, why := issue9Served(t)
+	missing, elsewhere := 0, 0
 	for name, where := range used {
+		if f, ok := issue9Families[name]; !have[name] && ok && (f.rest || !served) {
+			elsewhere++
+			continue
+		}
 		if !have[name] {
 			missing++
 			t.Errorf("metric %s is not exposed by the exporter; used by %s", name, strings.Join(where, ", "))
 		}
 	}
-	t.Logf("%d metric names used by dashboards and rules, %d not exposed", len(used), missing)
+	t.Logf("%d metric names used by dashboards and rules, %d not exposed, %d of issue 9 left to TestEndToEndDemo", len(used), missing, elsewhere)
+	if !served {
+		t.Logf("%s", why)
+	}
 }
 
 func closeMaps(got, want map[string]float64) bool {

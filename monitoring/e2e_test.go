@@ -58,8 +58,16 @@ func TestEndToEnd(t *testing.T) {
 // -short mode.
 func e2eSetup(t *testing.T) ([]promServer, []*Dashboard, string) {
 	t.Helper()
+	servers, ds := e2eSetupServers(t)
+	return servers, ds, buildExporter(t)
+}
+
+// e2eSetupServers is e2eSetup without the exporter, for a test whose
+// targets are not the exporter.
+func e2eSetupServers(t *testing.T) ([]promServer, []*Dashboard) {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("end-to-end test: starts Prometheus and exporters")
+		t.Skip("end-to-end test: starts Prometheus")
 	}
 	servers, err := prometheusServers()
 	if err != nil {
@@ -69,7 +77,7 @@ func e2eSetup(t *testing.T) ([]promServer, []*Dashboard, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return servers, ds, buildExporter(t)
+	return servers, ds
 }
 
 func endToEnd(t *testing.T, promBin string, ds []*Dashboard, groups *rulefmt.RuleGroups, exporterBin string) {
