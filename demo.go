@@ -67,7 +67,8 @@ func startDemo(ctx context.Context, logger log.Logger, seed int64) (*demo, error
 // beside the calls: limits on two nodes (the third has none, as a node
 // whose limits were never configured), licences that expire at different
 // horizons (one soon enough to show the licence warnings), and a
-// multiparty licence pool. The traffic raises and clears alarms itself.
+// multiparty licence pool, and an alarm already active on one node (the
+// traffic raises and clears others now and then).
 func demoBooks(c *cmswstest.Cluster, now time.Time) error {
 	i64 := func(v int64) *int64 { return &v }
 	day := 24 * time.Hour
@@ -79,6 +80,7 @@ func demoBooks(c *cmswstest.Cluster, now time.Time) error {
 		c.SetLicense(names[1], "callBridge", "activated", now.Add(45*day), nil),
 		c.SetLicense(names[1], "recording", "activated", now.Add(200*day), i64(4)),
 		c.SetLicense(names[2], "callBridge", "activated", time.Time{}, nil),
+		c.RaiseAlarm(names[2], "callDetailRecordConnectionFailure"),
 	}
 	for _, n := range names {
 		errs = append(errs, c.SetMultipartyLicensing(n, cmsrest.MultipartyLicensing{
