@@ -3,15 +3,14 @@ package cmsrest
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
+
+	"github.com/cms-exporter/cms_exporter/internal/tlserr"
 )
 
 // failure is an error with its reason (one of Failures), decided where the
@@ -108,21 +107,11 @@ func (p *Poller) readBody(r io.Reader) ([]byte, error) {
 // trouble (fix routing or the firewall): operators need different first
 // steps.
 func transportReason(err error) string {
-	var (
-		netErr   net.Error
-		certErr  *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostErr  x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		recHdr   tls.RecordHeaderError
-		alertErr tls.AlertError
-	)
+	var netErr net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return FailureTimeout
-	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr),
-		errors.As(err, &invalid), errors.As(err, &recHdr), errors.As(err, &alertErr),
-		strings.Contains(err.Error(), "tls: "):
+	case tlserr.Is(err):
 		return FailureTLS
 	}
 	return FailureNetwork

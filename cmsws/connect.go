@@ -2,14 +2,14 @@ package cmsws
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/cms-exporter/cms_exporter/internal/tlserr"
 
 	"github.com/gorilla/websocket"
 )
@@ -39,20 +39,7 @@ func classifyConnectError(err error) string {
 // netReason tells TLS trouble (fix the CA/server name) from network
 // trouble (fix routing/firewall): operators need different first steps.
 func netReason(err error) string {
-	var (
-		certErr  *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostErr  x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		recHdr   tls.RecordHeaderError
-		alertErr tls.AlertError
-	)
-	switch {
-	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr),
-		errors.As(err, &invalid), errors.As(err, &recHdr), errors.As(err, &alertErr):
-		return ConnectFailureTLS
-	}
-	if strings.Contains(err.Error(), "tls:") {
+	if tlserr.Is(err) {
 		return ConnectFailureTLS
 	}
 	return ConnectFailureNetwork
