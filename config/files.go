@@ -49,11 +49,20 @@ func resolvePath(baseDir, p string) string {
 	return filepath.Join(baseDir, p)
 }
 
+// errNoPasswordFile is why a password_file that does not exist is not
+// named: the commonest reason it does not exist is that the password itself
+// was typed as password_file, and the error reaches the log and the body of
+// a failed /-/reload.
+var errNoPasswordFile = fmt.Errorf("%w (its name is not shown, in case the password itself was written there: check the value, or use password)", fs.ErrNotExist)
+
 // readPassword reads a password file: one trailing newline (as written by
 // echo or an editor) is removed; anything else is part of the password.
-// Errors name the file and never include its content.
+// Errors never include its content, and name the file only when it exists.
 func readPassword(path string) (Secret, bool, error) {
 	b, err := readLimited(path, maxPasswordSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, errNoPasswordFile
+	}
 	if err != nil {
 		return "", false, err
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"testing"
@@ -117,4 +119,26 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// A password typed as password_file by mistake is a file that does not
+// exist: the error, which reaches the log and the body of a failed
+// /-/reload, must not repeat it.
+func TestPasswordTypedAsPasswordFileIsNotEchoed(t *testing.T) {
+	_, err := Parse([]byte(`
+nodes:
+  - name: a
+    url: https://a
+    username: u
+    password_file: Hunter2Secret
+`), "cms.yml", t.TempDir())
+	if err == nil {
+		t.Fatal("a missing password_file loaded")
+	}
+	if strings.Contains(err.Error(), "Hunter2Secret") {
+		t.Errorf("the error echoes the value of password_file: %v", err)
+	}
+	if !strings.Contains(err.Error(), "cms.yml:6: nodes[0] (a): password_file: file does not exist") || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the error does not say which setting names a missing file: %v", err)
+	}
 }
