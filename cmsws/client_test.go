@@ -972,3 +972,37 @@ func TestGarbageFramesDoNotBreakConnection(t *testing.T) {
 		t.Errorf("protocol violations: %v (every numbered frame must be acked once, in order)", st.ProtocolViolations)
 	}
 }
+
+// A server ping (CMS sends none) is counted as a message error and not
+// answered: a pong is a frame CMS closes the connection on. The connection
+// stays up and goes on working.
+func TestServerPingIsCountedNotAnswered(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 10})
+	rec := newRecorder()
+	startClient(t, clientConfig(c, rec))
+	waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
+	waitIdle(t, c)
+	connID := nodeStats(c).Connections[0].ID
+	mark := len(rec.all())
+	if n := c.InjectFrame(node, cmswstest.OpPing, true, []byte("hi")); n != 1 {
+		t.Fatalf("injected into %d connections", n)
+	}
+	rec.waitFor(t, mark, "the ping counted", func(ev cmsws.Event) bool {
+		return ev.Kind == cmsws.EventMessageError && ev.Reason == cmsws.MessageErrorPing
+	})
+	corr, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: "after the ping"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := c.Truth().Meetings[corr].Calls[node]
+	rec.waitFor(t, mark, "the call started after the ping", func(ev cmsws.Event) bool {
+		if ev.Kind != cmsws.EventMessage || ev.Message.Type != cmsws.TypeCallListUpdate {
+			return false
+		}
+		return slices.ContainsFunc(ev.Message.CallUpdates, func(u cmsws.CallUpdate) bool { return u.Call == call })
+	})
+	st := nodeStats(c)
+	if len(st.Connections) != 1 || st.Connections[0].ID != connID || st.Closes[cmswstest.ClosePong] != 0 {
+		t.Errorf("after a ping: connections %+v, closes %v; want the same connection and no pong", st.Connections, st.Closes)
+	}
+}

@@ -87,6 +87,7 @@ const (
 	MessageErrorUnknownSubscription = "unknown_subscription" // an update for an index we never used
 	MessageErrorUnexpectedAck       = "unexpected_ack"       // an ack for a message we did not send
 	MessageErrorSequence            = "sequence"             // server messageId did not rise by one
+	MessageErrorPing                = "ping"                 // a WebSocket ping: CMS uses none, and a pong back is a frame it forbids
 )
 
 // Event is what a Client reports to its sink. Events of one Client are

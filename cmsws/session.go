@@ -94,6 +94,12 @@ func (c *Client) serve(ctx context.Context, ws *websocket.Conn, number uint64) (
 	level.Info(c.logger).Log("msg", "events connection established", "session", number, "url", c.base.String())
 	c.emit(Event{Kind: EventConnected, Session: number})
 
+	// gorilla answers a ping with a pong by default; CMS closes the
+	// connection on either control frame, so a ping is only counted.
+	ws.SetPingHandler(func(string) error {
+		s.msgError(MessageErrorPing, errors.New("the server sent a WebSocket ping, which CMS never does; no pong sent"), nil)
+		return nil
+	})
 	readerDone := make(chan readResult, 1)
 	go func() { readerDone <- s.readLoop() }()
 

@@ -37,7 +37,7 @@ var (
 		cmsws.ReasonBadUpdates,
 		// protocol, from cmsws
 		cmsws.MessageErrorUnknownType, cmsws.MessageErrorUnknownSubscription,
-		cmsws.MessageErrorUnexpectedAck, cmsws.MessageErrorSequence,
+		cmsws.MessageErrorUnexpectedAck, cmsws.MessageErrorSequence, cmsws.MessageErrorPing,
 		// the model's own
 		reasonUnknownCall, reasonInvalidValue, reasonRequestFailed, reasonWrongResource,
 		reasonUnknownParticipant,

@@ -69,6 +69,7 @@ cms_events_message_errors_total{node="a",reason="unknown_type"} 1
 cms_events_message_errors_total{node="a",reason="unknown_subscription"} 0
 cms_events_message_errors_total{node="a",reason="unexpected_ack"} 0
 cms_events_message_errors_total{node="a",reason="sequence"} 1
+cms_events_message_errors_total{node="a",reason="ping"} 0
 cms_events_message_errors_total{node="a",reason="unknown_call"} 1
 cms_events_message_errors_total{node="a",reason="invalid_value"} 0
 cms_events_message_errors_total{node="a",reason="request_failed"} 1
