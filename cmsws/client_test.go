@@ -544,22 +544,7 @@ func TestHundredSubscriptionsInOneFrame(t *testing.T) {
 	if failed.Reason == cmsws.AckSuccess || failed.Reason == "" {
 		t.Errorf("request failed with reason %q", failed.Reason)
 	}
-	corr2, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: "after the refusal"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	newCall := c.Truth().Meetings[corr2].Calls[node]
-	rec.waitFor(t, mark, "the new call on the same connection", func(ev cmsws.Event) bool {
-		if ev.Kind != cmsws.EventMessage || ev.Message.Type != cmsws.TypeCallListUpdate {
-			return false
-		}
-		for _, u := range ev.Message.CallUpdates {
-			if u.Call == newCall && u.UpdateType == cmsws.UpdateAdd {
-				return true
-			}
-		}
-		return false
-	})
+	startAndSee(t, c, rec, mark, "after the refusal")
 	st = nodeStats(c)
 	if len(st.Connections) != 1 || st.Connections[0].ID != connID || st.Connections[0].Subscriptions != 100 {
 		t.Errorf("fake connections after the refusal: %+v, want connection %d with 100 subscriptions", st.Connections, connID)
@@ -911,22 +896,7 @@ func TestGarbageFramesDoNotBreakConnection(t *testing.T) {
 			t.Fatalf("injected into %d connections", n)
 		}
 	}
-	corr, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: "after"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	newCall := c.Truth().Meetings[corr].Calls[node]
-	pos, ev := rec.waitFor(t, mark, "the call started after the garbage", func(ev cmsws.Event) bool {
-		if ev.Kind != cmsws.EventMessage || ev.Message.Type != cmsws.TypeCallListUpdate {
-			return false
-		}
-		for _, u := range ev.Message.CallUpdates {
-			if u.Call == newCall && u.UpdateType == cmsws.UpdateAdd {
-				return true
-			}
-		}
-		return false
-	})
+	pos, ev := startAndSee(t, c, rec, mark, "after")
 	if ev.Subscription == nil || ev.Subscription.Type != cmsws.ResourceCalls {
 		t.Errorf("update resolved to %+v, want the calls subscription", ev.Subscription)
 	}
@@ -990,19 +960,29 @@ func TestServerPingIsCountedNotAnswered(t *testing.T) {
 	rec.waitFor(t, mark, "the ping counted", func(ev cmsws.Event) bool {
 		return ev.Kind == cmsws.EventMessageError && ev.Reason == cmsws.MessageErrorPing
 	})
-	corr, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: "after the ping"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	call := c.Truth().Meetings[corr].Calls[node]
-	rec.waitFor(t, mark, "the call started after the ping", func(ev cmsws.Event) bool {
-		if ev.Kind != cmsws.EventMessage || ev.Message.Type != cmsws.TypeCallListUpdate {
-			return false
-		}
-		return slices.ContainsFunc(ev.Message.CallUpdates, func(u cmsws.CallUpdate) bool { return u.Call == call })
-	})
+	startAndSee(t, c, rec, mark, "after the ping")
 	st := nodeStats(c)
 	if len(st.Connections) != 1 || st.Connections[0].ID != connID || st.Closes[cmswstest.ClosePong] != 0 {
 		t.Errorf("after a ping: connections %+v, closes %v; want the same connection and no pong", st.Connections, st.Closes)
 	}
+}
+
+// startAndSee starts a meeting named name on the test node and waits, from
+// event mark on, for the client to report its add on the calls
+// subscription: the proof that the connection still works.
+func startAndSee(t *testing.T, c *cmswstest.Cluster, rec *recorder, mark int, name string) (int, cmsws.Event) {
+	t.Helper()
+	corr, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := c.Truth().Meetings[corr].Calls[node]
+	return rec.waitFor(t, mark, "the add of the call started "+name, func(ev cmsws.Event) bool {
+		if ev.Kind != cmsws.EventMessage || ev.Message.Type != cmsws.TypeCallListUpdate {
+			return false
+		}
+		return slices.ContainsFunc(ev.Message.CallUpdates, func(u cmsws.CallUpdate) bool {
+			return u.Call == call && u.UpdateType == cmsws.UpdateAdd
+		})
+	})
 }

@@ -33,10 +33,7 @@ func TestEndToEndClusters(t *testing.T) {
 }
 
 func endToEndClusters(t *testing.T, promBin string, ds []*Dashboard, bin string) {
-	dashboards := map[string]*Dashboard{}
-	for _, d := range ds {
-		dashboards[d.UID] = d
-	}
+	dashboards := byUID(ds)
 
 	// prod and lab start alike (same seed, same scenario); then lab's Town
 	// Hall grows to cms3, its Big ends and its Board is recorded.
@@ -66,16 +63,8 @@ func endToEndClusters(t *testing.T, promBin string, ds []*Dashboard, bin string)
 	labRun.startExporter(bin, lab)
 
 	prom := startPrometheusJobs(t, promBin, map[string]string{"cms": prod.exporter, "cms-lab": lab.exporter}, nil)
-	eventually(t, 60*time.Second, "Prometheus scrapes both fully covered clusters", func() error {
-		s, err := prom.query(`up == 1 and on (job, instance) cms_roster_coverage_ratio == 1`, time.Time{})
-		if err != nil {
-			return err
-		}
-		if len(s) != 2 {
-			return fmt.Errorf("got %d samples", len(s))
-		}
-		return nil
-	})
+	eventuallySeries(t, prom, 60*time.Second, "Prometheus scrapes both fully covered clusters",
+		`up == 1 and on (job, instance) cms_roster_coverage_ratio == 1`, 2)
 	for _, s := range []*site{prod, lab} {
 		labRun.must(s.cluster.WaitIdle(t.Context()))
 	}

@@ -58,24 +58,12 @@ func endToEndDemo(t *testing.T, promBin string, ds []*Dashboard, groups *rulefmt
 	p := startProcess(t, "cms_exporter-demo", bin, "--demo", "--demo.seed=9", "--web.listen-address="+addr)
 	waitReady(t, p, "http://"+addr+"/-/ready", 60*time.Second)
 	prom := startPrometheusJobs(t, promBin, map[string]string{"cms": addr}, groups)
-	eventually(t, 60*time.Second, "Prometheus scrapes the demo, its 3 nodes polled over REST", func() error {
-		s, err := prom.query(`cms_rest_up{job="cms"} == 1`, time.Time{})
-		if err != nil {
-			return err
-		}
-		if len(s) != 3 {
-			return fmt.Errorf("%d nodes with cms_rest_up 1", len(s))
-		}
-		return nil
-	})
+	eventuallySeries(t, prom, 60*time.Second, "Prometheus scrapes the demo, its 3 nodes polled over REST", `cms_rest_up{job="cms"} == 1`, 3)
 	vars, _, err := resolveVars(prom, ds, Vars{"node": ".*", "__rate_interval": "5m"}, selection{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dashboards := map[string]*Dashboard{}
-	for _, d := range ds {
-		dashboards[d.UID] = d
-	}
+	dashboards := byUID(ds)
 
 	t.Run("REST queries return data", func(t *testing.T) { restQueriesAnswer(t, prom, ds, vars, demoDataTimeout) })
 	t.Run("call legs: the nodes' sum is the cluster's", func(t *testing.T) {

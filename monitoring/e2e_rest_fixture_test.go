@@ -201,24 +201,12 @@ func endToEndRESTFixture(t *testing.T, promBin string, ds []*Dashboard, groups *
 	busy := serveFixture(t, busyFixture, start)
 	calm := serveFixture(t, calmFixture, start)
 	prom := startPrometheusTargets(t, promBin, "cms", []string{busy, calm}, groups)
-	eventually(t, 30*time.Second, "Prometheus scrapes both fixtures", func() error {
-		s, err := prom.query(`cms_rest_up{job="cms"}`, time.Time{})
-		if err != nil {
-			return err
-		}
-		if len(s) != 6 {
-			return fmt.Errorf("%d cms_rest_up series, want 6", len(s))
-		}
-		return nil
-	})
+	eventuallySeries(t, prom, 30*time.Second, "Prometheus scrapes both fixtures", `cms_rest_up{job="cms"}`, 6)
 	vars, _, err := resolveVars(prom, ds, Vars{"node": ".*", "__rate_interval": "5m"}, selection{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dashboards := map[string]*Dashboard{}
-	for _, d := range ds {
-		dashboards[d.UID] = d
-	}
+	dashboards := byUID(ds)
 
 	t.Run("REST queries return data", func(t *testing.T) { restQueriesAnswer(t, prom, ds, vars, 10*time.Second) })
 	t.Run("panels equal the fixtures", func(t *testing.T) {

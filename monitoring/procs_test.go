@@ -250,3 +250,27 @@ func (p *proxy) Close() {
 	p.ln.Close()
 	p.wg.Wait()
 }
+
+// eventuallySeries waits until query returns exactly want series.
+func eventuallySeries(t *testing.T, prom promAPI, timeout time.Duration, what, query string, want int) {
+	t.Helper()
+	eventually(t, timeout, what, func() error {
+		s, err := prom.query(query, time.Time{})
+		if err != nil {
+			return err
+		}
+		if len(s) != want {
+			return fmt.Errorf("%d series of %s, want %d", len(s), query, want)
+		}
+		return nil
+	})
+}
+
+// byUID indexes dashboards by their uid.
+func byUID(ds []*Dashboard) map[string]*Dashboard {
+	m := make(map[string]*Dashboard, len(ds))
+	for _, d := range ds {
+		m[d.UID] = d
+	}
+	return m
+}
