@@ -244,7 +244,11 @@ func TestE2ERESTFailureAndEventsFailureAreIndependent(t *testing.T) {
 
 	// Events down, REST up.
 	ok(t, c.RefuseEvents(nodes[1], true))
-	m := h.eventually("node events down", func(m map[string]float64) bool { return m[key("cms_up", "node", nodes[1])] == 0 })
+	// Down, and kept down: a reconnect attempt was refused.
+	m := h.eventually("node events refused", func(m map[string]float64) bool {
+		return m[key("cms_up", "node", nodes[1])] == 0 &&
+			m[key("cms_events_connect_failures_total", "node", nodes[1], "reason", "handshake")] > 0
+	})
 	if diffs := diffREST(m, truthREST(c.RESTTruth())); len(diffs) > 0 {
 		t.Errorf("REST series changed with the events down:\n  %s", strings.Join(diffs, "\n  "))
 	}
