@@ -160,8 +160,6 @@ func newRESTHarness(t *testing.T, opts cmswstest.Options) *harness {
 	return h
 }
 
-func i64(v int64) *int64 { return &v }
-
 // Every REST-derived series equals the fake's books through meetings,
 // limits, licences (expiring, expired), alarms raised and cleared, and a
 // node restart; with the cluster quiet, the model's legs equal the nodes'.
@@ -179,11 +177,11 @@ func TestE2ERESTMatchesTheNodesBooks(t *testing.T) {
 	}
 	small := must[string](t)(c.StartMeeting(nodes[1], cmswstest.MeetingOptions{Name: "Small"}))
 	must[string](t)(c.AddParticipant(small, nodes[1], cmswstest.ParticipantOptions{Name: "q", State: "ringing"}))
-	ok(t, c.SetLimits(nodes[0], i64(50000), i64(80)))
+	ok(t, c.SetLimits(nodes[0], ptr[int64](50000), ptr[int64](80)))
 	now := time.Now()
-	ok(t, c.SetLicense(nodes[1], "recording", "activated", now.Add(20*24*time.Hour), i64(2)))
+	ok(t, c.SetLicense(nodes[1], "recording", "activated", now.Add(20*24*time.Hour), ptr[int64](2)))
 	ok(t, c.SetLicense(nodes[2], "callBridge", "expired", now.Add(-24*time.Hour), nil))
-	ok(t, c.SetMultipartyLicensing(nodes[0], cmsrest.MultipartyLicensing{PersonalLicenseLimit: i64(10), CapacityUnitUsage: i64(3)}))
+	ok(t, c.SetMultipartyLicensing(nodes[0], cmsrest.MultipartyLicensing{PersonalLicenseLimit: ptr[int64](10), CapacityUnitUsage: ptr[int64](3)}))
 	ok(t, c.RaiseAlarm(nodes[1], "recordingLowDiskSpace"))
 	m := h.eventuallyREST(nodes...)
 	// 6 participants, a meeting on 3 nodes (6 link legs): 12 legs.
