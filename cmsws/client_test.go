@@ -986,3 +986,52 @@ func startAndSee(t *testing.T, c *cmswstest.Cluster, rec *recorder, mark int, na
 		})
 	})
 }
+
+// A message frame that cannot be decoded, but whose messageId can be read,
+// is acked all the same: CMS sends nothing more until it is, and probes
+// would keep the stalled node looking up. It is still counted as unusable.
+func TestUndecodableMessagesAreAcked(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 11})
+	rec := newRecorder()
+	startClient(t, clientConfig(c, rec))
+	waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
+	waitIdle(t, c)
+	connID := nodeStats(c).Connections[0].ID
+
+	mark := len(rec.all())
+	frames := []struct {
+		id    int64
+		frame string
+	}{
+		{2000000, `{"type":"message","message":{"messageId":2000000,"type":"callListUpdate","subscriptionIndex":1,"updates":[{"call":"ab`},
+		{2000001, `{"type":null,"message":{"messageId":2000001,"type":"callListUpdate","subscriptionIndex":1,"updates":[]}}`},
+		{2000002, `{"message":{"messageId":2000002,"type":"callListUpdate","subscriptionIndex":1,"updates":[]}}`},
+		{2000003, `{"type":"message","message":{"messageId":2000003,"type":"callListUpdate"},x}`},
+	}
+	for _, f := range frames {
+		if n := c.InjectNumbered(node, []byte(f.frame), f.id); n != 1 {
+			t.Fatalf("injected into %d connections", n)
+		}
+	}
+	pos, _ := startAndSee(t, c, rec, mark, "after")
+	eventually(t, "the acks of the undecodable frames", func() bool { return c.UnackedInjected(node) == 0 })
+
+	var reasons []string
+	for _, ev := range rec.all()[mark:pos] {
+		if ev.Kind == cmsws.EventMessageError && ev.Reason != cmsws.MessageErrorSequence {
+			reasons = append(reasons, ev.Reason)
+		}
+	}
+	want := []string{cmsws.ReasonMalformedJSON, cmsws.ReasonUnknownEnvelope, cmsws.ReasonUnknownEnvelope, cmsws.ReasonMalformedJSON}
+	if !slices.Equal(reasons, want) {
+		t.Errorf("message error reasons %v, want %v", reasons, want)
+	}
+	waitIdle(t, c)
+	st := nodeStats(c)
+	if len(st.Connections) != 1 || st.Connections[0].ID != connID {
+		t.Errorf("fake connections %+v, want connection %d still open", st.Connections, connID)
+	}
+	if st.Violations() != 0 {
+		t.Errorf("protocol violations: %v", st.ProtocolViolations)
+	}
+}

@@ -374,17 +374,26 @@ func (s *session) readLoop() readResult {
 			continue
 		}
 		frame, derr := DecodeFrame(data)
-		if frame != nil && frame.Message != nil {
+		id, ack := int64(0), false
+		switch {
+		case frame != nil && frame.Message != nil:
+			id, ack = frame.Message.MessageID, true
+		case derr != nil:
+			// Undecodable, but CMS sends nothing more until this message
+			// is acked: ack it if its id can be read. Never an ack's.
+			id, ack = scanMessageID(data)
+		}
+		if ack {
 			// Ack at once and in order, before anything else: CMS waits
 			// for the ack before it sends the next update.
-			if err := s.write(EncodeAck(frame.Message.MessageID, AckSuccess)); err != nil {
+			if err := s.write(EncodeAck(id, AckSuccess)); err != nil {
 				return readResult{DisconnectWriteError, err}
 			}
-			if lastServerID != 0 && frame.Message.MessageID != lastServerID+1 {
+			if lastServerID != 0 && id != lastServerID+1 {
 				s.msgError(MessageErrorSequence,
-					fmt.Errorf("server messageId %d after %d", frame.Message.MessageID, lastServerID), data)
+					fmt.Errorf("server messageId %d after %d", id, lastServerID), data)
 			}
-			lastServerID = frame.Message.MessageID
+			lastServerID = id
 		}
 		if derr != nil {
 			reason := ReasonMalformedJSON
