@@ -24,9 +24,10 @@ import (
 // about 30 KB; anything above this limit is refused rather than fragmented.
 const MaxMessageSize = 128 << 10
 
-// maxReadSize bounds one server message, so a broken peer cannot make us
-// allocate without limit. Roster snapshots of large meetings stay far below.
-const maxReadSize = 16 << 20
+// DefaultReadLimit bounds one server message unless Config.ReadLimit says
+// otherwise, so a broken peer cannot make us allocate without limit. Roster
+// snapshots of large meetings stay far below.
+const DefaultReadLimit = 16 << 20
 
 // TokenHeader is the response header carrying a fresh auth token.
 const TokenHeader = "X-Cisco-CMS-Auth-Token"
@@ -57,6 +58,10 @@ type Config struct {
 	// HealthyAfter: a connection that lasted this long resets the backoff.
 	// Zero means one minute.
 	HealthyAfter time.Duration
+	// ReadLimit bounds one server message, in bytes; a larger one closes
+	// the connection (DisconnectMessageTooLarge). Zero means
+	// DefaultReadLimit.
+	ReadLimit int64
 
 	// Subscriptions is the initial desired set; indexes are assigned by the
 	// client and ignored here.
@@ -75,6 +80,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HealthyAfter <= 0 {
 		c.HealthyAfter = time.Minute
+	}
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = DefaultReadLimit
 	}
 	if c.Logger == nil {
 		c.Logger = log.NewNopLogger()

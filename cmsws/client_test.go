@@ -1035,3 +1035,73 @@ func TestUndecodableMessagesAreAcked(t *testing.T) {
 		t.Errorf("protocol violations: %v", st.ProtocolViolations)
 	}
 }
+
+// A callListUpdate with one entry CMS got wrong still delivers its good
+// entries, and each bad entry is counted on its own.
+func TestBadEntryDeliversSiblings(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 12})
+	rec := newRecorder()
+	startClient(t, clientConfig(c, rec))
+	set := waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
+	waitIdle(t, c)
+	idx := set.indexOf(callsSub().Key())
+
+	mark := len(rec.all())
+	frame := fmt.Sprintf(`{"type":"message","message":{"messageId":3000000,"type":"callListUpdate","subscriptionIndex":%d,"updates":[
+		{"call":%q,"updateType":"update","participants":3},{"call":42,"updateType":"update"},{"call":%q,"updateType":"update"},7]}}`,
+		idx, madeUpCall(1), madeUpCall(2))
+	if n := c.InjectRaw(node, []byte(frame)); n != 1 {
+		t.Fatalf("injected into %d connections", n)
+	}
+	pos, ev := rec.waitFor(t, mark, "the injected update", func(ev cmsws.Event) bool {
+		return ev.Kind == cmsws.EventMessage && ev.Message.MessageID == 3000000
+	})
+	var calls []string
+	for _, u := range ev.Message.CallUpdates {
+		calls = append(calls, u.Call)
+	}
+	if want := []string{madeUpCall(1), madeUpCall(2)}; !slices.Equal(calls, want) {
+		t.Errorf("delivered calls %v, want %v", calls, want)
+	}
+	if ev.Subscription == nil || ev.Subscription.Type != cmsws.ResourceCalls {
+		t.Errorf("update resolved to %+v, want the calls subscription", ev.Subscription)
+	}
+	bad := 0
+	for _, e := range rec.all()[mark:pos] {
+		if e.Kind == cmsws.EventMessageError && e.Reason == cmsws.ReasonBadEntry {
+			bad++
+		}
+	}
+	if bad != 2 {
+		t.Errorf("%d bad_entry errors before the message, want 2; events:\n%s", bad, dump(rec.all()[mark:pos+1]))
+	}
+}
+
+// A server message over the read limit ends the connection with its own
+// reason, not read_error, and says so at error level, naming the limit:
+// reconnecting will meet the same message again.
+func TestMessageTooLargeHasItsOwnReason(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 13})
+	rec := newRecorder()
+	var logs testutil.SyncBuffer
+	cfg := clientConfig(c, rec)
+	cfg.ReadLimit = 4096
+	cfg.Logger = log.NewLogfmtLogger(&logs)
+	startClient(t, cfg)
+	waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
+	waitIdle(t, c)
+
+	mark := len(rec.all())
+	big := `{"type":"message","message":{"messageId":4000000,"type":"futureUpdate","pad":"` + strings.Repeat("x", 5000) + `"}}`
+	if n := c.InjectRaw(node, []byte(big)); n != 1 {
+		t.Fatalf("injected into %d connections", n)
+	}
+	_, ev := rec.waitFor(t, mark, "the disconnect", kindIs(cmsws.EventDisconnected))
+	if ev.Reason != cmsws.DisconnectMessageTooLarge {
+		t.Errorf("disconnect %s, want reason %s", describe(ev), cmsws.DisconnectMessageTooLarge)
+	}
+	lines := logs.Lines("level=error")
+	if len(lines) != 1 || !strings.Contains(lines[0], "limit_bytes=4096") {
+		t.Errorf("error lines %q, want one naming limit_bytes=4096; log:\n%s", lines, logs.String())
+	}
+}

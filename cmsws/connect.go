@@ -71,7 +71,7 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 		}
 		return nil, &connectError{reason: netReason(err), err: fmt.Errorf("websocket dial: %w", err)}
 	}
-	ws.SetReadLimit(maxReadSize)
+	ws.SetReadLimit(c.cfg.ReadLimit)
 	return ws, nil
 }
 

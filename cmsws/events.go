@@ -77,6 +77,9 @@ const (
 	DisconnectServerClose  = "server_close"  // the server sent a close frame
 	DisconnectWriteError   = "write_error"   // a write failed or timed out
 	DisconnectShutdown     = "shutdown"      // we closed it: Close or context cancelled
+	// DisconnectMessageTooLarge: a server message exceeded the read limit
+	// (Config.ReadLimit); the next connection will likely meet it again.
+	DisconnectMessageTooLarge = "message_too_large"
 )
 
 // Message error reasons (bounded: used as metric label values). The decode

@@ -189,6 +189,10 @@ type Frame struct {
 type DecodeError struct {
 	Reason string
 	Err    error
+	// Entries holds, for ReasonBadEntry, one error per list entry that
+	// could not be decoded and is missing from the Message (which is
+	// returned with the others): each is reported on its own.
+	Entries []error
 }
 
 func (e *DecodeError) Error() string { return fmt.Sprintf("%s: %v", e.Reason, e.Err) }
@@ -200,6 +204,9 @@ const (
 	ReasonUnknownEnvelope  = "unknown_envelope"
 	ReasonMissingMessageID = "missing_message_id"
 	ReasonBadUpdates       = "bad_updates"
+	// ReasonBadEntry: one entry of a list (updates, subscriptions) could
+	// not be decoded; its siblings are kept and the message delivered.
+	ReasonBadEntry = "bad_entry"
 )
 
 // ErrUnknownEnvelope is wrapped by DecodeError for envelope types other than
@@ -256,28 +263,51 @@ func decodeMessage(raw json.RawMessage) (*Message, error) {
 		return nil, &DecodeError{Reason: ReasonMissingMessageID, Err: errors.New("message without messageId")}
 	}
 	m := &Message{MessageID: *w.MessageID, Type: w.Type, SubscriptionIndex: w.SubscriptionIndex, CallInfo: w.CallInfo}
+	var bad []error
 	var err error
 	switch w.Type {
 	case TypeSubscribeRequest:
-		err = unmarshalList(w.Subscriptions, &m.Subscriptions)
+		bad, err = unmarshalList(w.Subscriptions, &m.Subscriptions)
 	case TypeSubscriptionUpdate:
-		err = unmarshalList(w.Subscriptions, &m.Statuses)
+		bad, err = unmarshalList(w.Subscriptions, &m.Statuses)
 	case TypeCallListUpdate:
-		err = unmarshalList(w.Updates, &m.CallUpdates)
+		bad, err = unmarshalList(w.Updates, &m.CallUpdates)
 	case TypeRosterUpdate:
-		err = unmarshalList(w.Updates, &m.RosterUpdates)
+		bad, err = unmarshalList(w.Updates, &m.RosterUpdates)
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return m, &DecodeError{Reason: ReasonBadUpdates, Err: err}
+	case len(bad) > 0:
+		return m, &DecodeError{Reason: ReasonBadEntry, Err: errors.Join(bad...), Entries: bad}
 	}
 	return m, nil
 }
 
-func unmarshalList[T any](raw json.RawMessage, out *[]T) error {
+// unmarshalList decodes a JSON list entry by entry, so that one entry CMS
+// got wrong (a call id that is a number, a list that is not an object) does
+// not cost its siblings: the good ones land in out, in order, and each bad
+// one comes back as an error naming its position. err is set when raw is
+// not a list at all.
+func unmarshalList[T any](raw json.RawMessage, out *[]T) (bad []error, err error) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil
+		return nil, nil
 	}
-	return json.Unmarshal(raw, out)
+	var entries []json.RawMessage
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return nil, err
+	}
+	list := make([]T, 0, len(entries))
+	for i, e := range entries {
+		var v T
+		if err := json.Unmarshal(e, &v); err != nil {
+			bad = append(bad, fmt.Errorf("entry %d of %d: %w", i, len(entries), err))
+			continue
+		}
+		list = append(list, v)
+	}
+	*out = list
+	return bad, nil
 }
 
 // EncodeMessage renders a message envelope. It is used for subscribeRequest

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -158,5 +160,63 @@ func TestEncodeRoundTrip(t *testing.T) {
 	empty, _ := EncodeMessage(&Message{MessageID: 1, Type: TypeSubscribeRequest})
 	if !strings.Contains(string(empty), `"subscriptions":[]`) {
 		t.Fatalf("empty subscribeRequest must carry an empty list: %s", empty)
+	}
+}
+
+// One entry CMS got wrong must not cost its siblings: the good entries are
+// kept, in order, and every bad one is reported on its own.
+func TestBadEntryKeepsSiblings(t *testing.T) {
+	cases := []struct {
+		name  string
+		frame string
+		good  func(*Message) []string
+		want  []string
+		bad   int
+	}{
+		{"calls", `{"type":"message","message":{"messageId":5,"type":"callListUpdate","subscriptionIndex":1,"updates":[
+			{"call":"c1","updateType":"add","name":"one"},{"call":42,"updateType":"add"},{"call":"c3","updateType":"add"},"junk"]}}`,
+			func(m *Message) []string {
+				var ids []string
+				for _, u := range m.CallUpdates {
+					ids = append(ids, u.Call)
+				}
+				return ids
+			}, []string{"c1", "c3"}, 2},
+		{"roster", `{"type":"message","message":{"messageId":6,"type":"rosterUpdate","subscriptionIndex":2,"updates":[
+			{"participant":"p1","updateType":"add"},{"participant":"p2","updateType":["add"]}]}}`,
+			func(m *Message) []string {
+				var ids []string
+				for _, u := range m.RosterUpdates {
+					ids = append(ids, u.Participant)
+				}
+				return ids
+			}, []string{"p1"}, 1},
+		{"subscriptions", `{"type":"message","message":{"messageId":7,"type":"subscriptionUpdate","subscriptions":[
+			{"index":"one","state":"active"},{"index":2,"state":"active"},{"index":3,"state":false}]}}`,
+			func(m *Message) []string {
+				var ids []string
+				for _, st := range m.Statuses {
+					ids = append(ids, strconv.Itoa(st.Index))
+				}
+				return ids
+			}, []string{"2"}, 2},
+	}
+	for _, c := range cases {
+		fr, err := DecodeFrame([]byte(c.frame))
+		var de *DecodeError
+		if !errors.As(err, &de) || de.Reason != ReasonBadEntry {
+			t.Errorf("%s: err = %v, want reason %s", c.name, err, ReasonBadEntry)
+			continue
+		}
+		if len(de.Entries) != c.bad {
+			t.Errorf("%s: %d entry errors (%v), want %d", c.name, len(de.Entries), de.Entries, c.bad)
+		}
+		if fr == nil || fr.Message == nil {
+			t.Errorf("%s: no message", c.name)
+			continue
+		}
+		if got := c.good(fr.Message); !slices.Equal(got, c.want) {
+			t.Errorf("%s: kept %v, want %v", c.name, got, c.want)
+		}
 	}
 }

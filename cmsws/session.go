@@ -401,8 +401,20 @@ func (s *session) readLoop() readResult {
 			if errors.As(derr, &de) {
 				reason = de.Reason
 			}
-			s.msgError(reason, derr, data)
-			continue
+			if reason != ReasonBadEntry || frame == nil || frame.Message == nil {
+				// Nothing usable. A list that is not a list
+				// (bad_updates) is not delivered as an empty one either:
+				// the model would take it for a (part of a) calls
+				// snapshot, and an empty replay is not the same as none
+				// to it (see collector's endSnapshot).
+				s.msgError(reason, derr, data)
+				continue
+			}
+			// Some entries were bad: each is counted, the good ones
+			// are delivered.
+			for _, e := range de.Entries {
+				s.msgError(reason, e, data)
+			}
 		}
 		switch {
 		case frame.Ack != nil:
@@ -425,6 +437,15 @@ func (s *session) readFailure(err error) readResult {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
 		return readResult{DisconnectServerClose, fmt.Errorf("server closed the connection: %w", err)}
+	}
+	if errors.Is(err, websocket.ErrReadLimit) {
+		// Reconnecting meets the same message again (a snapshot is
+		// replayed), so this is an operator's problem, said once per
+		// occurrence at error level with what to do about it.
+		level.Error(s.c.logger).Log("msg", "server message larger than the read limit: connection closed, will reconnect; "+
+			"a roster or calls snapshot this large is not expected from CMS, please report it (with the CMS version) "+
+			"or raise the client's read limit", "session", s.number, "limit_bytes", s.c.cfg.ReadLimit)
+		return readResult{DisconnectMessageTooLarge, fmt.Errorf("read: server message over %d bytes: %w", s.c.cfg.ReadLimit, err)}
 	}
 	return readResult{DisconnectReadError, fmt.Errorf("read: %w", err)}
 }

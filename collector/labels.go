@@ -29,12 +29,12 @@ var (
 
 	knownDisconnects = []string{cmsws.DisconnectProbeTimeout, cmsws.DisconnectReadError,
 		cmsws.DisconnectServerClose, cmsws.DisconnectWriteError,
-		cmsws.DisconnectShutdown}
+		cmsws.DisconnectShutdown, cmsws.DisconnectMessageTooLarge}
 
 	knownErrorReasons = []string{
 		// decoding, from cmsws
 		cmsws.ReasonMalformedJSON, cmsws.ReasonUnknownEnvelope, cmsws.ReasonMissingMessageID,
-		cmsws.ReasonBadUpdates,
+		cmsws.ReasonBadUpdates, cmsws.ReasonBadEntry,
 		// protocol, from cmsws
 		cmsws.MessageErrorUnknownType, cmsws.MessageErrorUnknownSubscription,
 		cmsws.MessageErrorUnexpectedAck, cmsws.MessageErrorSequence, cmsws.MessageErrorPing,

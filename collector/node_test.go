@@ -54,6 +54,7 @@ cms_events_disconnects_total{node="a",reason="read_error"} 0
 cms_events_disconnects_total{node="a",reason="server_close"} 0
 cms_events_disconnects_total{node="a",reason="write_error"} 0
 cms_events_disconnects_total{node="a",reason="shutdown"} 0
+cms_events_disconnects_total{node="a",reason="message_too_large"} 0
 # TYPE cms_events_messages_total counter
 cms_events_messages_total{node="a",message_type="subscriptionUpdate"} 5
 cms_events_messages_total{node="a",message_type="callListUpdate"} 2
@@ -65,6 +66,7 @@ cms_events_message_errors_total{node="a",reason="malformed_json"} 0
 cms_events_message_errors_total{node="a",reason="unknown_envelope"} 0
 cms_events_message_errors_total{node="a",reason="missing_message_id"} 0
 cms_events_message_errors_total{node="a",reason="bad_updates"} 0
+cms_events_message_errors_total{node="a",reason="bad_entry"} 0
 cms_events_message_errors_total{node="a",reason="unknown_type"} 1
 cms_events_message_errors_total{node="a",reason="unknown_subscription"} 0
 cms_events_message_errors_total{node="a",reason="unexpected_ack"} 0
@@ -112,6 +114,7 @@ cms_events_disconnects_total{node="a",reason="read_error"} 0
 cms_events_disconnects_total{node="a",reason="server_close"} 0
 cms_events_disconnects_total{node="a",reason="write_error"} 0
 cms_events_disconnects_total{node="a",reason="shutdown"} 0
+cms_events_disconnects_total{node="a",reason="message_too_large"} 0
 # TYPE cms_events_synced gauge
 cms_events_synced{node="a"} 0
 # TYPE cms_events_connected gauge
@@ -306,6 +309,7 @@ cms_events_disconnects_total{node="a",reason="read_error"} 0
 cms_events_disconnects_total{node="a",reason="server_close"} 0
 cms_events_disconnects_total{node="a",reason="write_error"} 0
 cms_events_disconnects_total{node="a",reason="shutdown"} 0
+cms_events_disconnects_total{node="a",reason="message_too_large"} 0
 `+coverageText(1, 1, 0, 0, 0), append(coverageNames, "cms_events_connected", "cms_up", "cms_events_disconnects_total")...)
 	if got := h.value("cms_events_subscriptions", "node", "a", "resource", "callRoster", "state", "active"); got != 1 {
 		t.Errorf("roster subscriptions after conn 1 dropped = %v, want 1 (conn 0's)", got)
