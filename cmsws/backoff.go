@@ -38,3 +38,18 @@ func (b Backoff) Delay(attempt int) time.Duration {
 	half := d / 2
 	return half + time.Duration(r()*float64(d-half))
 }
+
+// authJitter is the share of Timing.AuthFailureBackoff added at random:
+// only ever added, so refused credentials are never retried sooner than
+// configured (an account lockout counts attempts), yet exporters restarted
+// together with the same wrong password spread out.
+const authJitter = 0.25
+
+// jitterUp returns d plus up to authJitter of d, drawn from r (nil means
+// math/rand/v2).
+func jitterUp(d time.Duration, r func() float64) time.Duration {
+	if r == nil {
+		r = rand.Float64
+	}
+	return d + time.Duration(r()*authJitter*float64(d))
+}

@@ -71,6 +71,9 @@ type Config struct {
 	Sink   Sink
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Rand returns a float in [0,1) for the jitter of every wait before a
+	// new attempt; nil means math/rand/v2's Float64. Injected by tests.
+	Rand func() float64
 }
 
 func (c *Config) setDefaults() {
@@ -255,7 +258,7 @@ func (c *Client) Run(ctx context.Context) {
 		if c.cfg.Now().Sub(started) >= c.cfg.HealthyAfter {
 			r.attempt = 0
 		}
-		delay := c.cfg.backoff().Delay(r.attempt)
+		delay := c.backoff().Delay(r.attempt)
 		r.attempt++
 		level.Warn(c.logger).Log("msg", "events connection lost", "session", number, "reason", reason, "err", err, "retry_in", delay)
 		c.emit(Event{Kind: EventDisconnected, Session: number, Reason: reason, Err: err, RetryIn: delay})
@@ -291,7 +294,7 @@ func (c *Client) connectFailed(r *retries, err error) time.Duration {
 	reason := classifyConnectError(err)
 	var delay time.Duration
 	if reason == ConnectFailureAuth {
-		delay = c.cfg.AuthFailureBackoff
+		delay = jitterUp(c.cfg.AuthFailureBackoff, c.cfg.Rand)
 		if !r.authFailing {
 			level.Error(c.logger).Log("msg", "authentication failed: check the username and password of the API user and its rights; retrying slowly",
 				"user", c.cfg.Username, "err", err, "retry_in", delay)
@@ -300,7 +303,7 @@ func (c *Client) connectFailed(r *retries, err error) time.Duration {
 		}
 		r.authFailing = true
 	} else {
-		delay = c.cfg.backoff().Delay(r.attempt)
+		delay = c.backoff().Delay(r.attempt)
 		r.attempt++
 		if r.netFailing == 0 {
 			level.Warn(c.logger).Log("msg", "cannot connect to events endpoint", "reason", reason, "err", err, "retry_in", delay)
@@ -311,6 +314,14 @@ func (c *Client) connectFailed(r *retries, err error) time.Duration {
 	}
 	c.emit(Event{Kind: EventConnectFailed, Reason: reason, Err: err, RetryIn: delay})
 	return delay
+}
+
+// backoff is the reconnect backoff of the client's Timing, jittered by
+// its random source.
+func (c *Client) backoff() Backoff {
+	b := c.cfg.Timing.backoff()
+	b.Rand = c.cfg.Rand
+	return b
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

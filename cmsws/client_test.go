@@ -773,8 +773,8 @@ func TestAuthFailureRetriesSlowlyWithoutSecrets(t *testing.T) {
 	startClient(t, cfg)
 
 	_, failed := rec.waitFor(t, 0, "the connect failure", kindIs(cmsws.EventConnectFailed))
-	if failed.Reason != cmsws.ConnectFailureAuth || !errors.Is(failed.Err, cmsws.ErrAuth) || failed.RetryIn != time.Hour {
-		t.Fatalf("got %s retry_in=%v, want reason=auth wrapping ErrAuth, retry in 1h", describe(failed), failed.RetryIn)
+	if failed.Reason != cmsws.ConnectFailureAuth || !errors.Is(failed.Err, cmsws.ErrAuth) || failed.RetryIn < time.Hour || failed.RetryIn >= time.Hour*5/4 {
+		t.Fatalf("got %s retry_in=%v, want reason=auth wrapping ErrAuth, retry in 1h plus up to a quarter", describe(failed), failed.RetryIn)
 	}
 	time.Sleep(500 * time.Millisecond) // a fast retry would show up here
 	evs := rec.all()
@@ -1103,5 +1103,43 @@ func TestMessageTooLargeHasItsOwnReason(t *testing.T) {
 	lines := logs.Lines("level=error")
 	if len(lines) != 1 || !strings.Contains(lines[0], "limit_bytes=4096") {
 		t.Errorf("error lines %q, want one naming limit_bytes=4096; log:\n%s", lines, logs.String())
+	}
+}
+
+// Every wait before a new attempt is jittered by the client's random
+// source, the wait after refused credentials included: exporters restarted
+// together must not retry in lockstep.
+func TestEveryBackoffIsJittered(t *testing.T) {
+	for _, r := range []float64{0, 0.5, 0.999} {
+		c := newCluster(t, cmswstest.Options{Seed: 14})
+		rec := newRecorder()
+		cfg := clientConfig(c, rec)
+		cfg.Password = "wrong"
+		cfg.Rand = func() float64 { return r }
+		_, stop := startClient(t, cfg)
+		_, failed := rec.waitFor(t, 0, "the auth failure", kindIs(cmsws.EventConnectFailed))
+		want := time.Hour + time.Duration(r*float64(time.Hour/4))
+		if failed.Reason != cmsws.ConnectFailureAuth || failed.RetryIn != want {
+			t.Errorf("rand %v: %s retry_in=%v, want auth, %v", r, describe(failed), failed.RetryIn, want)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+
+		rec = newRecorder()
+		cfg = clientConfig(c, rec)
+		cfg.Rand = func() float64 { return r }
+		if err := c.SetUnreachable(node, true); err != nil {
+			t.Fatal(err)
+		}
+		_, stop = startClient(t, cfg)
+		_, failed = rec.waitFor(t, 0, "the network failure", kindIs(cmsws.EventConnectFailed))
+		want = cmsws.Backoff{Min: cfg.BackoffMin, Max: cfg.BackoffMax, Rand: cfg.Rand}.Delay(0)
+		if failed.RetryIn != want {
+			t.Errorf("rand %v: %s retry_in=%v, want %v", r, describe(failed), failed.RetryIn, want)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

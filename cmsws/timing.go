@@ -23,7 +23,8 @@ type Timing struct {
 	BackoffMax time.Duration `yaml:"backoff_max"`
 	// AuthFailureBackoff is the wait after the token request was refused:
 	// wrong credentials will not fix themselves in a second, and hammering
-	// the API can lock the account.
+	// the API can lock the account. Up to a quarter more is added at
+	// random, so exporters restarted together do not retry in lockstep.
 	AuthFailureBackoff time.Duration `yaml:"auth_failure_backoff"`
 }
 
