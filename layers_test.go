@@ -20,8 +20,8 @@ const modulePath = "github.com/cms-exporter/cms_exporter"
 // to run it; config on cmsws, cmsrest and planner, whose defaults it uses);
 // nothing imports upwards.
 var layers = map[string][]string{
-	"cmsws":             {"internal/tlserr"},
-	"cmsrest":           {"internal/tlserr"},
+	"cmsws":             {"internal/tlserr", "internal/ratelog"},
+	"cmsrest":           {"internal/tlserr", "internal/ratelog"},
 	"cmsws/cmswstest":   {"cmsws", "cmsrest"},
 	"planner":           {"cmsws"},
 	"collector":         {"cmsws", "cmsrest", "planner"},
@@ -29,6 +29,7 @@ var layers = map[string][]string{
 	"config":            {"cmsws", "cmsrest", "planner"},
 	"internal/testutil": {},
 	"internal/tlserr":   {},
+	"internal/ratelog":  {},
 }
 
 // TestImportsFollowTheLayers reads the imports of every package's non-test

@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+
+	"github.com/cms-exporter/cms_exporter/internal/ratelog"
 )
 
 // Defaults for Config.
@@ -61,6 +63,10 @@ type Config struct {
 	// Rand is the jitter source, returning values in [0, 1) (nil =
 	// math/rand/v2's Float64).
 	Rand func() float64
+	// Limiter bounds the "REST request failing" warnings per resource: a
+	// resource that flaps would log one per flap. The node's events
+	// connections may share it; nil means the poller makes its own.
+	Limiter *ratelog.Limiter
 }
 
 // Poller polls one node's REST resources. Create it with New and drive it
@@ -118,6 +124,9 @@ func New(cfg Config) (*Poller, error) {
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Float64
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = ratelog.New(0, 0, cfg.Now)
 	}
 	p := &Poller{
 		cfg:     cfg,
@@ -227,6 +236,7 @@ func (p *Poller) Run(ctx context.Context) {
 	}
 	defer p.running.Store(false)
 	defer p.transport.CloseIdleConnections()
+	defer p.cfg.Limiter.Flush() // what was held back is told before the poller goes
 	wait := p.firstDelay()
 	for {
 		t := time.NewTimer(wait)
@@ -281,12 +291,13 @@ func (p *Poller) round(ctx context.Context) bool {
 
 // log writes one warning when a resource starts failing, one info line
 // when it recovers, and debug lines otherwise, so a node that stays down
-// does not flood the log.
+// does not flood the log; a resource that flaps is bounded by the limiter.
 func (p *Poller) log(r Result) {
 	streak := p.failing[r.Resource]
 	switch {
 	case r.Err != nil && streak == 0:
-		level.Warn(p.logger).Log("msg", "REST request failing", "resource", r.Resource, "reason", r.Reason, "err", r.Err)
+		p.cfg.Limiter.Log(level.Warn(p.logger), "rest_failing_"+string(r.Resource),
+			"msg", "REST request failing", "resource", r.Resource, "reason", r.Reason, "err", r.Err)
 	case r.Err != nil:
 		level.Debug(p.logger).Log("msg", "REST request still failing", "resource", r.Resource, "reason", r.Reason, "failures", streak+1, "err", r.Err)
 	case streak > 0:

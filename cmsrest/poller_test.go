@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -569,5 +570,50 @@ func TestPollerSecondRunIgnored(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("second Run did not return at once")
+	}
+}
+
+// A resource that flaps between failing and answering would log a warning
+// per flap: the warnings are limited per resource, and what was held back is
+// summed up when the poller stops.
+func TestFlappingResourceWarningsAreRateLimited(t *testing.T) {
+	var requests atomic.Int64
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == ResourceStatus.Path() && requests.Add(1)%2 == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		serveBodies(w, r)
+	})
+	var logs syncBuffer
+	c := newCollector()
+	cfg := testConfig(s.Server, c)
+	cfg.Interval = time.Millisecond
+	cfg.Logger = log.NewLogfmtLogger(&logs)
+	cfg.Resources = []Resource{ResourceStatus}
+	stop := start(t, mustNew(t, cfg))
+	c.wait(t, "twenty failures", func(rs []Result) bool { return countReason(rs, FailureHTTPStatus) >= 20 })
+	stop()
+
+	failures := countReason(c.all(), FailureHTTPStatus)
+	var warned, suppressed int
+	for line := range strings.Lines(logs.String()) {
+		switch {
+		case strings.Contains(line, `msg="REST request failing"`):
+			warned++
+		case strings.Contains(line, "repeated warnings suppressed"):
+			i := strings.Index(line, "suppressed=")
+			n, err := strconv.Atoi(strings.Fields(line[i+len("suppressed="):])[0])
+			if err != nil || !strings.Contains(line, "level=warn") || !strings.Contains(line, "node=cms1") {
+				t.Errorf("summary %q: want a warn line naming the node and a count", line)
+			}
+			suppressed += n
+		}
+	}
+	if warned != 5 {
+		t.Errorf("%d warnings for %d failures, want 5", warned, failures)
+	}
+	if warned+suppressed != failures {
+		t.Errorf("%d warnings + %d suppressed, want the %d failures", warned, suppressed, failures)
 	}
 }

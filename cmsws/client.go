@@ -15,6 +15,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/gorilla/websocket"
+
+	"github.com/cms-exporter/cms_exporter/internal/ratelog"
 )
 
 // MaxMessageSize bounds what the client writes. The write buffer is this
@@ -71,6 +73,13 @@ type Config struct {
 	Sink   Sink
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Limiter bounds the warning lines (unusable messages, refused
+	// requests, connection failures) per reason. The connections of one
+	// node should share one, so a flooding node gets a few lines per
+	// reason, not a few per connection; nil means the client makes its own.
+	// Events are never limited, only log lines.
+	Limiter *ratelog.Limiter
+
 	// Rand returns a float in [0,1) for the jitter of every wait before a
 	// new attempt; nil means math/rand/v2's Float64. Injected by tests.
 	Rand func() float64
@@ -95,6 +104,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Limiter == nil {
+		c.Limiter = ratelog.New(0, 0, c.Now)
 	}
 }
 
@@ -237,6 +249,8 @@ func (c *Client) emit(ev Event) {
 // with backoff, and returns once the client is shut down.
 func (c *Client) Run(ctx context.Context) {
 	defer c.http.CloseIdleConnections()
+	// What the limiter held back is told before the client goes.
+	defer c.cfg.Limiter.Flush()
 	var r retries
 	for ctx.Err() == nil {
 		c.emit(Event{Kind: EventConnecting})
@@ -251,6 +265,8 @@ func (c *Client) Run(ctx context.Context) {
 		number := r.sessions
 		started := c.cfg.Now()
 		reason, err := c.serve(ctx, ws, number)
+		// The session's held-back warnings are told with it.
+		c.cfg.Limiter.Flush()
 		if reason == DisconnectShutdown || ctx.Err() != nil {
 			c.emit(Event{Kind: EventDisconnected, Session: number, Reason: DisconnectShutdown})
 			return
@@ -260,7 +276,7 @@ func (c *Client) Run(ctx context.Context) {
 		}
 		delay := c.backoff().Delay(r.attempt)
 		r.attempt++
-		level.Warn(c.logger).Log("msg", "events connection lost", "session", number, "reason", reason, "err", err, "retry_in", delay)
+		c.cfg.Limiter.Log(level.Warn(c.logger), "connection_lost", "msg", "events connection lost", "session", number, "reason", reason, "err", err, "retry_in", delay)
 		c.emit(Event{Kind: EventDisconnected, Session: number, Reason: reason, Err: err, RetryIn: delay})
 		if !sleep(ctx, delay) {
 			return
@@ -306,7 +322,7 @@ func (c *Client) connectFailed(r *retries, err error) time.Duration {
 		delay = c.backoff().Delay(r.attempt)
 		r.attempt++
 		if r.netFailing == 0 {
-			level.Warn(c.logger).Log("msg", "cannot connect to events endpoint", "reason", reason, "err", err, "retry_in", delay)
+			c.cfg.Limiter.Log(level.Warn(c.logger), "cannot_connect", "msg", "cannot connect to events endpoint", "reason", reason, "err", err, "retry_in", delay)
 		} else {
 			level.Debug(c.logger).Log("msg", "still cannot connect", "reason", reason, "attempt", r.netFailing+1, "err", err, "retry_in", delay)
 		}

@@ -1143,3 +1143,45 @@ func TestEveryBackoffIsJittered(t *testing.T) {
 		}
 	}
 }
+
+// A server flooding unusable messages gets every one counted, but only the
+// first few logged per reason; the rest are summed up in one line when the
+// client stops.
+func TestUnusableMessageWarningsAreRateLimited(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 15})
+	rec := newRecorder()
+	var logs testutil.SyncBuffer
+	cfg := clientConfig(c, rec)
+	cfg.Logger = log.NewLogfmtLogger(&logs)
+	_, stop := startClient(t, cfg)
+	waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
+	waitIdle(t, c)
+
+	mark := len(rec.all())
+	const flood = 300
+	for i := range flood {
+		f := fmt.Sprintf(`{"type":"message","message":{"messageId":%d,"type":"fancyNewUpdate"}}`, 5000000+i)
+		if n := c.InjectRaw(node, []byte(f)); n != 1 {
+			t.Fatalf("injected into %d connections", n)
+		}
+	}
+	rec.waitUntil(t, "every unknown type counted", func(evs []cmsws.Event) bool {
+		n := 0
+		for _, ev := range evs[mark:] {
+			if ev.Kind == cmsws.EventMessageError && ev.Reason == cmsws.MessageErrorUnknownType {
+				n++
+			}
+		}
+		return n == flood
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(logs.Lines("reason=unknown_type err=")); got != 5 {
+		t.Errorf("%d unknown_type warnings logged, want 5", got)
+	}
+	sum := logs.Lines("repeated warnings suppressed")
+	if len(sum) != 1 || !strings.Contains(sum[0], "reason=unknown_type suppressed=295") || !strings.Contains(sum[0], "level=warn node=cms1 connection=0") {
+		t.Errorf("summary lines %q, want one for unknown_type with suppressed=295, at warn, naming the node", sum)
+	}
+}

@@ -455,7 +455,7 @@ func (s *session) msgError(reason string, err error, frame []byte) {
 	if frame != nil {
 		attrs = append(attrs, "frame", truncate(string(frame), 200))
 	}
-	level.Warn(s.c.logger).Log(attrs...)
+	s.c.cfg.Limiter.Log(level.Warn(s.c.logger), reason, attrs...)
 	s.c.emit(Event{Kind: EventMessageError, Session: s.number, Reason: reason, Err: err})
 }
 
@@ -474,7 +474,7 @@ func (s *session) handleAck(a *Ack, frame []byte) {
 		return
 	}
 	if a.Status != AckSuccess {
-		level.Warn(s.c.logger).Log("msg", "server refused our request", "session", s.number, "message_id", a.MessageID,
+		s.c.cfg.Limiter.Log(level.Warn(s.c.logger), "request_refused", "msg", "server refused our request", "session", s.number, "message_id", a.MessageID,
 			"status", truncate(a.Status, 60), "frame", truncate(string(frame), 200))
 		s.c.emit(Event{Kind: EventRequestFailed, Session: s.number, Reason: a.Status,
 			Err: fmt.Errorf("request %d acked with status %q", a.MessageID, truncate(a.Status, 60))})
