@@ -80,6 +80,13 @@ type Config struct {
 	// Events are never limited, only log lines.
 	Limiter *ratelog.Limiter
 
+	// LogFullFrames logs server frames in warning lines as they arrived
+	// (up to 2 KiB). Off, they are logged shortened with the values of
+	// names, URIs, addresses and any element not known to be harmless
+	// replaced by "…": frames carry personal data. main sets it when
+	// --log.level=debug.
+	LogFullFrames bool
+
 	// Rand returns a float in [0,1) for the jitter of every wait before a
 	// new attempt; nil means math/rand/v2's Float64. Injected by tests.
 	Rand func() float64

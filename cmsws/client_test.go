@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
@@ -1183,5 +1184,57 @@ func TestUnusableMessageWarningsAreRateLimited(t *testing.T) {
 	sum := logs.Lines("repeated warnings suppressed")
 	if len(sum) != 1 || !strings.Contains(sum[0], "reason=unknown_type suppressed=295") || !strings.Contains(sum[0], "level=warn node=cms1 connection=0") {
 		t.Errorf("summary lines %q, want one for unknown_type with suppressed=295, at warn, naming the node", sum)
+	}
+}
+
+// Frames in warning lines are redacted at info level: names, URIs and
+// addresses never reach the log, even from broken frames. With
+// LogFullFrames (debug) they are logged as they arrived.
+func TestFrameDumpsAreRedactedUnlessDebug(t *testing.T) {
+	secrets := []string{"Alice", "alice@", "Bob", "sip:", "10.1.2.3"}
+	for _, full := range []bool{false, true} {
+		c := newCluster(t, cmswstest.Options{Seed: 16})
+		rec := newRecorder()
+		var logs testutil.SyncBuffer
+		cfg := clientConfig(c, rec)
+		cfg.Logger = level.NewFilter(log.NewLogfmtLogger(&logs), level.AllowInfo())
+		cfg.LogFullFrames = full
+		startClient(t, cfg)
+		set := waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
+		waitIdle(t, c)
+		idx := set.indexOf(callsSub().Key())
+		mark := len(rec.all())
+		frames := []string{
+			// a bad entry next to a named call
+			fmt.Sprintf(`{"type":"message","message":{"messageId":6000000,"type":"callListUpdate","subscriptionIndex":%d,"updates":[{"call":42,"name":"Alice Example"}]}}`, idx),
+			// an unknown subscription, names in a roster
+			`{"type":"message","message":{"messageId":6000001,"type":"rosterUpdate","subscriptionIndex":9999,"updates":[{"participant":"p1","name":"Bob","uri":"alice@example.org","remoteParty":"sip:bob@10.1.2.3","displayName":"Alice A."}]}}`,
+			// broken: cut inside a name, and a stray quote in one
+			`{"type":"message","message":{"messageId":6000002,"type":"rosterUpdate","subscriptionIndex":9999,"updates":[{"participant":"p1","name":"Alice Exa`,
+			`{"type":"message","message":{"messageId":6000003,"type":"rosterUpdate","subscriptionIndex":9999,"updates":[{"name":"Al"ice","uri":"alice@example.org","state":"Bob"x}]}}`,
+			// an unknown type, whose every element is unknown
+			`{"type":"message","message":{"messageId":6000004,"type":"fancyNewUpdate","callerIdName":"Alice","remoteAddress":"10.1.2.3"}}`,
+		}
+		for i, f := range frames {
+			if n := c.InjectNumbered(node, []byte(f), 6000000+int64(i)); n != 1 {
+				t.Fatalf("injected into %d connections", n)
+			}
+		}
+		startAndSee(t, c, rec, mark, "after")
+		lines := logs.Lines("unusable message")
+		if len(lines) < len(frames) {
+			t.Fatalf("full=%v: %d unusable-message lines, want %d or more:\n%s", full, len(lines), len(frames), logs.String())
+		}
+		out := logs.String()
+		leaked := slices.ContainsFunc(secrets, func(s string) bool { return strings.Contains(out, s) })
+		switch {
+		case !full && leaked:
+			t.Errorf("a name or address reached the log at info level:\n%s", out)
+		case full && !leaked:
+			t.Errorf("with LogFullFrames the frames are not logged as they arrived:\n%s", out)
+		}
+		if !full && !strings.Contains(out, `frame="{\"type\":\"message\",\"message\":{\"messageId\":6000001,\"type\":\"rosterUpdate\"`) {
+			t.Errorf("the redacted dump lost the protocol words:\n%s", out)
+		}
 	}
 }

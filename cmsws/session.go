@@ -453,7 +453,7 @@ func (s *session) readFailure(err error) readResult {
 func (s *session) msgError(reason string, err error, frame []byte) {
 	attrs := []any{"msg", "unusable message from server", "session", s.number, "reason", reason, "err", err}
 	if frame != nil {
-		attrs = append(attrs, "frame", truncate(string(frame), 200))
+		attrs = append(attrs, "frame", frameForLog(frame, s.c.cfg.LogFullFrames))
 	}
 	s.c.cfg.Limiter.Log(level.Warn(s.c.logger), reason, attrs...)
 	s.c.emit(Event{Kind: EventMessageError, Session: s.number, Reason: reason, Err: err})
@@ -475,7 +475,7 @@ func (s *session) handleAck(a *Ack, frame []byte) {
 	}
 	if a.Status != AckSuccess {
 		s.c.cfg.Limiter.Log(level.Warn(s.c.logger), "request_refused", "msg", "server refused our request", "session", s.number, "message_id", a.MessageID,
-			"status", truncate(a.Status, 60), "frame", truncate(string(frame), 200))
+			"status", truncate(a.Status, 60), "frame", frameForLog(frame, s.c.cfg.LogFullFrames))
 		s.c.emit(Event{Kind: EventRequestFailed, Session: s.number, Reason: a.Status,
 			Err: fmt.Errorf("request %d acked with status %q", a.MessageID, truncate(a.Status, 60))})
 		return
