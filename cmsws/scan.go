@@ -204,7 +204,9 @@ func (s *jsonScanner) next() (tokKind, int, int) {
 	switch c {
 	case '{', '[':
 		s.depth++
-		if s.depth <= 64 {
+		// depth may be below 1 after stray closers: those levels are
+		// not tracked (inArray says no).
+		if s.depth >= 1 && s.depth <= 64 {
 			if c == '[' {
 				s.arrays |= 1 << (s.depth - 1)
 			} else {
