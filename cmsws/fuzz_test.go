@@ -23,7 +23,8 @@ import (
 //     something);
 //   - the scanner finds the Message's id whenever DecodeFrame returns a
 //     Message, and finds none when it returns an Ack;
-//   - a redacted dump is short, valid UTF-8.
+//   - a redacted dump is short, valid UTF-8, and shows no space, '@', '/'
+//     or backslash (names, URIs, escapes).
 func FuzzDecodeFrame(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join(captureDir, "*.jsonl"))
 	if err != nil || len(files) == 0 {
@@ -63,6 +64,9 @@ func FuzzDecodeFrame(f *testing.F) {
 		id, ok := scanMessageID(data)
 		if d := redactFrame(data, redactedFrameLen); !utf8.ValidString(d) || len(d) > 2*redactedFrameLen {
 			t.Fatalf("redacted dump of %d bytes, valid UTF-8 %v: %q", len(d), utf8.ValidString(d), d)
+		} else if strings.ContainsAny(d, " @/\\") {
+			// Names have spaces, URIs '@' or '/': none may get through.
+			t.Fatalf("redacted dump shows a name or address: %q", d)
 		}
 		if fr == nil {
 			return

@@ -159,6 +159,12 @@ type Message struct {
 	CallUpdates   []CallUpdate   `json:"-"`
 	RosterUpdates []RosterUpdate `json:"-"`
 	CallInfo      *CallInfo      `json:"callInfo,omitempty"`
+
+	// Incomplete: entries of the list could not be decoded and are missing
+	// (each reported as a bad_entry error). A calls snapshot chunk that is
+	// incomplete cannot say which calls are gone: a consumer that sweeps
+	// the calls a snapshot did not list should not sweep after it.
+	Incomplete bool `json:"-"`
 }
 
 // wireMessage is Message as it is on the wire: "subscriptions" and
@@ -279,6 +285,7 @@ func decodeMessage(raw json.RawMessage) (*Message, error) {
 	case err != nil:
 		return m, &DecodeError{Reason: ReasonBadUpdates, Err: err}
 	case len(bad) > 0:
+		m.Incomplete = true
 		return m, &DecodeError{Reason: ReasonBadEntry, Err: errors.Join(bad...), Entries: bad}
 	}
 	return m, nil

@@ -215,6 +215,9 @@ func TestBadEntryKeepsSiblings(t *testing.T) {
 			t.Errorf("%s: no message", c.name)
 			continue
 		}
+		if !fr.Message.Incomplete {
+			t.Errorf("%s: message not marked incomplete", c.name)
+		}
 		if got := c.good(fr.Message); !slices.Equal(got, c.want) {
 			t.Errorf("%s: kept %v, want %v", c.name, got, c.want)
 		}
