@@ -1238,3 +1238,39 @@ func TestFrameDumpsAreRedactedUnlessDebug(t *testing.T) {
 		}
 	}
 }
+
+// A calls snapshot that lost entries cannot say which calls are gone: the
+// client subscribes again under a fresh index, so CMS sends a complete
+// snapshot, rather than let the model sweep the calls it could not read.
+func TestDamagedCallsSnapshotIsTakenAgain(t *testing.T) {
+	c := newCluster(t, cmswstest.Options{Seed: 17})
+	corr, err := c.StartMeeting(node, cmswstest.MeetingOptions{Name: "before"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := c.Truth().Meetings[corr].Calls[node]
+	// A busy node: the answer to the sync request, which ends the
+	// snapshot, comes a second after the snapshot.
+	if err := c.DelayRequests(node, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	startClient(t, clientConfig(c, rec))
+	pos, active := rec.waitFor(t, 0, "the calls subscription active", func(ev cmsws.Event) bool {
+		return ev.Kind == cmsws.EventSubscriptionState && ev.State == cmsws.StateActive && ev.Subscription.Type == cmsws.ResourceCalls
+	})
+	first := active.Subscription.Index
+	frame := fmt.Sprintf(`{"type":"message","message":{"messageId":7000000,"type":"callListUpdate","subscriptionIndex":%d,"updates":[{"call":42,"updateType":"add"}]}}`, first)
+	if n := c.InjectRaw(node, []byte(frame)); n != 1 {
+		t.Fatalf("injected into %d connections", n)
+	}
+	pos, again := rec.waitFor(t, pos, "the calls subscription active under a new index", func(ev cmsws.Event) bool {
+		return ev.Kind == cmsws.EventSubscriptionState && ev.State == cmsws.StateActive &&
+			ev.Subscription.Type == cmsws.ResourceCalls && ev.Subscription.Index != first
+	})
+	rec.waitFor(t, pos, "the new snapshot", func(ev cmsws.Event) bool {
+		return ev.Kind == cmsws.EventMessage && ev.Message.Type == cmsws.TypeCallListUpdate &&
+			*ev.Message.SubscriptionIndex == again.Subscription.Index &&
+			slices.ContainsFunc(ev.Message.CallUpdates, func(u cmsws.CallUpdate) bool { return u.Call == call })
+	})
+}

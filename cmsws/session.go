@@ -69,6 +69,11 @@ type indexEntry struct {
 	retiredBy int64 // messageId of the request that dropped it; 0 = live
 	// active: the server reported it active and not deactivated since.
 	active bool
+	// snapshot: a calls subscription whose activation was seen and that
+	// was not listed again since: its snapshot may still be arriving.
+	snapshot bool
+	// damaged: its snapshot lost entries; it is due for renewal.
+	damaged bool
 }
 
 // errProbeTimeout is the close cause when a request was not acked in time.
@@ -282,8 +287,9 @@ func (s *session) sendSet(want []Subscription, kind requestKind) error {
 	return s.write(data)
 }
 
-// renewDeactivatedCalls gives a calls subscription the server deactivated a
-// fresh index in the request being built. Whether CMS ever re-activates a
+// renewDeactivatedCalls gives a calls subscription the server deactivated,
+// or whose snapshot lost entries (see noteDamage), a fresh index in the
+// request being built. Whether CMS ever re-activates a
 // deactivated calls subscription, and whether it then replays the calls, is
 // not documented; under a fresh index it is a new subscription, which CMS
 // answers with a complete snapshot, so the model learns the truth either
@@ -297,12 +303,16 @@ func (s *session) renewDeactivatedCalls(id int64) {
 	s.renewCalls = false
 	s.lastRenew = now
 	for k, idx := range s.active {
-		if e := s.byIndex[idx]; e.sub.Type == ResourceCalls && !e.active {
+		if e := s.byIndex[idx]; e.sub.Type == ResourceCalls && (!e.active || e.damaged) {
 			// Forgetting the key makes the loop below allocate a new index
 			// and retire the old one.
 			delete(s.active, k)
 			e.retiredBy = id
 			s.byIndex[idx] = e
+			if e.damaged {
+				level.Info(s.c.logger).Log("msg", "calls snapshot lost entries; subscribing again under a new index for a complete one", "session", s.number, "old_index", idx)
+				continue
+			}
 			level.Info(s.c.logger).Log("msg", "calls subscription deactivated by the server; subscribing again under a new index", "session", s.number, "old_index", idx)
 		}
 	}
@@ -400,6 +410,9 @@ func (s *session) readLoop() readResult {
 			var de *DecodeError
 			if errors.As(derr, &de) {
 				reason = de.Reason
+			}
+			if frame != nil && frame.Message != nil && (reason == ReasonBadEntry || reason == ReasonBadUpdates) {
+				s.noteDamage(frame.Message)
 			}
 			if reason != ReasonBadEntry || frame == nil || frame.Message == nil {
 				// Nothing usable. A list that is not a list
@@ -538,6 +551,9 @@ func (s *session) applyStatuses(m *Message, frame []byte) {
 			if !e.active && e.retiredBy == 0 {
 				activated = true
 			}
+			// Listed again while active: CMS queued this behind the
+			// snapshot, which is complete (see requestSync).
+			e.snapshot = !e.active && e.sub.Type == ResourceCalls
 			e.active = true
 		case StateDeactivated:
 			e.active = false
@@ -569,6 +585,33 @@ func (s *session) applyStatuses(m *Message, frame []byte) {
 		s.c.emit(Event{Kind: EventSubscriptionState, Session: s.number, Subscription: &sub, State: r.state})
 	}
 	if activated || renew {
+		s.requestSync()
+	}
+}
+
+// noteDamage marks a calls subscription whose snapshot lost entries (a bad
+// entry, or a list that is not one) for renewal. The model sweeps the calls
+// a snapshot did not list, and the lost entries cannot say which calls they
+// were: only a complete snapshot can. Under a fresh index, CMS sends one;
+// the calls swept meanwhile come back with it, silently (the model
+// remembers what it dropped). Renewals are paced like those of a
+// deactivated calls subscription, so a server that keeps sending damaged
+// snapshots is not hammered. Damage outside a snapshot costs only the
+// entries lost; the next update of those calls repairs them.
+func (s *session) noteDamage(m *Message) {
+	if m.Type != TypeCallListUpdate || m.SubscriptionIndex == nil {
+		return
+	}
+	s.mu.Lock()
+	e, ok := s.byIndex[*m.SubscriptionIndex]
+	due := ok && e.snapshot && e.retiredBy == 0 && !e.damaged
+	if due {
+		e.damaged = true
+		s.byIndex[*m.SubscriptionIndex] = e
+		s.renewCalls = true
+	}
+	s.mu.Unlock()
+	if due {
 		s.requestSync()
 	}
 }
