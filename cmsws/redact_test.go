@@ -62,3 +62,11 @@ func TestRedactFrameBroken(t *testing.T) {
 		t.Errorf("dump of %d bytes, want about 120: %s", len(got), got)
 	}
 }
+
+func BenchmarkRedactFrame(b *testing.B) {
+	frame := []byte(`{"type":"message","message":{"messageId":123456,"type":"rosterUpdate","subscriptionIndex":1,"updates":[{"participant":"a54f9ec3-6604-4cb1-bf7c-5afe20b2f0e2","updateType":"add","name":"Participant 001","uri":"user001@example.org","state":"initial","audioMuted":false,"videoMuted":false,"importance":null,"layout":"allEqual","activeSpeaker":false,"presenter":false}]}}`)
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		redactFrame(frame, redactedFrameLen)
+	}
+}

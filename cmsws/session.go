@@ -419,7 +419,8 @@ func (s *session) readLoop() readResult {
 				// (bad_updates) is not delivered as an empty one either:
 				// the model would take it for a (part of a) calls
 				// snapshot, and an empty replay is not the same as none
-				// to it (see collector's endSnapshot).
+				// to it (see collector's endSnapshot); noteDamage has the
+				// snapshot taken again if it was one.
 				s.msgError(reason, derr, data)
 				continue
 			}
