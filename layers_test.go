@@ -25,7 +25,7 @@ var layers = map[string][]string{
 	"cmsws/cmswstest":   {"cmsws", "cmsrest"},
 	"planner":           {"cmsws"},
 	"collector":         {"cmsws", "cmsrest", "planner"},
-	"supervisor":        {"cmsws", "cmsrest"},
+	"supervisor":        {"cmsws", "cmsrest", "internal/ratelog"},
 	"config":            {"cmsws", "cmsrest", "planner"},
 	"internal/testutil": {},
 	"internal/tlserr":   {},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cms-exporter/cms_exporter/cmsrest"
 	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/internal/ratelog"
 )
 
 // Model is what the clients feed: it learns about nodes before their first
@@ -145,9 +146,17 @@ func (s *Supervisor) buildChanged(want map[string]Spec) (map[string]*node, error
 		if cur, ok := s.running[name]; ok && reflect.DeepEqual(cur.settings, sp.Settings) {
 			continue
 		}
+		// One warning limiter per node, shared by its connections and its
+		// REST poller: a flood of bad frames on every connection of a node
+		// is one flood, logged once per reason and then summarised.
+		limiter := sp.Client.Limiter
+		if limiter == nil {
+			limiter = ratelog.New(0, 0, sp.Client.Now)
+		}
 		for number := range max(sp.Connections, 1) {
 			cfg := sp.Client
 			cfg.Connection = number
+			cfg.Limiter = limiter
 			cfg.Sink = s.model.Handle
 			if cfg.Logger == nil {
 				cfg.Logger = s.logger
@@ -167,6 +176,9 @@ func (s *Supervisor) buildChanged(want map[string]Spec) (map[string]*node, error
 		if sp.REST != nil {
 			cfg := *sp.REST
 			cfg.Sink = s.model.HandleREST
+			if cfg.Limiter == nil {
+				cfg.Limiter = limiter
+			}
 			if cfg.Logger == nil {
 				cfg.Logger = s.logger
 			}

@@ -27,6 +27,7 @@ type recorder struct {
 	afterRm   int            // events or REST results for a node after its RemoveNode
 	rest      map[string]int // node → successful REST results
 	gone      map[string]bool
+	msgErrors int // EventMessageError events
 }
 
 func (r *recorder) AddNode(n string) {
@@ -65,6 +66,9 @@ func (r *recorder) Handle(ev cmsws.Event) {
 	defer r.mu.Unlock()
 	if r.gone[ev.Node] {
 		r.afterRm++
+	}
+	if ev.Kind == cmsws.EventMessageError {
+		r.msgErrors++
 	}
 	if ev.Kind == cmsws.EventConnected {
 		r.connected[fmt.Sprintf("%s/%d", ev.Node, ev.Connection)]++
@@ -159,5 +163,77 @@ func TestApplyAddRestartRemove(t *testing.T) {
 	defer rec.mu.Unlock()
 	if rec.afterRm != 0 {
 		t.Fatalf("%d events arrived for a node after RemoveNode", rec.afterRm)
+	}
+}
+
+// lineCounter is a go-kit logger that counts warning lines by message.
+type lineCounter struct {
+	mu    sync.Mutex
+	lines map[string]int
+}
+
+func (l *lineCounter) Log(keyvals ...any) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		if keyvals[i] == "msg" {
+			l.lines[fmt.Sprint(keyvals[i+1])]++
+		}
+	}
+	return nil
+}
+
+func (l *lineCounter) count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lines[msg]
+}
+
+// The connections of one node share one warning limiter: the same bad
+// frame sent on every connection is one flood, logged a few times, not a
+// few times per connection.
+func TestNodeConnectionsShareOneWarningLimiter(t *testing.T) {
+	cluster, err := cmswstest.NewCluster(cmswstest.Options{Nodes: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	node := cluster.Nodes()[0]
+	logs := &lineCounter{lines: map[string]int{}}
+	rec := &recorder{connected: map[string]int{}, gone: map[string]bool{}, rest: map[string]int{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := New(ctx, logs, rec)
+	defer s.Close()
+	const connections = 3
+	if _, err := s.Apply([]Spec{{Connections: connections, Settings: "a", Client: cmsws.Config{
+		Name: node, URL: cluster.URL(node), Username: "admin", Password: "secret",
+		TLS:           &tls.Config{RootCAs: cluster.CertPool(), MinVersion: tls.VersionTLS12},
+		Subscriptions: []cmsws.Subscription{{Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every connection up", func() bool {
+		for i := range connections {
+			if rec.count(fmt.Sprintf("%s/%d", node, i)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	const frames = 20
+	for range frames {
+		if n := cluster.InjectFrame(node, cmswstest.OpBinary, true, []byte{1, 2, 3}); n != connections {
+			t.Fatalf("binary frame sent on %d connections, want %d", n, connections)
+		}
+	}
+	waitFor(t, "every binary frame counted", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.msgErrors >= frames*connections
+	})
+	// The default limiter logs 5 lines per reason and window.
+	if got := logs.count("unusable message from server"); got != 5 {
+		t.Fatalf("%d warning lines for %d bad frames on %d connections; want 5 (one limiter per node)", got, frames*connections, connections)
 	}
 }
