@@ -2,6 +2,8 @@ package collector
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
 	"github.com/cms-exporter/cms_exporter/planner"
@@ -115,19 +118,46 @@ func heapPeak(stop <-chan struct{}) <-chan uint64 {
 // scrape holding the model. The probe costs two clock reads per event at
 // every size, scrapers or not.
 //
+// The scrapers gather in two ways: each its own registry Gather (every
+// scrape converts every metric to protobuf: 20 copies of the exposition
+// whatever the Collector shares), and, as http.go serves /metrics, the
+// promhttp handler with CoalesceGather writing the text exposition away
+// (concurrent requests share one Gather).
+//
 // peak-heap-MB is the highest heap (objects, garbage included) sampled
 // every 2ms during the run: with 20 scrapers it shows whether each holds a
 // copy of the render. scrapes/s is the scrapers' combined rate.
 func BenchmarkEventsUnderScrapes(b *testing.B) {
 	baseline := map[int]float64{}
 	for _, calls := range []int{500, 10000} {
-		for _, scrapers := range []int{0, 20} {
-			b.Run(fmt.Sprintf("calls=%d/scrapers=%d", calls, scrapers), func(b *testing.B) {
+		for _, mode := range []struct {
+			name     string
+			scrapers int
+			http     bool
+		}{{"scrapers=0", 0, false}, {"scrapers=20", 20, false}, {"scrapers=20_http_coalesced", 20, true}} {
+			b.Run(fmt.Sprintf("calls=%d/%s", calls, mode.name), func(b *testing.B) {
 				h, evs := contentionModel(b, calls)
 				reg := prometheus.NewRegistry()
 				reg.MustRegister(h.c)
 				if _, err := reg.Gather(); err != nil {
 					b.Fatal(err)
+				}
+				scrape := func() {
+					if _, err := reg.Gather(); err != nil {
+						b.Error(err)
+					}
+				}
+				if mode.http {
+					// As http.go serves /metrics: the text exposition,
+					// concurrent requests sharing one Gather.
+					handler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{CoalesceGather: true})
+					scrape = func() {
+						w := discardResponse{header: http.Header{}}
+						handler.ServeHTTP(&w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+						if w.status != 0 && w.status != http.StatusOK {
+							b.Errorf("status %d", w.status)
+						}
+					}
 				}
 
 				stop := make(chan struct{})
@@ -137,14 +167,12 @@ func BenchmarkEventsUnderScrapes(b *testing.B) {
 					scrapes atomic.Int64
 					started sync.WaitGroup
 				)
-				started.Add(scrapers)
-				for range scrapers {
+				started.Add(mode.scrapers)
+				for range mode.scrapers {
 					wg.Go(func() {
 						first := true
 						for {
-							if _, err := reg.Gather(); err != nil {
-								b.Error(err)
-							}
+							scrape()
 							scrapes.Add(1)
 							if first {
 								started.Done()
@@ -179,7 +207,7 @@ func BenchmarkEventsUnderScrapes(b *testing.B) {
 				peakBytes := <-peak
 
 				nsop := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-				if scrapers == 0 {
+				if mode.scrapers == 0 {
 					baseline[calls] = nsop
 				} else if base := baseline[calls]; base > 0 {
 					b.ReportMetric(nsop/base, "ratio")
@@ -195,3 +223,14 @@ func BenchmarkEventsUnderScrapes(b *testing.B) {
 		}
 	}
 }
+
+// discardResponse is an http.ResponseWriter that keeps the status and
+// throws the body away.
+type discardResponse struct {
+	header http.Header
+	status int
+}
+
+func (w *discardResponse) Header() http.Header         { return w.header }
+func (w *discardResponse) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardResponse) WriteHeader(status int)      { w.status = status }
