@@ -2,6 +2,7 @@ package collector
 
 import (
 	"maps"
+	"slices"
 	"sync"
 
 	"github.com/go-kit/log/level"
@@ -105,7 +106,12 @@ func (c *Collector) scrape() []prometheus.Metric {
 		f.ms = s.last
 		return f.ms
 	}
-	snap := c.snapshot()
+	c.mu.Unlock()
+	// The render's slice, sized like the last one, is allocated (and
+	// zeroed) without the lock.
+	buf := make([]prometheus.Metric, 0, len(s.last)+len(s.last)/8+256)
+	c.mu.lockUnchanged()
+	snap := c.snapshot(buf)
 	c.mu.Unlock()
 
 	f.ms = c.build(snap)
@@ -137,9 +143,10 @@ type modelSnapshot struct {
 	drift   driftSnap
 }
 
-// snapshot copies what a render needs. Callers hold c.mu. O(calls +
-// meetings + subscriptions), no const metric built.
-func (c *Collector) snapshot() *modelSnapshot {
+// snapshot copies what a render needs, appending the cached series to buf
+// (grown if the model outgrew it). Callers hold c.mu. O(calls + meetings +
+// subscriptions), no const metric built.
+func (c *Collector) snapshot(buf []prometheus.Metric) *modelSnapshot {
 	size := 0
 	if c.perCall {
 		for _, n := range c.nodes {
@@ -153,7 +160,7 @@ func (c *Collector) snapshot() *modelSnapshot {
 	for _, n := range c.nodes {
 		size += 60 + 2*len(n.connections)
 	}
-	s := &modelSnapshot{gen: c.mu.gen, epoch: c.cacheEpoch, out: make([]prometheus.Metric, 0, size),
+	s := &modelSnapshot{gen: c.mu.gen, epoch: c.cacheEpoch, out: slices.Grow(buf[:0], size),
 		nodes: make([]nodeSnap, 0, len(c.nodes))}
 	for _, n := range c.nodes {
 		s.nodes = append(s.nodes, c.snapNode(s, n))

@@ -105,7 +105,7 @@ func TestKeepIgnoresSeriesOfWhatChangedDuringTheBuild(t *testing.T) {
 	h.calls("a", upd("c1", participants(4))) // the call's cache is cold
 
 	h.c.mu.lockUnchanged()
-	snap := h.c.snapshot()
+	snap := h.c.snapshot(nil)
 	h.c.mu.Unlock()
 	if len(snap.calls) != 1 || len(snap.rosters) != 1 {
 		t.Fatalf("the snapshot builds %d calls and %d rosters, want 1 and 1 (cold caches)", len(snap.calls), len(snap.rosters))
