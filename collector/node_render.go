@@ -31,7 +31,7 @@ func (c *Collector) snapNode(s *modelSnapshot, n *node) nodeSnap {
 			s.calls = append(s.calls, callCopy{cl: cl, node: n.name, id: cl.id, st: cl.st})
 			continue
 		}
-		s.out = append(s.out, cl.rendered...)
+		s.cached = append(s.cached, cl.rendered)
 	}
 	primary := n.primary()
 	ns.up = n.callsLive()

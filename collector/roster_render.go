@@ -46,7 +46,7 @@ func (c *Collector) snapRosters(s *modelSnapshot) rosterSnap {
 			s.rosters = append(s.rosters, rosterCopy{ro: ro, inst: inst, node: inst.node.name, id: inst.id, agg: ro.agg})
 			continue
 		}
-		s.out = append(s.out, ro.rendered...)
+		s.cached = append(s.cached, ro.rendered)
 	}
 	return rs
 }

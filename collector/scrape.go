@@ -67,6 +67,9 @@ type scrapes struct {
 	last    []prometheus.Metric
 	lastGen uint64
 	lastOK  bool
+	// lastCached is how many series sets (cached or not) the last copy
+	// had: the size of the next one's slice.
+	lastCached int
 }
 
 // flight is one render and the scrapes waiting for it.
@@ -107,16 +110,17 @@ func (c *Collector) scrape() []prometheus.Metric {
 		return f.ms
 	}
 	c.mu.Unlock()
-	// The render's slice, sized like the last one, is allocated (and
-	// zeroed) without the lock.
-	buf := make([]prometheus.Metric, 0, len(s.last)+len(s.last)/8+256)
+	// The copy's slice, sized like the last one, is allocated (and zeroed)
+	// without the lock.
+	cached := make([][]prometheus.Metric, 0, s.lastCached+s.lastCached/8+64)
 	c.mu.lockUnchanged()
-	snap := c.snapshot(buf)
+	snap := c.snapshot(cached)
 	c.mu.Unlock()
 
 	f.ms = c.build(snap)
 	c.keep(snap)
 	s.last, s.lastGen, s.lastOK = f.ms, snap.gen, true
+	s.lastCached = len(snap.cached) + len(snap.calls) + len(snap.rosters)
 	return f.ms
 }
 
@@ -130,8 +134,9 @@ type modelSnapshot struct {
 	// epoch is the model's cacheEpoch at the copy: rows built from it are
 	// kept only if no option they depend on changed meanwhile.
 	epoch uint64
-	// out starts with the cached series and has room for the rest.
-	out []prometheus.Metric
+	// cached are the cached series of calls and rosters, shared with the
+	// model's caches: slice headers only, flattened without the lock.
+	cached [][]prometheus.Metric
 	// calls and rosters are the per-call and per-meeting roster series
 	// whose cache was cold: built outside the lock, then kept (see keep).
 	calls   []callCopy
@@ -143,24 +148,18 @@ type modelSnapshot struct {
 	drift   driftSnap
 }
 
-// snapshot copies what a render needs, appending the cached series to buf
-// (grown if the model outgrew it). Callers hold c.mu. O(calls + meetings +
-// subscriptions), no const metric built.
-func (c *Collector) snapshot(buf []prometheus.Metric) *modelSnapshot {
+// snapshot copies what a render needs, appending the cached series sets to
+// cached (grown if the model outgrew it). Callers hold c.mu. O(calls +
+// meetings + subscriptions) word copies, no const metric built.
+func (c *Collector) snapshot(cached [][]prometheus.Metric) *modelSnapshot {
 	size := 0
 	if c.perCall {
 		for _, n := range c.nodes {
-			size += callSeries * len(n.calls)
+			size += len(n.calls)
 		}
-		size += (numStates + numFlags) * len(c.meetings)
+		size += len(c.meetings)
 	}
-	// Beside the per-call series: about 60 per node plus 2 per connection,
-	// and 60 for the cluster.
-	size += 60
-	for _, n := range c.nodes {
-		size += 60 + 2*len(n.connections)
-	}
-	s := &modelSnapshot{gen: c.mu.gen, epoch: c.cacheEpoch, out: slices.Grow(buf[:0], size),
+	s := &modelSnapshot{gen: c.mu.gen, epoch: c.cacheEpoch, cached: slices.Grow(cached[:0], size),
 		nodes: make([]nodeSnap, 0, len(c.nodes))}
 	for _, n := range c.nodes {
 		s.nodes = append(s.nodes, c.snapNode(s, n))
@@ -176,7 +175,19 @@ func (c *Collector) snapshot(buf []prometheus.Metric) *modelSnapshot {
 // reads only the snapshot and what never changes (the descriptors, the
 // logger).
 func (c *Collector) build(s *modelSnapshot) []prometheus.Metric {
-	r := renderer{d: c.d, out: s.out}
+	// Besides the per-call series: about 60 per node plus 2 per
+	// subscription pair, and 60 for the cluster.
+	size := 60 + callSeries*len(s.calls) + (numStates+numFlags)*len(s.rosters)
+	for _, ms := range s.cached {
+		size += len(ms)
+	}
+	for i := range s.nodes {
+		size += 60 + 2*len(s.nodes[i].subs)
+	}
+	r := renderer{d: c.d, out: make([]prometheus.Metric, 0, size)}
+	for _, ms := range s.cached {
+		r.out = append(r.out, ms...)
+	}
 	for i := range s.nodes {
 		renderNode(&r, &s.nodes[i])
 	}
