@@ -51,9 +51,11 @@ func (l *modelLock) Unlock() { l.mu.Unlock() }
 
 // scrapes coalesces concurrent scrapes: one render at a time, shared by
 // every scrape that arrived before it copied the model, and reused while
-// the model's generation has not moved. At most two renders are alive
-// (the last one, kept for reuse, and the one being built) however many
-// scrapes wait, so 20 concurrent scrapers cost the memory of one.
+// the model's generation has not moved. The collector keeps at most two
+// renders (the last one, for reuse, and the one being built) however many
+// scrapes wait; a scrape still sending a render keeps that one alive until
+// it is done. Renders share the cached series, so what a render owns is
+// its slice (16 bytes a series) and the series it had to build.
 type scrapes struct {
 	// build is held by the scrape rendering; the next one waits for it.
 	build sync.Mutex
