@@ -20,6 +20,9 @@ func (x *exporter) handler(metricsPath string) http.Handler {
 			ErrorLog:          promhttpLogger{x},
 			ErrorHandling:     promhttp.ContinueOnError,
 			EnableOpenMetrics: true,
+			// Concurrent scrapes share one Gather: each Gather holds a
+			// protobuf copy of every series, 20 scrapers 20 copies.
+			CoalesceGather: true,
 		})))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")

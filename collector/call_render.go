@@ -41,9 +41,10 @@ func (t *callTypeCounts) each(f func(label string, v float64)) {
 	}
 }
 
-// renderCall builds a call's per-call series.
-func (c *Collector) renderCall(nodeName string, cl *call) []prometheus.Metric {
-	st := &cl.st
+// renderCall builds a call's per-call series from its row (a copy of the
+// call: it runs without the lock).
+func (c *Collector) renderCall(cl *callCopy) []prometheus.Metric {
+	nodeName, st := cl.node, &cl.st
 	r := renderer{d: c.d, out: make([]prometheus.Metric, 0, callSeries)}
 	r.gauge(mCallInfo, 1, nodeName, cl.id, st.correlator, st.name, callTypeLabel(st.callType))
 	r.gauge(mCallParticipants, float64(st.participants), nodeName, cl.id)
@@ -58,38 +59,50 @@ func (c *Collector) renderCall(nodeName string, cl *call) []prometheus.Metric {
 	return r.out
 }
 
-// renderCluster renders the meetings of the cluster (call instances
-// deduplicated by meeting) and the meeting transition counters.
-func (c *Collector) renderCluster(r *renderer) {
-	var (
-		types                        callTypeCounts
-		participants                 int
-		recording, streaming, locked int
-		sizes                        meetingSizes
-	)
+// clusterSnap is what renderCluster shows: the meetings of the cluster
+// (call instances deduplicated by meeting), counted by snapCluster, and
+// the meeting transition counters.
+type clusterSnap struct {
+	types                        callTypeCounts
+	participants                 int
+	recording, streaming, locked int
+	sizes                        meetingSizes
+	totals                       transitionTotals
+}
+
+// snapCluster counts the meetings of the cluster. Callers hold c.mu.
+// O(calls), nothing allocated.
+func (c *Collector) snapCluster() clusterSnap {
+	s := clusterSnap{totals: c.totals}
 	for _, m := range c.meetings {
 		st := m.state()
-		types.inc(m.callType())
-		participants += st.participants
-		sizes.observe(st.participants)
+		s.types.inc(m.callType())
+		s.participants += st.participants
+		s.sizes.observe(st.participants)
 		if st.recording {
-			recording++
+			s.recording++
 		}
 		if st.streaming {
-			streaming++
+			s.streaming++
 		}
 		if st.locked {
-			locked++
+			s.locked++
 		}
 	}
-	types.each(func(ct string, v float64) { r.gauge(mClusterMeetings, v, ct) })
-	r.gauge(mClusterParticipants, float64(participants))
-	r.gauge(mClusterMeetingsRecording, float64(recording))
-	r.gauge(mClusterMeetingsStreaming, float64(streaming))
-	r.gauge(mClusterMeetingsLocked, float64(locked))
-	sizes.render(r)
+	return s
+}
 
-	t := &c.totals
+// renderCluster renders the meetings of the cluster and the meeting
+// transition counters.
+func renderCluster(r *renderer, s *clusterSnap) {
+	s.types.each(func(ct string, v float64) { r.gauge(mClusterMeetings, v, ct) })
+	r.gauge(mClusterParticipants, float64(s.participants))
+	r.gauge(mClusterMeetingsRecording, float64(s.recording))
+	r.gauge(mClusterMeetingsStreaming, float64(s.streaming))
+	r.gauge(mClusterMeetingsLocked, float64(s.locked))
+	s.sizes.render(r)
+
+	t := &s.totals
 	r.counter(mMeetingsStartedTotal, t.meetingsStarted)
 	r.counter(mMeetingsEndedTotal, t.meetingsEnded)
 	r.counter(mRecordingsStartedTotal, t.recordingsStarted)

@@ -18,7 +18,6 @@ import (
 	"context"
 	"maps"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/go-kit/log"
@@ -66,7 +65,8 @@ type Options struct {
 
 // Collector holds the model and renders it. All methods are safe for
 // concurrent use; one mutex guards the whole model, which is cheap because
-// every operation on it is O(1) per update or O(calls) per scrape.
+// every operation on it is O(1) per update, and a scrape holds it only to
+// copy what it renders (see scrape).
 type Collector struct {
 	logger          log.Logger
 	snapshotTimeout time.Duration
@@ -74,7 +74,8 @@ type Collector struct {
 	now             func() time.Time
 	d               *descs
 
-	mu                sync.Mutex
+	// mu guards the model and counts its changes (see modelLock).
+	mu                modelLock
 	perCall           bool
 	nodes             map[string]*node
 	meetings          map[meetingKey]*meeting
@@ -90,6 +91,13 @@ type Collector struct {
 	nextForget time.Time
 	// coverageFull is the last logged coverage state (see checkCoverage).
 	coverageFull bool
+	// cacheEpoch changes with any option the cached per-call and roster
+	// series depend on beyond their rows (see keep); such an option's
+	// setter clears the caches and bumps it. None does yet.
+	cacheEpoch uint64
+
+	// scrapes coalesces concurrent scrapes; it has its own locks.
+	scrapes scrapes
 }
 
 // New returns an empty Collector.
@@ -138,29 +146,38 @@ func (c *Collector) SetPerCallMetrics(on bool) {
 // fallback end of a snapshot (of calls or of a roster), the settling of new
 // calls' lock state, the expiry of a down node's calls, forgetting dropped
 // ids, and the coverage log line.
+//
+// A Tick that changes nothing rendered (most of them) leaves the model's
+// generation alone, so the last render stays reusable; each rule that
+// fires counts as a change. Forgetting ids and the coverage log change
+// nothing rendered.
 func (c *Collector) Tick(now time.Time) {
-	c.mu.Lock()
+	c.mu.lockUnchanged()
 	defer c.mu.Unlock()
 	for _, name := range c.sortedNodeNames() {
 		n := c.nodes[name]
 		if n.phase.active && now.Sub(n.phase.last) >= c.snapshotTimeout {
+			c.mu.changed()
 			c.endSnapshot(n, snapshotEndTimeout)
 		}
 		for _, number := range n.connectionNumbers() {
 			conn := n.connections[number]
 			for _, s := range conn.subs {
 				if s.feed != nil && s.feed.snapshot && now.Sub(s.feed.last) >= c.snapshotTimeout {
+					c.mu.changed()
 					c.endRosterSnapshot(n, conn, s, snapshotEndTimeout)
 				}
 			}
 		}
 		if !n.up && !n.expired && n.keepDown > 0 && !n.downSince.IsZero() && now.Sub(n.downSince) >= n.keepDown {
+			c.mu.changed()
 			c.expireCalls(n, now)
 		}
 	}
 	c.forgetOld(now)
 	for cl := range c.unsettled {
 		if now.Sub(cl.addedAt) >= c.settle {
+			c.mu.changed()
 			c.settleLock(cl)
 		}
 	}

@@ -1,9 +1,6 @@
 package collector
 
 import (
-	"slices"
-
-	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -280,42 +277,15 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect renders the model. It builds the metrics under the lock, in
-// O(calls), and sends them after releasing it, so a slow scrape consumer
-// never holds up the clients feeding Handle.
+// Collect renders the model (see scrape): the model lock is held only to
+// copy what the render shows, the metrics are built without it, and
+// concurrent scrapes share one render. The metrics are sent after all
+// that, so a slow scrape consumer never holds up the clients feeding
+// Handle, nor another scrape.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	ms := c.render(nil)
-	c.mu.Unlock()
-	for _, m := range ms {
+	for _, m := range c.scrape() {
 		ch <- m
 	}
-}
-
-// render appends the model's metrics to out. Callers hold c.mu.
-func (c *Collector) render(out []prometheus.Metric) []prometheus.Metric {
-	size := 60
-	for _, n := range c.nodes {
-		size += 60 + 2*len(n.connections)
-		if c.perCall {
-			size += callSeries * len(n.calls)
-		}
-	}
-	if c.perCall {
-		size += (numStates + numFlags) * len(c.meetings)
-	}
-	r := renderer{d: c.d, out: slices.Grow(out, size)}
-	for _, n := range c.nodes {
-		c.renderNode(&r, n)
-	}
-	c.renderCluster(&r)
-	c.renderRosters(&r)
-	c.renderBudget(&r)
-	c.renderDrift(&r)
-	if r.errs > 0 {
-		level.Warn(c.logger).Log("msg", "series dropped from the scrape", "count", r.errs, "err", r.err)
-	}
-	return r.out
 }
 
 // renderer collects const metrics. A metric that cannot be built (which

@@ -1,27 +1,66 @@
 package collector
 
-// renderNode renders a node's series: its calls (per call, cached between
-// scrapes, and by type), whether it is up, its stated capacity and the
-// self-metrics of its events connections. Every per-node series renders
-// here, so a node removed from the model takes them all along.
-func (c *Collector) renderNode(r *renderer, n *node) {
-	var types callTypeCounts
+// nodeSnap is what renderNode shows of a node, copied by snapNode.
+type nodeSnap struct {
+	name                  string
+	types                 callTypeCounts
+	up, connected, synced bool
+	capacity              int
+	rest                  *restState
+	stats                 nodeStats
+	subs                  map[subPair]float64
+}
+
+// subPair is a subscription's resource and state, as
+// cms_events_subscriptions counts them.
+type subPair struct{ resource, state string }
+
+// snapNode copies a node's series into s: its calls (per call, the cached
+// series or a row to build, and by type), whether it is up, its stated
+// capacity and the self-metrics of its events connections. Every per-node
+// series comes from here, so a node removed from the model takes them all
+// along. Callers hold c.mu.
+func (c *Collector) snapNode(s *modelSnapshot, n *node) nodeSnap {
+	ns := nodeSnap{name: n.name, capacity: n.capacity, rest: cloneREST(n.rest), stats: cloneStats(&n.stats)}
 	for _, cl := range n.calls {
-		types.inc(cl.st.callType)
+		ns.types.inc(cl.st.callType)
 		if !c.perCall {
 			continue
 		}
 		if cl.rendered == nil {
-			cl.rendered = c.renderCall(n.name, cl)
+			s.calls = append(s.calls, callCopy{cl: cl, node: n.name, id: cl.id, st: cl.st})
+			continue
 		}
-		r.out = append(r.out, cl.rendered...)
+		s.cached = append(s.cached, cl.rendered)
 	}
-	types.each(func(ct string, v float64) { r.gauge(mNodeCalls, v, n.name, ct) })
-
 	primary := n.primary()
-	r.gauge(mUp, b2f(n.callsLive()), n.name)
-	r.gauge(mEventsConnected, b2f(primary.connected), n.name)
-	r.gauge(mEventsSynced, b2f(n.synced && primary.connected), n.name)
+	ns.up = n.callsLive()
+	ns.connected = primary.connected
+	ns.synced = n.synced && primary.connected
+
+	// Subscriptions by resource and state.
+	for _, conn := range n.connections {
+		if len(conn.subs) == 0 {
+			continue
+		}
+		if ns.subs == nil {
+			ns.subs = make(map[subPair]float64, len(knownResources)*len(knownSubStates))
+		}
+		for _, sub := range conn.subs {
+			ns.subs[subPair{knownOrOther(string(sub.resource), knownResources), sub.state}]++
+		}
+	}
+	return ns
+}
+
+// renderNode renders a node's series from its snapshot, but for its
+// per-call series (see build).
+func renderNode(r *renderer, n *nodeSnap) {
+	n.types.each(func(ct string, v float64) { r.gauge(mNodeCalls, v, n.name, ct) })
+
+	r.gauge(mUp, b2f(n.up), n.name)
+	r.gauge(mEventsConnected, b2f(n.connected), n.name)
+	r.gauge(mEventsSynced, b2f(n.synced), n.name)
 	if n.capacity > 0 {
 		r.gauge(mNodeCapacity, float64(n.capacity), n.name)
 	}
@@ -46,22 +85,10 @@ func (c *Collector) renderNode(r *renderer, n *node) {
 
 	// Subscriptions by resource and state: every known pair (zeros included),
 	// plus any "other" pair that occurs.
-	type pair struct{ resource, state string }
-	var subs map[pair]float64
-	for _, conn := range n.connections {
-		if len(conn.subs) == 0 {
-			continue
-		}
-		if subs == nil {
-			subs = make(map[pair]float64, len(knownResources)*len(knownSubStates))
-		}
-		for _, sub := range conn.subs {
-			subs[pair{knownOrOther(string(sub.resource), knownResources), sub.state}]++
-		}
-	}
+	subs := n.subs
 	for _, res := range knownResources {
 		for _, state := range knownSubStates {
-			p := pair{res, state}
+			p := subPair{res, state}
 			r.gauge(mEventsSubscriptions, subs[p], n.name, res, state)
 			delete(subs, p)
 		}

@@ -35,7 +35,9 @@ type plan struct {
 // correlator can take); its size is its participants as CMS counts them.
 // Everything returned is a copy.
 func (c *Collector) PlanInput() (meetings []planner.Meeting, avoid map[string]map[string]bool, usable []planner.Connection) {
-	c.mu.Lock()
+	// It changes nothing: every batch interval, it must not make the last
+	// render look stale.
+	c.mu.lockUnchanged()
 	defer c.mu.Unlock()
 	meetings = make([]planner.Meeting, 0, len(c.meetings))
 	avoid = make(map[string]map[string]bool)
@@ -156,19 +158,35 @@ func (c *Collector) pruneRosterSubscriptions() {
 	}
 }
 
-// renderBudget renders, per connection of a node in the model, the
-// subscriptions the plan puts on it and those still free under its limit.
-func (c *Collector) renderBudget(r *renderer) {
+// budgetRow is a connection's subscription budget as renderBudget shows it.
+type budgetRow struct {
+	conn        planner.Connection
+	used, limit int
+}
+
+// snapBudget copies, per connection of a node in the model, the
+// subscriptions the plan puts on it and its limit. Callers hold c.mu.
+func (c *Collector) snapBudget() []budgetRow {
+	rows := make([]budgetRow, 0, len(c.plan.used))
 	for conn, used := range c.plan.used {
 		if _, ok := c.nodes[conn.Node]; !ok {
 			continue
 		}
-		number := strconv.Itoa(conn.Number)
 		limit, ok := c.plan.limits[conn]
 		if !ok {
 			limit = planner.SubscriptionsPerConnection
 		}
-		r.gauge(mBudgetUsed, float64(used), conn.Node, number)
-		r.gauge(mBudgetLeft, float64(max(limit-used, 0)), conn.Node, number)
+		rows = append(rows, budgetRow{conn: conn, used: used, limit: limit})
+	}
+	return rows
+}
+
+// renderBudget renders, per connection, the subscriptions the plan puts on
+// it and those still free under its limit.
+func renderBudget(r *renderer, rows []budgetRow) {
+	for _, b := range rows {
+		number := strconv.Itoa(b.conn.Number)
+		r.gauge(mBudgetUsed, float64(b.used), b.conn.Node, number)
+		r.gauge(mBudgetLeft, float64(max(b.limit-b.used, 0)), b.conn.Node, number)
 	}
 }

@@ -143,25 +143,43 @@ func optional(r *renderer, m metric, v *int64, labels ...string) {
 // Both need every node current (events synced now and when it answered,
 // status answered): a number built from a stale half would alert on
 // nothing but the staleness.
-func (c *Collector) renderDrift(r *renderer) {
+//
+// snapDrift computes both under the lock (O(nodes)); renderDrift shows
+// them.
+func (c *Collector) snapDrift() driftSnap {
 	if len(c.nodes) == 0 {
-		return
+		return driftSnap{}
 	}
 	var reported int64
 	var expected float64
 	for _, n := range c.nodes {
 		if n.rest == nil || !n.synced || !n.primary().connected || !n.rest.comparable {
-			return
+			return driftSnap{}
 		}
 		legs, ok := n.rest.callLegs()
 		if !ok {
-			return
+			return driftSnap{}
 		}
 		reported += legs
 		expected += float64(n.rest.expectedAtStatus)
 	}
 	expected /= float64(len(c.nodes))
-	r.gauge(mClusterCallLegs, float64(reported))
-	r.gauge(mClusterCallLegsExpected, expected)
-	r.gauge(mClusterCallLegsDrift, float64(reported)-expected)
+	return driftSnap{ok: true, reported: reported, expected: expected}
+}
+
+// driftSnap is the call legs the nodes report and those the model
+// expects; ok false: not every node is current, so neither shows.
+type driftSnap struct {
+	ok       bool
+	reported int64
+	expected float64
+}
+
+func renderDrift(r *renderer, d driftSnap) {
+	if !d.ok {
+		return
+	}
+	r.gauge(mClusterCallLegs, float64(d.reported))
+	r.gauge(mClusterCallLegsExpected, d.expected)
+	r.gauge(mClusterCallLegsDrift, float64(d.reported)-d.expected)
 }
