@@ -374,9 +374,9 @@ nodes:
 	}
 
 	for _, tc := range []struct{ block, want string }{
-		{"interval: 1s", `cms.yml:8: nodes[0] (a): rest.interval: must be at least 5s (the poller is meant to be low-rate), got 1s`},
+		{"interval: 1s", `cms.yml:8: nodes[0] (a): rest.interval: must be at least 5s, got 1s (the poller is meant to be low-rate`},
 		{"timeout: 40s", `cms.yml:8: nodes[0] (a): rest.timeout: must be less than rest.interval (30s), got 40s`},
-		{"timeout: 0s", `cms.yml:8: nodes[0] (a): rest.timeout: must be greater than 0, got 0s`},
+		{"timeout: 0s", `cms.yml:8: nodes[0] (a): rest.timeout: must be at least 1s, got 0s`},
 		{"enable: true", `unknown field "enable"`},
 	} {
 		_, err := Parse([]byte(`

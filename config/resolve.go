@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -133,10 +132,9 @@ func (r *resolver) check(path string, n *Node) {
 	if set("password") && set("password_file") {
 		at("password_file", "set either password or password_file, not both")
 	}
-	v := reflect.ValueOf(n).Elem()
-	for _, f := range fields(v.Type()) {
-		if d, ok := v.FieldByIndex(f.index).Interface().(time.Duration); ok && set(f.key) && d <= 0 {
-			at(f.key, "must be greater than 0, got %s", d)
+	for _, nd := range nodeDurations(n) {
+		if why := outOfBounds(nd.key, nd.d); set(nd.key) && why != "" {
+			at(nd.key, "%s", why)
 		}
 	}
 
@@ -156,14 +154,6 @@ func (r *resolver) check(path string, n *Node) {
 		}
 	}
 	rel("probe_timeout", n.ProbeTimeout, "probe_interval", n.ProbeInterval, true)
-	for key, d := range map[string]time.Duration{"rest.interval": n.REST.Interval, "rest.timeout": n.REST.Timeout} {
-		if set(key) && d <= 0 {
-			at(key, "must be greater than 0, got %s", d)
-		}
-	}
-	if set("rest.interval") && n.REST.Interval > 0 && n.REST.Interval < MinRESTInterval {
-		at("rest.interval", "must be at least %s (the poller is meant to be low-rate), got %s", MinRESTInterval, n.REST.Interval)
-	}
 	rel("rest.timeout", n.REST.Timeout, "rest.interval", n.REST.Interval, true)
 	rel("backoff_min", n.BackoffMin, "backoff_max", n.BackoffMax, false)
 }
@@ -279,8 +269,8 @@ func validName(s string) bool {
 // relabelling regexes, reporting each bad one where it is written.
 func (r *resolver) roster(f *file) Roster {
 	ro := Roster{BatchInterval: f.Roster.BatchInterval}
-	if d := ro.BatchInterval; d < 10*time.Millisecond || d > time.Minute {
-		r.p.at("roster.batch_interval", nil, "%s is out of range 10ms..1m", d)
+	if why := outOfBounds("roster.batch_interval", ro.BatchInterval); why != "" {
+		r.p.at("roster.batch_interval", nil, "%s", why)
 	}
 	compile := func(key string, pats []string) []*regexp.Regexp {
 		var out []*regexp.Regexp
