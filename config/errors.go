@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -119,17 +118,12 @@ func (p *problems) nodeName(path string) string {
 	return ""
 }
 
-// invalid reports an error of the YAML library itself: a syntax error or
-// one of its limits. Its only structure is its wording, "yaml: line N:
-// problem", which TestYAMLErrorWording pins.
+// invalid reports an error of the YAML library itself that is not a
+// syntax error (one of its limits, such as alias expansion), at the line
+// it gives. Its only structure is its wording, "yaml: line N: problem",
+// which TestYAMLErrorWording pins.
 func (p *problems) invalid(err error) {
-	msg, line := strings.TrimPrefix(err.Error(), "yaml: "), 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		num, text, _ := strings.Cut(rest, ": ")
-		if n, err := strconv.Atoi(num); err == nil {
-			line, msg = n, text
-		}
-	}
+	line, msg := splitYAMLError(err)
 	p.add(line, "", nil, "invalid YAML: %s", msg)
 }
 

@@ -74,7 +74,7 @@ func (p *problems) document(data []byte) *yaml.Node {
 		p.at("", nil, "file is empty; at least one node must be configured under \"nodes:\"")
 		return nil
 	} else if err != nil {
-		p.invalid(err)
+		p.syntax(data, err)
 		return nil
 	}
 	switch err := safeYAML(func() error { return dec.Decode(&next) }); {
@@ -82,7 +82,7 @@ func (p *problems) document(data []byte) *yaml.Node {
 		p.add(next.Line, "", nil, "more than one YAML document (\"---\"); put the whole configuration in one")
 		return nil
 	case !errors.Is(err, io.EOF):
-		p.invalid(err)
+		p.syntax(data, err)
 		return nil
 	}
 	// decode follows aliases without counting. Having yaml expand them all
