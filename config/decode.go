@@ -18,6 +18,7 @@ type file struct {
 	Defaults       Node        `yaml:"defaults"`
 	Nodes          []yaml.Node `yaml:"nodes"`
 	PerCallMetrics bool        `yaml:"per_call_metrics"`
+	MeetingNames   string      `yaml:"meeting_names"`
 	Roster         struct {
 		Include       []string      `yaml:"include"`
 		Exclude       []string      `yaml:"exclude"`

@@ -40,7 +40,8 @@ func Parse(data []byte, filename, baseDir string) (*Config, error) {
 		return nil, p.join()
 	}
 	f := file{Defaults: Node{Timing: cmsws.DefaultTiming(), Connections: 1,
-		REST: REST{Enabled: true, Interval: cmsrest.DefaultInterval, Timeout: cmsrest.DefaultTimeout}}, PerCallMetrics: true}
+		REST: REST{Enabled: true, Interval: cmsrest.DefaultInterval, Timeout: cmsrest.DefaultTimeout}},
+		PerCallMetrics: true, MeetingNames: MeetingNameModes()[0]}
 	f.Roster.BatchInterval = planner.DefaultInterval
 	p.decode(root, reflect.ValueOf(&f).Elem(), "")
 	nodes := make([]Node, len(f.Nodes))

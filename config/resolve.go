@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -35,7 +36,10 @@ type settingUse struct {
 // the configuration they make.
 func resolve(f *file, nodes []Node, p *problems, baseDir string) *Config {
 	r := &resolver{p: p, baseDir: baseDir, byPath: map[string]*settingUse{}}
-	cfg := &Config{Nodes: nodes, PerCallMetrics: f.PerCallMetrics, Roster: r.roster(f)}
+	cfg := &Config{Nodes: nodes, PerCallMetrics: f.PerCallMetrics, Roster: r.roster(f), MeetingNames: f.MeetingNames}
+	if modes := MeetingNameModes(); !slices.Contains(modes, f.MeetingNames) {
+		p.at("meeting_names", nil, "%q is not one of %s", f.MeetingNames, strings.Join(modes, ", "))
+	}
 	r.check("defaults", &f.Defaults)
 	if len(nodes) == 0 {
 		p.at("nodes", nil, "at least one node is required")
