@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +19,19 @@ import (
 // Load reads, validates and resolves the configuration file at path.
 // Relative password_file and ca_file paths are resolved against the file's
 // directory. All problems are returned together, each an *Error.
-func Load(path string) (*Config, error) {
-	data, err := readLimited(path, maxConfigSize)
+func Load(path string) (*Config, error) { return LoadContext(context.Background(), path) }
+
+// LoadContext is Load bounded by ctx: when ctx ends (SIGTERM during
+// --config.check, the start or a reload) a file still being read is
+// abandoned and the load fails. Every file read is also bounded in time,
+// and only regular files (or symlinks to them) are read.
+func LoadContext(ctx context.Context, path string) (*Config, error) {
+	return load(path, boundedReader(ctx))
+}
+
+// load is LoadContext with every file read through read.
+func load(path string, read readFunc) (*Config, error) {
+	data, err := read(path, maxConfigSize)
 	if err != nil {
 		return nil, &Error{File: path, Err: err}
 	}
@@ -27,13 +39,17 @@ func Load(path string) (*Config, error) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	return Parse(data, path, dir)
+	return parse(data, path, dir, read)
 }
 
 // Parse is Load for configuration text already in memory: filename is used
 // in error messages and baseDir resolves relative file paths. Password and CA
 // files are still read from disk.
 func Parse(data []byte, filename, baseDir string) (*Config, error) {
+	return parse(data, filename, baseDir, boundedReader(context.Background()))
+}
+
+func parse(data []byte, filename, baseDir string, read readFunc) (*Config, error) {
 	p := newProblems(filename)
 	root := p.document(data)
 	if root == nil {
@@ -59,7 +75,7 @@ func Parse(data []byte, filename, baseDir string) (*Config, error) {
 		// misspelt "pasword").
 		return nil, p.join()
 	}
-	cfg := resolve(&f, nodes, p, baseDir)
+	cfg := resolve(&f, nodes, p, baseDir, read)
 	if err := p.join(); err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 type resolver struct {
 	p       *problems
 	baseDir string
+	read    readFunc
 	uses    []*settingUse          // in order of first use
 	byPath  map[string]*settingUse // by settingUse.path
 }
@@ -34,8 +35,8 @@ type settingUse struct {
 
 // resolve checks f, whose nodes are decoded onto its defaults, and returns
 // the configuration they make.
-func resolve(f *file, nodes []Node, p *problems, baseDir string) *Config {
-	r := &resolver{p: p, baseDir: baseDir, byPath: map[string]*settingUse{}}
+func resolve(f *file, nodes []Node, p *problems, baseDir string, read readFunc) *Config {
+	r := &resolver{p: p, baseDir: baseDir, read: read, byPath: map[string]*settingUse{}}
 	cfg := &Config{Nodes: nodes, PerCallMetrics: f.PerCallMetrics, Roster: r.roster(f), MeetingNames: f.MeetingNames}
 	if modes := MeetingNameModes(); !slices.Contains(modes, f.MeetingNames) {
 		p.at("meeting_names", nil, "%q is not one of %s", f.MeetingNames, strings.Join(modes, ", "))
@@ -220,9 +221,9 @@ func (r *resolver) use(path, file, node string) *settingUse {
 		u = &settingUse{path: path, file: file}
 		switch {
 		case strings.HasSuffix(path, ".password_file"):
-			u.password, u.worldReadable, u.err = readPassword(file)
+			u.password, u.worldReadable, u.err = readPassword(r.read, file)
 		case strings.HasSuffix(path, ".ca_file"):
-			u.ca, u.err = readCA(file)
+			u.ca, u.err = readCA(r.read, file)
 		}
 		r.byPath[path] = u
 		r.uses = append(r.uses, u)
