@@ -190,8 +190,8 @@ func TestIdleKeepAliveConnectionIsClosed(t *testing.T) {
 	}
 }
 
-// A listen address that cannot be bound is reported, with the address,
-// before any token request goes to a node.
+// A listen address that cannot be bound, or a web config that cannot be
+// used, is reported before any token request goes to a node.
 func TestBadListenAddressFailsBeforeAnyTokenRequest(t *testing.T) {
 	cluster, err := cmswstest.NewCluster(cmswstest.Options{Nodes: 2, Seed: 5})
 	ok(t, err)
@@ -204,13 +204,21 @@ func TestBadListenAddressFailsBeforeAnyTokenRequest(t *testing.T) {
 	ok(t, err)
 	defer busy.Close()
 
-	for _, addr := range []string{busy.Addr().String(), "127.0.0.1:notaport"} {
+	webCfg := filepath.Join(dir, "web.yml")
+	ok(t, os.WriteFile(webCfg, []byte("tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n"), 0o600))
+	for _, tc := range []struct{ flag, want string }{
+		{"--web.listen-address=" + busy.Addr().String(), busy.Addr().String()},
+		{"--web.listen-address=127.0.0.1:notaport", "127.0.0.1:notaport"},
+		{"--web.config.file=" + webCfg, webCfg},
+	} {
 		var stderr testutil.SyncBuffer
-		code := returnsWithin(t, "run with "+addr, func() int {
-			return run(context.Background(), []string{"--config.file=" + cfg, "--web.listen-address=" + addr}, io.Discard, &stderr)
-		})
-		if code != 1 || !strings.Contains(stderr.String(), addr) {
-			t.Errorf("--web.listen-address=%s: exit %d, want 1 with the address:\n%s", addr, code, stderr.String())
+		args := []string{"--config.file=" + cfg, tc.flag}
+		if !strings.HasPrefix(tc.flag, "--web.listen-address") {
+			args = append(args, "--web.listen-address="+freeAddr(t))
+		}
+		code := returnsWithin(t, "run with "+tc.flag, func() int { return run(context.Background(), args, io.Discard, &stderr) })
+		if code != 1 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%s: exit %d, want 1 naming %s:\n%s", tc.flag, code, tc.want, stderr.String())
 		}
 	}
 	for name, st := range cluster.Stats().Nodes {
