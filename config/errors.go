@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Error is one problem in a configuration file. Load and Parse return several
@@ -77,7 +79,10 @@ type problems struct {
 	lines map[string]int    // field path → line of its key or list item
 	set   map[string]bool   // field paths the file gives a (non-null) value
 	names map[string]string // "nodes[i]" → that node's name, when valid
-	errs  []*Error
+	// merging holds the mappings being decoded, to refuse a merge of one
+	// into itself (see mapping).
+	merging map[*yaml.Node]bool
+	errs    []*Error
 }
 
 func newProblems(file string) *problems {

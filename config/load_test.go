@@ -393,3 +393,29 @@ nodes:
 		}
 	}
 }
+
+// A mapping that merges itself ("<<: *anchor" inside the anchored
+// mapping, directly or through another) used to recurse until the stack
+// overflowed: a crash no recover catches, found by FuzzLoad. It is an
+// error at the merge.
+func TestSelfMergeIsAnError(t *testing.T) {
+	for _, tc := range []struct {
+		yaml, want string
+	}{
+		// As FuzzLoad found it: the duplicate name keeps yaml's own
+		// "anchor contains itself" check from running.
+		{y("defaults: {username: u, password: p}", "nodes:",
+			"  - &n {name: a, <<: [{probe_interval: 20s}, *n], name: c, url: https://a}"),
+			`cms.yml:3: nodes[0] (a): "<<" merges a mapping into itself`},
+		{y("defaults:", "  username: u", "  password: p", "nodes:", "  - &n", "    name: a", "    name: b",
+			"    url: https://a", "    <<: [*n]"),
+			`cms.yml:9: nodes[0] (a): "<<" merges a mapping into itself`},
+		{y("defaults: &d", "  username: u", "  username: v", "  password: p", "  <<: *d", "nodes:", "  - name: a", "    url: https://a"),
+			`cms.yml:5: defaults: "<<" merges a mapping into itself`},
+	} {
+		_, err := Parse([]byte(tc.yaml), "cms.yml", t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want %q\n%s", err, tc.want, tc.yaml)
+		}
+	}
+}
