@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -27,6 +26,8 @@ type exporter struct {
 	sup      *supervisor.Supervisor
 	source   specSource
 	planner  *planner.Runner
+	// lifecycle enables POST /-/reload (--web.enable-lifecycle).
+	lifecycle bool
 
 	reloadMu        sync.Mutex
 	reloadOK        prometheus.Gauge
@@ -61,10 +62,30 @@ func newExporter(ctx context.Context, logger log.Logger) *exporter {
 func (x *exporter) close() { x.sup.Close() }
 
 // reload reads the node set and applies it. On error the running set is
-// untouched: a typo in the file must not take monitoring down.
+// untouched: a typo in the file must not take monitoring down. Reloads
+// never run at once: this one waits for one in progress (SIGHUP, start);
+// tryReload does not (HTTP).
 func (x *exporter) reload() error {
 	x.reloadMu.Lock()
 	defer x.reloadMu.Unlock()
+	return x.reloadLocked()
+}
+
+// errReloadInProgress: a reload was asked for while one was running.
+var errReloadInProgress = errors.New("a reload is already in progress; try again when it has finished")
+
+// tryReload is reload unless one is in progress, in which case it returns
+// errReloadInProgress at once: an HTTP client must not queue behind a
+// reload stuck reading a file.
+func (x *exporter) tryReload() error {
+	if !x.reloadMu.TryLock() {
+		return errReloadInProgress
+	}
+	defer x.reloadMu.Unlock()
+	return x.reloadLocked()
+}
+
+func (x *exporter) reloadLocked() error {
 	st, err := x.source()
 	if err == nil {
 		var ch supervisor.Changes
@@ -90,11 +111,10 @@ func (x *exporter) reload() error {
 	return nil
 }
 
-// reloadOnSIGHUP reloads the configuration at every SIGHUP until ctx ends.
-func (x *exporter) reloadOnSIGHUP(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// reloadOnSIGHUP reloads the configuration at every SIGHUP on hup until
+// ctx ends. The channel is registered by run before anything else, so a
+// SIGHUP during the start is not lost (nor fatal).
+func (x *exporter) reloadOnSIGHUP(ctx context.Context, hup <-chan os.Signal) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -42,7 +43,17 @@ func (x *exporter) handler(metricsPath string) http.Handler {
 			http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := x.reload(); err != nil {
+		// As Prometheus: whoever can reach the port must not be able to
+		// make the exporter re-read its files and reconnect unless asked.
+		if !x.lifecycle {
+			http.Error(w, "Lifecycle API is not enabled: start the exporter with --web.enable-lifecycle to reload over HTTP, or send it SIGHUP.", http.StatusForbidden)
+			return
+		}
+		if err := x.tryReload(); errors.Is(err, errReloadInProgress) {
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		} else if err != nil {
 			level.Error(x.logger).Log("msg", "reload failed; keeping the running configuration", "err", err)
 			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
 			return

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,13 +40,20 @@ func main() {
 // run is main without the process: tests call it with their own context,
 // arguments and writers.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// SIGHUP is caught from the very start: before, its default action
+	// would kill a process still loading its configuration. One that
+	// arrives before the first load is done is acted on after it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	f, err := parseFlags(args, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
 		return 2
 	}
 	if f.configCheck {
-		return checkConfig(f.configFile, stdout, stderr)
+		return checkConfig(ctx, f.configFile, stdout, stderr)
 	}
 	logs, err := newLoggers(stderr, f.logFormat, f.logLevel)
 	if err != nil {
@@ -54,10 +63,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger := logs.kit
 	level.Info(logger).Log("msg", "starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
 
+	// The listen addresses and the web config are checked before any node
+	// is contacted: a typo in a flag must not cost every node a token
+	// request (and a restart loop, one per start).
+	listeners, err := listen(f.web)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot serve HTTP", "err", err)
+		return 1
+	}
+	defer func() {
+		for _, l := range listeners {
+			l.Close() // already closed once served; closing again is harmless
+		}
+	}()
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	x := newExporter(ctx, logger)
 	defer x.close()
+	x.lifecycle = f.enableLifecycle
 
 	if f.demo {
 		d, err := startDemo(ctx, logger, f.demoSeed)
@@ -69,14 +93,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		x.source = d.settings
 		level.Info(logger).Log("msg", "demo mode: monitoring a simulated 3-node cluster over loopback WebSockets", "nodes", fmt.Sprint(d.nodes))
 	} else {
-		x.source = fileSource(f.configFile, logger)
+		x.source = fileSource(ctx, f.configFile, logger)
 	}
 	if err := x.reload(); err != nil {
 		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
 		return 1
 	}
-	go x.reloadOnSIGHUP(ctx)
-	return serve(ctx, x, f, logs)
+	go x.reloadOnSIGHUP(ctx, hup)
+	return serve(ctx, x, f, logs, listeners)
 }
 
 // flags are the command line, parsed.
@@ -85,6 +109,7 @@ type flags struct {
 	configCheck             bool
 	logLevel, logFormat     string
 	demo                    bool
+	enableLifecycle         bool
 	demoSeed                int64
 	web                     *web.FlagConfig
 }
@@ -100,6 +125,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("log.level", "Only log messages with the given severity or above.").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages.").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
+	app.Flag("web.enable-lifecycle", "Enable reloading the configuration with POST or PUT /-/reload (SIGHUP always works).").BoolVar(&f.enableLifecycle)
 	app.Flag("demo", "Run against a built-in simulated 3-node cluster with random traffic (no CMS, no config file needed).").BoolVar(&f.demo)
 	app.Flag("demo.seed", "Random seed of the demo traffic (0 = time-based).").Default("0").Int64Var(&f.demoSeed)
 	f.web = kingpinflag.AddFlags(app, defaultListenAddress)
@@ -115,9 +141,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 }
 
 // checkConfig is --config.check: load, print the warnings, say how many
-// nodes, exit 0 when valid.
-func checkConfig(path string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(path)
+// nodes, exit 0 when valid. SIGTERM (ctx) abandons a file still being read.
+func checkConfig(ctx context.Context, path string, stdout, stderr io.Writer) int {
+	cfg, err := config.LoadContext(ctx, path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
@@ -129,12 +155,63 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// serve runs the HTTP server until ctx ends (exit 0 after a graceful
+// listen binds every --web.listen-address and checks --web.config.file.
+// It returns no listeners when systemd provides them (--web.systemd-socket:
+// bound already) or for vsock addresses; serve then leaves the binding to
+// exporter-toolkit as before.
+func listen(fc *web.FlagConfig) ([]net.Listener, error) {
+	if fc.WebConfigFile != nil && *fc.WebConfigFile != "" {
+		if err := web.Validate(*fc.WebConfigFile); err != nil {
+			return nil, fmt.Errorf("--web.config.file %s: %w", *fc.WebConfigFile, err)
+		}
+	}
+	if fc.WebSystemdSocket != nil && *fc.WebSystemdSocket {
+		return nil, nil
+	}
+	if fc.WebListenAddresses == nil || len(*fc.WebListenAddresses) == 0 {
+		return nil, errors.New("no --web.listen-address given")
+	}
+	for _, a := range *fc.WebListenAddresses {
+		if strings.HasPrefix(a, "vsock://") {
+			return nil, nil
+		}
+	}
+	var ls []net.Listener
+	for _, a := range *fc.WebListenAddresses {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, fmt.Errorf("cannot listen on --web.listen-address=%s: %w", a, err)
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// HTTP server bounds. The idle timeout closes keep-alive connections a
+// client left open (every scraper and browser tab holds one), so they
+// cannot pile up; the header timeout stops a client that connects and
+// sends nothing (Slowloris).
+const (
+	httpIdleTimeout       = 2 * time.Minute
+	httpReadHeaderTimeout = 10 * time.Second
+)
+
+// serve runs the HTTP server on listeners (bound by listen; none: let
+// exporter-toolkit bind them) until ctx ends (exit 0 after a graceful
 // shutdown) or the server fails (exit 1).
-func serve(ctx context.Context, x *exporter, f flags, logs loggers) int {
-	srv := &http.Server{Handler: x.handler(f.metricsPath), ReadHeaderTimeout: 10 * time.Second, ErrorLog: logs.http}
+func serve(ctx context.Context, x *exporter, f flags, logs loggers, listeners []net.Listener) int {
+	srv := newHTTPServer(x.handler(f.metricsPath), logs, httpTimeouts{idle: httpIdleTimeout, readHeader: httpReadHeaderTimeout})
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(srv, f.web, logs.slog) }()
+	go func() {
+		if len(listeners) == 0 {
+			serveErr <- web.ListenAndServe(srv, f.web, logs.slog)
+			return
+		}
+		serveErr <- web.ServeMultiple(listeners, srv, f.web, logs.slog)
+	}()
 	select {
 	case <-ctx.Done():
 		level.Info(logs.kit).Log("msg", "shutting down")
@@ -154,4 +231,13 @@ func serve(ctx context.Context, x *exporter, f flags, logs loggers) int {
 		level.Error(logs.kit).Log("msg", "HTTP server failed", "err", err)
 		return 1
 	}
+}
+
+// httpTimeouts bound the HTTP server's connections.
+type httpTimeouts struct{ idle, readHeader time.Duration }
+
+// newHTTPServer is the exporter's HTTP server; ErrorLog sends net/http's
+// own errors (TLS handshakes, bad requests) to our log.
+func newHTTPServer(h http.Handler, logs loggers, to httpTimeouts) *http.Server {
+	return &http.Server{Handler: h, IdleTimeout: to.idle, ReadHeaderTimeout: to.readHeader, ErrorLog: logs.http}
 }

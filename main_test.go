@@ -161,7 +161,7 @@ func TestReloadAddsAndRemovesNodes(t *testing.T) {
 	_, err = cluster.StartMeeting("cms3", cmswstest.MeetingOptions{Name: "on cms3"})
 	ok(t, err)
 
-	r := startRun(t, "--config.file="+cfg)
+	r := startRun(t, "--config.file="+cfg, "--web.enable-lifecycle")
 	r.waitFor("ready", func() bool { code, _ := r.get("/-/ready"); return code == 200 })
 	m := r.metrics()
 	if m[key("cms_up", "node", "cms1")] != 1 || m[key("cms_up", "node", "cms2")] != 1 || len(nodeSeries(m, "cms3")) != 0 {

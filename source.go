@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -44,9 +45,11 @@ type specSource func() (settings, error)
 
 // fileSource reads the node set from the configuration file at every
 // (re)load, so SIGHUP and /-/reload see edits, including password files.
-func fileSource(path string, logger log.Logger) specSource {
+// ctx is the process's: when it ends (SIGTERM) a load stuck reading a
+// file is abandoned, so it cannot hold up the shutdown.
+func fileSource(ctx context.Context, path string, logger log.Logger) specSource {
 	return func() (settings, error) {
-		cfg, err := config.Load(path)
+		cfg, err := config.LoadContext(ctx, path)
 		if err != nil {
 			return settings{}, err
 		}

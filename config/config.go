@@ -23,6 +23,12 @@ type Config struct {
 	PerCallMetrics bool `yaml:"per_call_metrics"`
 	// Roster chooses the meetings whose participants are watched.
 	Roster Roster `yaml:"roster"`
+	// MeetingNames says how meeting names appear as label values on
+	// /metrics: "show" (the default), "hash" or "omit" (MeetingNameModes).
+	// A meeting's name can be confidential ("Board: merger with X"), and
+	// /metrics is readable by whoever can reach the port. Kept as the
+	// file's word; the collector parses it into its own mode.
+	MeetingNames string `yaml:"meeting_names"`
 	// Warnings are legal but risky settings (certificate verification
 	// switched off, a world-readable password file). The loader has no
 	// logger; the caller logs these at warning level.
@@ -83,6 +89,9 @@ type REST struct {
 	Interval time.Duration `yaml:"interval"`
 	Timeout  time.Duration `yaml:"timeout"`
 }
+
+// MeetingNameModes are the values of meeting_names, the default first.
+func MeetingNameModes() []string { return []string{"show", "hash", "omit"} }
 
 // MinRESTInterval keeps the REST poller low-rate: six requests per node
 // per interval.

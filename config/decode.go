@@ -18,6 +18,7 @@ type file struct {
 	Defaults       Node        `yaml:"defaults"`
 	Nodes          []yaml.Node `yaml:"nodes"`
 	PerCallMetrics bool        `yaml:"per_call_metrics"`
+	MeetingNames   string      `yaml:"meeting_names"`
 	Roster         struct {
 		Include       []string      `yaml:"include"`
 		Exclude       []string      `yaml:"exclude"`
@@ -84,17 +85,28 @@ func (p *problems) decode(n *yaml.Node, out reflect.Value, path string) {
 // mapping decodes the keys of n into the struct out. taken holds the keys
 // already set by a mapping that merges n in ("<<: *anchor"): as in yaml, a
 // mapping's own keys win over merged ones, and earlier merges over later.
+//
+// A mapping that merges itself, directly or through others (possible when
+// yaml's own check does not run, e.g. after a duplicate key), would
+// recurse until the stack overflows, a crash no recover catches: the
+// mappings being merged are kept in p.merging, and a merge of one of them
+// is an error.
 func (p *problems) mapping(n *yaml.Node, out reflect.Value, path string, taken map[string]bool) {
+	if p.merging == nil {
+		p.merging = map[*yaml.Node]bool{}
+	}
+	p.merging[n] = true
+	defer delete(p.merging, n)
 	keys := fields(out.Type())
 	if path == "defaults" { // what nodes inherit: their name and url are their own
 		keys = slices.DeleteFunc(keys, func(f field) bool { return f.key == "name" || f.key == "url" })
 	}
-	first := map[string]int{} // key → line
-	var merged []*yaml.Node
+	first := map[string]int{}  // key → line
+	var merged [][2]*yaml.Node // key, value
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Value == "<<" && k.ShortTag() == "!!merge" {
-			merged = append(merged, v)
+			merged = append(merged, [2]*yaml.Node{k, v})
 			continue
 		}
 		if line, dup := first[k.Value]; dup {
@@ -120,7 +132,11 @@ func (p *problems) mapping(n *yaml.Node, out reflect.Value, path string, taken m
 	for key := range first {
 		taken[key] = true
 	}
-	for _, m := range merged {
+	for _, kv := range merged {
+		k, m := kv[0], kv[1]
+		if m.Kind == yaml.AliasNode {
+			m = m.Alias
+		}
 		sources := []*yaml.Node{m}
 		if m.Kind == yaml.SequenceNode {
 			sources = m.Content
@@ -129,11 +145,14 @@ func (p *problems) mapping(n *yaml.Node, out reflect.Value, path string, taken m
 			if s.Kind == yaml.AliasNode {
 				s = s.Alias
 			}
-			if s.Kind != yaml.MappingNode {
+			switch {
+			case s.Kind != yaml.MappingNode:
 				p.mistyped(s, out.Type(), path)
-				continue
+			case p.merging[s]:
+				p.add(k.Line, path, nil, "\"<<\" merges a mapping into itself")
+			default:
+				p.mapping(s, out, path, taken)
 			}
-			p.mapping(s, out, path, taken)
 		}
 	}
 }

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Error is one problem in a configuration file. Load and Parse return several
@@ -78,7 +79,10 @@ type problems struct {
 	lines map[string]int    // field path → line of its key or list item
 	set   map[string]bool   // field paths the file gives a (non-null) value
 	names map[string]string // "nodes[i]" → that node's name, when valid
-	errs  []*Error
+	// merging holds the mappings being decoded, to refuse a merge of one
+	// into itself (see mapping).
+	merging map[*yaml.Node]bool
+	errs    []*Error
 }
 
 func newProblems(file string) *problems {
@@ -119,17 +123,12 @@ func (p *problems) nodeName(path string) string {
 	return ""
 }
 
-// invalid reports an error of the YAML library itself: a syntax error or
-// one of its limits. Its only structure is its wording, "yaml: line N:
-// problem", which TestYAMLErrorWording pins.
+// invalid reports an error of the YAML library itself that is not a
+// syntax error (one of its limits, such as alias expansion), at the line
+// it gives. Its only structure is its wording, "yaml: line N: problem",
+// which TestYAMLErrorWording pins.
 func (p *problems) invalid(err error) {
-	msg, line := strings.TrimPrefix(err.Error(), "yaml: "), 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		num, text, _ := strings.Cut(rest, ": ")
-		if n, err := strconv.Atoi(num); err == nil {
-			line, msg = n, text
-		}
-	}
+	line, msg := splitYAMLError(err)
 	p.add(line, "", nil, "invalid YAML: %s", msg)
 }
 

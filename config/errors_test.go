@@ -254,7 +254,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "bare 0 is a duration, and too short",
 			yaml: with("    probe_timeout: 0"), // 7
-			want: []wantErr{{7, "nodes[0].probe_timeout", "cms1", []string{"must be greater than 0, got 0s"}}},
+			want: []wantErr{{7, "nodes[0].probe_timeout", "cms1", []string{"must be at least 1s, got 0s"}}},
 		},
 		{
 			name: "not a whole number",
@@ -270,9 +270,9 @@ func TestParseErrors(t *testing.T) {
 			name: "zero and negative durations",
 			yaml: with("    connect_timeout: 0s", "    auth_failure_backoff: -1m", "    keep_calls_when_down: 0s"),
 			want: []wantErr{
-				{7, "nodes[0].connect_timeout", "cms1", []string{"must be greater than 0, got 0s"}},
-				{8, "nodes[0].auth_failure_backoff", "cms1", []string{"must be greater than 0, got -1m0s"}},
-				{9, "nodes[0].keep_calls_when_down", "cms1", []string{"must be greater than 0, got 0s"}},
+				{7, "nodes[0].connect_timeout", "cms1", []string{"must be at least 1s, got 0s"}},
+				{8, "nodes[0].auth_failure_backoff", "cms1", []string{"must be at least 10s, got -1m0s"}},
+				{9, "nodes[0].keep_calls_when_down", "cms1", []string{"must be at least 1s, got 0s"}},
 			},
 		},
 		{
@@ -358,7 +358,7 @@ func TestParseErrors(t *testing.T) {
 			want: []wantErr{
 				{8, "nodes[1].url", "cms2", []string{`scheme must be https`}},
 				{9, "nodes[2].name", "cms1", []string{"duplicate node name"}},
-				{11, "nodes[2].backoff_max", "cms1", []string{"must be greater than 0"}},
+				{11, "nodes[2].backoff_max", "cms1", []string{"must be at least 100ms, got -1s"}},
 				{12, "nodes[2].password_file", "cms1", []string{"file does not exist"}},
 			},
 		},

@@ -39,7 +39,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 }
 
 // selfSignedCA returns a PEM CA certificate generated for this test run.
-func selfSignedCA(t *testing.T, cn string) string {
+func selfSignedCA(t testing.TB, cn string) string {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

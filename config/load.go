@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +19,19 @@ import (
 // Load reads, validates and resolves the configuration file at path.
 // Relative password_file and ca_file paths are resolved against the file's
 // directory. All problems are returned together, each an *Error.
-func Load(path string) (*Config, error) {
-	data, err := readLimited(path, maxConfigSize)
+func Load(path string) (*Config, error) { return LoadContext(context.Background(), path) }
+
+// LoadContext is Load bounded by ctx: when ctx ends (SIGTERM during
+// --config.check, the start or a reload) a file still being read is
+// abandoned and the load fails. Every file read is also bounded in time,
+// and only regular files (or symlinks to them) are read.
+func LoadContext(ctx context.Context, path string) (*Config, error) {
+	return load(path, boundedReader(ctx))
+}
+
+// load is LoadContext with every file read through read.
+func load(path string, read readFunc) (*Config, error) {
+	data, err := read(path, maxConfigSize)
 	if err != nil {
 		return nil, &Error{File: path, Err: err}
 	}
@@ -27,20 +39,25 @@ func Load(path string) (*Config, error) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	return Parse(data, path, dir)
+	return parse(data, path, dir, read)
 }
 
 // Parse is Load for configuration text already in memory: filename is used
 // in error messages and baseDir resolves relative file paths. Password and CA
 // files are still read from disk.
 func Parse(data []byte, filename, baseDir string) (*Config, error) {
+	return parse(data, filename, baseDir, boundedReader(context.Background()))
+}
+
+func parse(data []byte, filename, baseDir string, read readFunc) (*Config, error) {
 	p := newProblems(filename)
 	root := p.document(data)
 	if root == nil {
 		return nil, p.join()
 	}
 	f := file{Defaults: Node{Timing: cmsws.DefaultTiming(), Connections: 1,
-		REST: REST{Enabled: true, Interval: cmsrest.DefaultInterval, Timeout: cmsrest.DefaultTimeout}}, PerCallMetrics: true}
+		REST: REST{Enabled: true, Interval: cmsrest.DefaultInterval, Timeout: cmsrest.DefaultTimeout}},
+		PerCallMetrics: true, MeetingNames: MeetingNameModes()[0]}
 	f.Roster.BatchInterval = planner.DefaultInterval
 	p.decode(root, reflect.ValueOf(&f).Elem(), "")
 	nodes := make([]Node, len(f.Nodes))
@@ -58,7 +75,7 @@ func Parse(data []byte, filename, baseDir string) (*Config, error) {
 		// misspelt "pasword").
 		return nil, p.join()
 	}
-	cfg := resolve(&f, nodes, p, baseDir)
+	cfg := resolve(&f, nodes, p, baseDir, read)
 	if err := p.join(); err != nil {
 		return nil, err
 	}
@@ -74,7 +91,7 @@ func (p *problems) document(data []byte) *yaml.Node {
 		p.at("", nil, "file is empty; at least one node must be configured under \"nodes:\"")
 		return nil
 	} else if err != nil {
-		p.invalid(err)
+		p.syntax(data, err)
 		return nil
 	}
 	switch err := safeYAML(func() error { return dec.Decode(&next) }); {
@@ -82,7 +99,7 @@ func (p *problems) document(data []byte) *yaml.Node {
 		p.add(next.Line, "", nil, "more than one YAML document (\"---\"); put the whole configuration in one")
 		return nil
 	case !errors.Is(err, io.EOF):
-		p.invalid(err)
+		p.syntax(data, err)
 		return nil
 	}
 	// decode follows aliases without counting. Having yaml expand them all

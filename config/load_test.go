@@ -374,9 +374,9 @@ nodes:
 	}
 
 	for _, tc := range []struct{ block, want string }{
-		{"interval: 1s", `cms.yml:8: nodes[0] (a): rest.interval: must be at least 5s (the poller is meant to be low-rate), got 1s`},
+		{"interval: 1s", `cms.yml:8: nodes[0] (a): rest.interval: must be at least 5s, got 1s (the poller is meant to be low-rate`},
 		{"timeout: 40s", `cms.yml:8: nodes[0] (a): rest.timeout: must be less than rest.interval (30s), got 40s`},
-		{"timeout: 0s", `cms.yml:8: nodes[0] (a): rest.timeout: must be greater than 0, got 0s`},
+		{"timeout: 0s", `cms.yml:8: nodes[0] (a): rest.timeout: must be at least 1s, got 0s`},
 		{"enable: true", `unknown field "enable"`},
 	} {
 		_, err := Parse([]byte(`
@@ -390,6 +390,32 @@ nodes:
 `), "cms.yml", t.TempDir())
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("rest %q: error %v, want it to contain %q", tc.block, err, tc.want)
+		}
+	}
+}
+
+// A mapping that merges itself ("<<: *anchor" inside the anchored
+// mapping, directly or through another) used to recurse until the stack
+// overflowed: a crash no recover catches, found by FuzzLoad. It is an
+// error at the merge.
+func TestSelfMergeIsAnError(t *testing.T) {
+	for _, tc := range []struct {
+		yaml, want string
+	}{
+		// As FuzzLoad found it: the duplicate name keeps yaml's own
+		// "anchor contains itself" check from running.
+		{y("defaults: {username: u, password: p}", "nodes:",
+			"  - &n {name: a, <<: [{probe_interval: 20s}, *n], name: c, url: https://a}"),
+			`cms.yml:3: nodes[0] (a): "<<" merges a mapping into itself`},
+		{y("defaults:", "  username: u", "  password: p", "nodes:", "  - &n", "    name: a", "    name: b",
+			"    url: https://a", "    <<: [*n]"),
+			`cms.yml:9: nodes[0] (a): "<<" merges a mapping into itself`},
+		{y("defaults: &d", "  username: u", "  username: v", "  password: p", "  <<: *d", "nodes:", "  - name: a", "    url: https://a"),
+			`cms.yml:5: defaults: "<<" merges a mapping into itself`},
+	} {
+		_, err := Parse([]byte(tc.yaml), "cms.yml", t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want %q\n%s", err, tc.want, tc.yaml)
 		}
 	}
 }

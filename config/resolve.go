@@ -2,8 +2,8 @@ package config
 
 import (
 	"fmt"
-	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,6 +16,7 @@ import (
 type resolver struct {
 	p       *problems
 	baseDir string
+	read    readFunc
 	uses    []*settingUse          // in order of first use
 	byPath  map[string]*settingUse // by settingUse.path
 }
@@ -34,9 +35,12 @@ type settingUse struct {
 
 // resolve checks f, whose nodes are decoded onto its defaults, and returns
 // the configuration they make.
-func resolve(f *file, nodes []Node, p *problems, baseDir string) *Config {
-	r := &resolver{p: p, baseDir: baseDir, byPath: map[string]*settingUse{}}
-	cfg := &Config{Nodes: nodes, PerCallMetrics: f.PerCallMetrics, Roster: r.roster(f)}
+func resolve(f *file, nodes []Node, p *problems, baseDir string, read readFunc) *Config {
+	r := &resolver{p: p, baseDir: baseDir, read: read, byPath: map[string]*settingUse{}}
+	cfg := &Config{Nodes: nodes, PerCallMetrics: f.PerCallMetrics, Roster: r.roster(f), MeetingNames: f.MeetingNames}
+	if modes := MeetingNameModes(); !slices.Contains(modes, f.MeetingNames) {
+		p.at("meeting_names", nil, "%q is not one of %s", f.MeetingNames, strings.Join(modes, ", "))
+	}
 	r.check("defaults", &f.Defaults)
 	if len(nodes) == 0 {
 		p.at("nodes", nil, "at least one node is required")
@@ -133,10 +137,9 @@ func (r *resolver) check(path string, n *Node) {
 	if set("password") && set("password_file") {
 		at("password_file", "set either password or password_file, not both")
 	}
-	v := reflect.ValueOf(n).Elem()
-	for _, f := range fields(v.Type()) {
-		if d, ok := v.FieldByIndex(f.index).Interface().(time.Duration); ok && set(f.key) && d <= 0 {
-			at(f.key, "must be greater than 0, got %s", d)
+	for _, nd := range nodeDurations(n) {
+		if why := outOfBounds(nd.key, nd.d); set(nd.key) && why != "" {
+			at(nd.key, "%s", why)
 		}
 	}
 
@@ -156,14 +159,6 @@ func (r *resolver) check(path string, n *Node) {
 		}
 	}
 	rel("probe_timeout", n.ProbeTimeout, "probe_interval", n.ProbeInterval, true)
-	for key, d := range map[string]time.Duration{"rest.interval": n.REST.Interval, "rest.timeout": n.REST.Timeout} {
-		if set(key) && d <= 0 {
-			at(key, "must be greater than 0, got %s", d)
-		}
-	}
-	if set("rest.interval") && n.REST.Interval > 0 && n.REST.Interval < MinRESTInterval {
-		at("rest.interval", "must be at least %s (the poller is meant to be low-rate), got %s", MinRESTInterval, n.REST.Interval)
-	}
 	rel("rest.timeout", n.REST.Timeout, "rest.interval", n.REST.Interval, true)
 	rel("backoff_min", n.BackoffMin, "backoff_max", n.BackoffMax, false)
 }
@@ -226,9 +221,9 @@ func (r *resolver) use(path, file, node string) *settingUse {
 		u = &settingUse{path: path, file: file}
 		switch {
 		case strings.HasSuffix(path, ".password_file"):
-			u.password, u.worldReadable, u.err = readPassword(file)
+			u.password, u.worldReadable, u.err = readPassword(r.read, file)
 		case strings.HasSuffix(path, ".ca_file"):
-			u.ca, u.err = readCA(file)
+			u.ca, u.err = readCA(r.read, file)
 		}
 		r.byPath[path] = u
 		r.uses = append(r.uses, u)
@@ -279,8 +274,8 @@ func validName(s string) bool {
 // relabelling regexes, reporting each bad one where it is written.
 func (r *resolver) roster(f *file) Roster {
 	ro := Roster{BatchInterval: f.Roster.BatchInterval}
-	if d := ro.BatchInterval; d < 10*time.Millisecond || d > time.Minute {
-		r.p.at("roster.batch_interval", nil, "%s is out of range 10ms..1m", d)
+	if why := outOfBounds("roster.batch_interval", ro.BatchInterval); why != "" {
+		r.p.at("roster.batch_interval", nil, "%s", why)
 	}
 	compile := func(key string, pats []string) []*regexp.Regexp {
 		var out []*regexp.Regexp

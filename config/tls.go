@@ -25,7 +25,7 @@ func (t TLS) Config() (*tls.Config, error) {
 	ca := t.ca
 	if ca == nil && t.CAFile != "" {
 		var err error
-		if ca, err = readCA(t.CAFile); err != nil {
+		if ca, err = readCA(readLimited, t.CAFile); err != nil {
 			return nil, fmt.Errorf("tls.ca_file: %w", err)
 		}
 	}

@@ -126,7 +126,7 @@ nodes:
 	s.config = filepath.Join(s.dir, "cms_exporter.yml")
 	e.must(os.WriteFile(s.config, []byte(cfg), 0o600))
 	s.exporter = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	s.proc = startProcess(t, "cms_exporter-"+s.name, bin, "--config.file="+s.config, "--web.listen-address="+s.exporter)
+	s.proc = startProcess(t, "cms_exporter-"+s.name, bin, "--config.file="+s.config, "--web.listen-address="+s.exporter, "--web.enable-lifecycle")
 	waitReady(t, s.proc, "http://"+s.exporter+"/-/ready", 60*time.Second)
 }
 
