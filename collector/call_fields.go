@@ -13,8 +13,8 @@ import (
 // which is what settles a new call's lock.
 func (c *Collector) applyCallFields(n *node, u *cmsws.CallUpdate, st *callState) (lockTouched bool) {
 	a := callApplier{c: c, n: n, callID: u.Call}
-	applyField(a, "name", u.Name, readLabel, "", &st.name, &st.set, elName)
-	applyField(a, "callCorrelator", u.CallCorrelator, readLabel, "", &st.correlator, &st.set, elCallCorrelator)
+	applyField(a, "name", u.Name, readText, "", &st.name, &st.set, elName)
+	applyField(a, "callCorrelator", u.CallCorrelator, readText, "", &st.correlator, &st.set, elCallCorrelator)
 	applyField(a, "callType", u.CallType, readCallType, "", &st.callType, &st.set, elCallType)
 	applyField(a, "participants", u.Participants, readCount, 0, &st.participants, &st.set, elParticipants)
 	applyField(a, "distributedInstances", u.DistributedInstances, readCount, 0, &st.distributedInstances, &st.set, elDistributedInstances)
@@ -36,8 +36,11 @@ func (a callApplier) reportInvalid(element, raw string) {
 	a.c.reportInvalidCallValue(a.n, a.callID, element, raw)
 }
 
-// readLabel reads a free-text element that becomes a label value.
-func readLabel(v string) (string, bool) { return cleanLabel(v), true }
+// readText reads a free-text element. It is kept raw: the correlator is a
+// key (two correlators that clean alike are two meetings) and the name is
+// what the roster include/exclude patterns match; both are cleaned only
+// where they become label values.
+func readText(v string) (string, bool) { return v, true }
 
 // readCallType reads callType: one of knownCallTypes, else invalid.
 func readCallType(v string) (string, bool) { return v, slices.Contains(knownCallTypes[:], v) }

@@ -45,15 +45,15 @@ func (t *callTypeCounts) each(f func(label string, v float64)) {
 func (c *Collector) renderCall(nodeName string, cl *call) []prometheus.Metric {
 	st := &cl.st
 	r := renderer{d: c.d, out: make([]prometheus.Metric, 0, callSeries)}
-	r.gauge(mCallInfo, 1, nodeName, cl.id, st.correlator, st.name, callTypeLabel(st.callType))
-	r.gauge(mCallParticipants, float64(st.participants), nodeName, cl.id)
-	r.gauge(mCallDistributedInstances, float64(st.distributedInstances), nodeName, cl.id)
-	r.gauge(mCallRecording, b2f(st.recording), nodeName, cl.id)
-	r.gauge(mCallStreaming, b2f(st.streaming), nodeName, cl.id)
-	r.gauge(mCallEndpointRecording, b2f(st.endpointRecording), nodeName, cl.id)
-	r.gauge(mCallLocked, b2f(st.locked), nodeName, cl.id)
+	r.gauge(mCallInfo, 1, nodeName, cl.label, labelValue(st.correlator), cleanLabel(st.name), callTypeLabel(st.callType))
+	r.gauge(mCallParticipants, float64(st.participants), nodeName, cl.label)
+	r.gauge(mCallDistributedInstances, float64(st.distributedInstances), nodeName, cl.label)
+	r.gauge(mCallRecording, b2f(st.recording), nodeName, cl.label)
+	r.gauge(mCallStreaming, b2f(st.streaming), nodeName, cl.label)
+	r.gauge(mCallEndpointRecording, b2f(st.endpointRecording), nodeName, cl.label)
+	r.gauge(mCallLocked, b2f(st.locked), nodeName, cl.label)
 	if r.errs > 0 {
-		level.Warn(c.logger).Log("msg", "call series dropped from the scrape", "node", nodeName, "call", cl.id, "err", r.err)
+		level.Warn(c.logger).Log("msg", "call series dropped from the scrape", "node", nodeName, "call", cl.label, "err", r.err)
 	}
 	return r.out
 }

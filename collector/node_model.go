@@ -122,8 +122,6 @@ type subscription struct {
 	// a new snapshot, so "pending" does not clear live.
 	live bool
 
-	// callID is call as the model keys calls (cleaned), for callRoster.
-	callID string
 	// feed is the roster snapshot state of a callRoster subscription; nil
 	// for other resources.
 	feed *rosterFeed

@@ -64,13 +64,13 @@ func (c *Collector) renderRoster(cl *call, ro *roster) []prometheus.Metric {
 	nodeName := cl.node.name
 	r := renderer{d: c.d, out: make([]prometheus.Metric, 0, numStates+numFlags)}
 	for i, st := range participantStates {
-		r.gauge(mCallRosterParticipants, float64(ro.agg.states[i]), nodeName, cl.id, st)
+		r.gauge(mCallRosterParticipants, float64(ro.agg.states[i]), nodeName, cl.label, st)
 	}
 	for f, v := range ro.agg.flags {
-		r.gauge(participantFlagMetrics[f].call, float64(v), nodeName, cl.id)
+		r.gauge(participantFlagMetrics[f].call, float64(v), nodeName, cl.label)
 	}
 	if r.errs > 0 {
-		level.Warn(c.logger).Log("msg", "roster series dropped from the scrape", "node", nodeName, "call", cl.id, "err", r.err)
+		level.Warn(c.logger).Log("msg", "roster series dropped from the scrape", "node", nodeName, "call", cl.label, "err", r.err)
 	}
 	return r.out
 }
