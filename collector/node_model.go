@@ -194,6 +194,8 @@ type nodeStats struct {
 	lastMessage     time.Time
 	probes          float64
 	probeLatency    time.Duration
+	// rejected counts values outside their plausible range, by element.
+	rejected [numBounded]float64
 }
 
 func newNodeStats() nodeStats {

@@ -36,6 +36,7 @@ func (c *Collector) renderNode(r *renderer, n *node) {
 	renderBounded(r, mEventsDisconnects, s.disconnects, knownDisconnects, n.name)
 	renderBounded(r, mEventsMessages, s.messages, knownMessageTypes, n.name)
 	renderBounded(r, mEventsMessageErrors, s.errors, knownErrorReasons, n.name)
+	renderRejected(r, n)
 	r.counter(mEventsProbes, s.probes, n.name)
 	if s.probes > 0 {
 		r.gauge(mEventsProbeLatency, s.probeLatency.Seconds(), n.name)
