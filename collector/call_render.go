@@ -45,7 +45,7 @@ func (t *callTypeCounts) each(f func(label string, v float64)) {
 func (c *Collector) renderCall(nodeName string, cl *call) []prometheus.Metric {
 	st := &cl.st
 	r := renderer{d: c.d, out: make([]prometheus.Metric, 0, callSeries)}
-	r.gauge(mCallInfo, 1, nodeName, cl.label, labelValue(st.correlator), cleanLabel(st.name), callTypeLabel(st.callType))
+	r.gauge(mCallInfo, 1, nodeName, cl.label, labelValue(st.correlator), nameLabel(c.names, st.name), callTypeLabel(st.callType))
 	r.gauge(mCallParticipants, float64(st.participants), nodeName, cl.label)
 	r.gauge(mCallDistributedInstances, float64(st.distributedInstances), nodeName, cl.label)
 	r.gauge(mCallRecording, b2f(st.recording), nodeName, cl.label)
