@@ -114,8 +114,10 @@ func newConnection(number int) *connection {
 // subscription is the server-reported state of one subscription index.
 type subscription struct {
 	resource cmsws.Resource
-	call     string
-	state    string // bounded: pending, active, deactivated, other
+	// call is the call id as the subscription names it, raw: the key of
+	// the call in node.calls and of the subscription in connection.rosters.
+	call  string
+	state string // bounded: pending, active, deactivated, other
 	// live: it became active in this session and was not deactivated
 	// since. The liveness probe re-sends the unchanged request, which makes
 	// CMS report pending then active again; that is neither an outage nor
