@@ -41,9 +41,9 @@ func (c *Collector) applyCallUpdate(n *node, u *cmsws.CallUpdate, snapshot bool)
 		c.reportInvalidCallValue(n, "", "call", `""`)
 		return
 	}
-	// The call id becomes a label value: make it a valid one, the same way
-	// for every update of the call.
-	id := cleanLabel(u.Call)
+	// The raw id is the key: ids that would clean to the same label value
+	// are still different calls (see labelValue).
+	id := u.Call
 	switch u.UpdateType {
 	case cmsws.UpdateAdd:
 		c.addCall(n, id, u, snapshot)
@@ -88,7 +88,7 @@ func (c *Collector) addCall(n *node, id string, u *cmsws.CallUpdate, snapshot bo
 	restored := !existed && n.forgotten.has(id)
 	known := existed || restored
 	if !existed {
-		cl = &call{node: n, id: id, addedAt: c.now(), liveAdded: !snapshot && !known}
+		cl = &call{node: n, id: id, label: labelValue(id), addedAt: c.now(), liveAdded: !snapshot && !known}
 		delete(n.forgotten, id)
 	}
 	// A re-added call keeps its settle status: a snapshot after a reconnect
@@ -110,7 +110,7 @@ func (c *Collector) addCall(n *node, id string, u *cmsws.CallUpdate, snapshot bo
 	}
 	if known {
 		if !existed {
-			level.Debug(c.logger).Log("msg", "late add of a call dropped without an end restored, not counted", "node", n.name, "call", id)
+			level.Debug(c.logger).Log("msg", "late add of a call dropped without an end restored, not counted", "node", n.name, "call", labelValue(id))
 		}
 		apply()
 		return
@@ -250,7 +250,7 @@ func (c *Collector) settleLock(cl *call) {
 func (c *Collector) reportUnknownCall(n *node, u *cmsws.CallUpdate) {
 	n.stats.errors[reasonUnknownCall]++
 	level.Warn(c.logger).Log("msg", "callListUpdate for a call the model does not hold ignored",
-		"node", n.name, "call", cleanLabel(u.Call), "update_type", cleanLabel(u.UpdateType))
+		"node", n.name, "call", labelValue(u.Call), "update_type", cleanLabel(u.UpdateType))
 }
 
 // reportInvalidCallValue counts and logs an element of a call update that
@@ -258,5 +258,5 @@ func (c *Collector) reportUnknownCall(n *node, u *cmsws.CallUpdate) {
 func (c *Collector) reportInvalidCallValue(n *node, callID, element, raw string) {
 	n.stats.errors[reasonInvalidValue]++
 	level.Warn(c.logger).Log("msg", "invalid value in callListUpdate left unchanged",
-		"node", n.name, "call", cleanLabel(callID), "element", element, "value", cleanLabel(raw))
+		"node", n.name, "call", labelValue(callID), "element", element, "value", cleanLabel(raw))
 }

@@ -8,16 +8,16 @@ import (
 
 // applyCallFields applies the elements of one call update to st under the
 // Field rules (see applyField): Null unsets an element ("" / 0 / off), and
-// a string outside an element's documented values or a negative count is
-// invalid. It reports whether lockState was updated (to a value or null),
+// a string outside an element's documented values or a count outside its
+// plausible range (see bounds.go) is invalid. It reports whether lockState was updated (to a value or null),
 // which is what settles a new call's lock.
 func (c *Collector) applyCallFields(n *node, u *cmsws.CallUpdate, st *callState) (lockTouched bool) {
 	a := callApplier{c: c, n: n, callID: u.Call}
-	applyField(a, "name", u.Name, readLabel, "", &st.name, &st.set, elName)
-	applyField(a, "callCorrelator", u.CallCorrelator, readLabel, "", &st.correlator, &st.set, elCallCorrelator)
+	applyField(a, "name", u.Name, readText, "", &st.name, &st.set, elName)
+	applyField(a, "callCorrelator", u.CallCorrelator, readText, "", &st.correlator, &st.set, elCallCorrelator)
 	applyField(a, "callType", u.CallType, readCallType, "", &st.callType, &st.set, elCallType)
-	applyField(a, "participants", u.Participants, readCount, 0, &st.participants, &st.set, elParticipants)
-	applyField(a, "distributedInstances", u.DistributedInstances, readCount, 0, &st.distributedInstances, &st.set, elDistributedInstances)
+	a.applyCount(boundParticipants, u.Participants, &st.participants, &st.set, elParticipants)
+	a.applyCount(boundDistributedInstances, u.DistributedInstances, &st.distributedInstances, &st.set, elDistributedInstances)
 	applyField(a, "recording", u.Recording, readActive, false, &st.recording, &st.set, elRecording)
 	applyField(a, "streaming", u.Streaming, readActive, false, &st.streaming, &st.set, elStreaming)
 	applyField(a, "endpointRecording", u.EndpointRecording, readActive, false, &st.endpointRecording, &st.set, elEndpointRecording)
@@ -36,14 +36,14 @@ func (a callApplier) reportInvalid(element, raw string) {
 	a.c.reportInvalidCallValue(a.n, a.callID, element, raw)
 }
 
-// readLabel reads a free-text element that becomes a label value.
-func readLabel(v string) (string, bool) { return cleanLabel(v), true }
+// readText reads a free-text element. It is kept raw: the correlator is a
+// key (two correlators that clean alike are two meetings) and the name is
+// what the roster include/exclude patterns match; both are cleaned only
+// where they become label values.
+func readText(v string) (string, bool) { return v, true }
 
 // readCallType reads callType: one of knownCallTypes, else invalid.
 func readCallType(v string) (string, bool) { return v, slices.Contains(knownCallTypes[:], v) }
-
-// readCount reads a count: negative is invalid.
-func readCount(v int) (int, bool) { return v, v >= 0 }
 
 // readLock reads lockState.
 func readLock(v string) (bool, bool) {

@@ -9,8 +9,11 @@ import (
 // call is one call instance on one node.
 type call struct {
 	node *node
-	id   string
-	st   callState
+	// id is the call id as CMS sent it: the key everywhere, and what a
+	// callRoster subscription names. label is its label value (labelValue).
+	id    string
+	label string
+	st    callState
 
 	addedAt   time.Time
 	liveAdded bool // announced by a live add (not a snapshot)
@@ -27,6 +30,7 @@ type call struct {
 // callState is the part of a call that updates change. It is a value so an
 // update can be applied to a copy first and compared.
 type callState struct {
+	// correlator and name are raw, as CMS sent them (see readText).
 	correlator           string
 	name                 string
 	callType             string // one of knownCallTypes, or "" when unset

@@ -46,7 +46,7 @@ func (t *callTypeCounts) each(f func(label string, v float64)) {
 func (c *Collector) renderCall(cl *callCopy) []prometheus.Metric {
 	nodeName, st := cl.node, &cl.st
 	r := renderer{d: c.d, out: make([]prometheus.Metric, 0, callSeries)}
-	r.gauge(mCallInfo, 1, nodeName, cl.id, st.correlator, st.name, callTypeLabel(st.callType))
+	r.gauge(mCallInfo, 1, nodeName, cl.id, labelValue(st.correlator), nameLabel(cl.names, st.name), callTypeLabel(st.callType))
 	r.gauge(mCallParticipants, float64(st.participants), nodeName, cl.id)
 	r.gauge(mCallDistributedInstances, float64(st.distributedInstances), nodeName, cl.id)
 	r.gauge(mCallRecording, b2f(st.recording), nodeName, cl.id)

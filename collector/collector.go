@@ -61,6 +61,10 @@ type Options struct {
 	LockSettle time.Duration
 	// Now is the clock; default time.Now. Tests and replays inject theirs.
 	Now func() time.Time
+	// MeetingNames is what the name label of cms_call_info carries: the
+	// name (NamesShow, the default), a digest of it (NamesHash) or nothing
+	// (NamesOmit). See NameMode.
+	MeetingNames NameMode
 }
 
 // Collector holds the model and renders it. All methods are safe for
@@ -77,6 +81,7 @@ type Collector struct {
 	// mu guards the model and counts its changes (see modelLock).
 	mu                modelLock
 	perCall           bool
+	names             NameMode
 	nodes             map[string]*node
 	meetings          map[meetingKey]*meeting
 	unsettled         map[*call]struct{}
@@ -105,6 +110,7 @@ func New(o Options) *Collector {
 	c := &Collector{
 		logger:          o.Logger,
 		perCall:         o.PerCallMetrics,
+		names:           o.MeetingNames,
 		snapshotTimeout: o.SnapshotTimeout,
 		settle:          o.LockSettle,
 		now:             o.Now,

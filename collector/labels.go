@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -109,17 +111,63 @@ func knownOrOther(v string, known []string) string {
 const maxLabelLen = 256
 
 // cleanLabel makes a server-provided string safe as a label value: valid
-// UTF-8 (client_golang refuses anything else) and of bounded length.
+// UTF-8 (client_golang refuses anything else) and of bounded length. It is
+// for values that identify nothing (names, versions, log values): two
+// strings may clean alike. Ids use labelValue.
 func cleanLabel(s string) string {
+	return truncateLabel(validLabel(s), maxLabelLen)
+}
+
+// validLabel replaces invalid UTF-8 by U+FFFD.
+func validLabel(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	if len(s) <= maxLabelLen {
+	return s
+}
+
+// truncateLabel cuts valid UTF-8 s to at most n bytes, on a rune boundary.
+func truncateLabel(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxLabelLen
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	return s[:cut]
+}
+
+// hashSuffixLen is the length of the suffix labelValue gives a value it had
+// to change: "~" and 16 hex digits (64 bits of SHA-256).
+const hashSuffixLen = 1 + 16
+
+// labelValue is the label value of an id from CMS (a call id, a
+// correlator). The model keys everything by the raw id; only the label is
+// cleaned, and it must stay as distinct as the ids are, or two calls would
+// make duplicate series and fail the scrape. A value that is valid UTF-8, at
+// most maxLabelLen bytes and not shaped like a suffixed one (a GUID always
+// is such a value) passes unchanged. Anything else is cleaned, cut to leave
+// room, and suffixed with "~" and a hash of the raw bytes: raw values that
+// clean alike get different labels, and no unchanged value can equal a
+// suffixed one. Only a 64-bit hash collision could merge two labels.
+func labelValue(raw string) string {
+	if len(raw) <= maxLabelLen && utf8.ValidString(raw) && !hasHashSuffix(raw) {
+		return raw
+	}
+	sum := sha256.Sum256([]byte(raw))
+	return truncateLabel(validLabel(raw), maxLabelLen-hashSuffixLen) + "~" + hex.EncodeToString(sum[:(hashSuffixLen-1)/2])
+}
+
+// hasHashSuffix reports whether s ends like a value labelValue suffixed.
+func hasHashSuffix(s string) bool {
+	if len(s) < hashSuffixLen || s[len(s)-hashSuffixLen] != '~' {
+		return false
+	}
+	for _, b := range []byte(s[len(s)-hashSuffixLen+1:]) {
+		if (b < '0' || b > '9') && (b < 'a' || b > 'f') {
+			return false
+		}
+	}
+	return true
 }

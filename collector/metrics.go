@@ -48,6 +48,7 @@ const (
 	mEventsProbeLatency
 	mEventsSynced
 	mEventsConnected
+	mEventsValuesRejected
 	// roster, per call (PerCallMetrics): by state, and one family per
 	// participant flag (see participantFlagMetrics)
 	mCallRosterParticipants
@@ -176,6 +177,7 @@ var metricTable = [...]metricDef{
 	mEventsProbes:          {"cms_events_probes_total", "Liveness probes the node acknowledged in time.", nodeLabels},
 	mEventsProbeLatency:    {"cms_events_probe_latency_seconds", "Round-trip time of the last acknowledged liveness probe.", nodeLabels},
 	mEventsSynced:          {"cms_events_synced", "1 when the current connection's calls snapshot is complete, so the node's calls are known rather than carried over from the last connection.", nodeLabels},
+	mEventsValuesRejected:  {"cms_events_values_rejected_total", "Values of the node's updates outside their plausible range (participants above 100000 per call, distributedInstances above 1000, any count below 0), by resource and element; each is left unchanged and counted as invalid_value in cms_events_message_errors_total too.", []string{"node", "resource", "element"}},
 	mEventsConnected:       {"cms_events_connected", "1 while the node's primary events WebSocket (the one carrying the calls subscription) is connected, whatever the state of its subscriptions.", nodeLabels},
 
 	// roster, per call

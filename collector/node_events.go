@@ -121,8 +121,8 @@ func (c *Collector) applySubscriptionState(n *node, conn *connection, ev cmsws.E
 		if ok && conn.number == 0 && n.phase.active && n.phase.index == sub.Index {
 			n.phase.active = false
 		}
-		if ok && s.feed != nil && conn.rosters[s.callID] == s {
-			delete(conn.rosters, s.callID)
+		if ok && s.feed != nil && conn.rosters[s.call] == s {
+			delete(conn.rosters, s.call)
 		}
 		delete(conn.callSubs, sub.Index)
 		s = c.newSubscription(conn, sub)
@@ -174,9 +174,8 @@ func (c *Collector) applySubscriptionState(n *node, conn *connection, ev cmsws.E
 func (c *Collector) newSubscription(conn *connection, sub *cmsws.Subscription) *subscription {
 	s := &subscription{resource: sub.Type, call: sub.Call}
 	if sub.Type == cmsws.ResourceCallRoster {
-		s.callID = cleanLabel(sub.Call)
 		s.feed = &rosterFeed{}
-		conn.rosters[s.callID] = s
+		conn.rosters[s.call] = s
 	}
 	return s
 }

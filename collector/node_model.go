@@ -114,16 +114,16 @@ func newConnection(number int) *connection {
 // subscription is the server-reported state of one subscription index.
 type subscription struct {
 	resource cmsws.Resource
-	call     string
-	state    string // bounded: pending, active, deactivated, other
+	// call is the call id as the subscription names it, raw: the key of
+	// the call in node.calls and of the subscription in connection.rosters.
+	call  string
+	state string // bounded: pending, active, deactivated, other
 	// live: it became active in this session and was not deactivated
 	// since. The liveness probe re-sends the unchanged request, which makes
 	// CMS report pending then active again; that is neither an outage nor
 	// a new snapshot, so "pending" does not clear live.
 	live bool
 
-	// callID is call as the model keys calls (cleaned), for callRoster.
-	callID string
 	// feed is the roster snapshot state of a callRoster subscription; nil
 	// for other resources.
 	feed *rosterFeed
@@ -196,6 +196,8 @@ type nodeStats struct {
 	lastMessage     time.Time
 	probes          float64
 	probeLatency    time.Duration
+	// rejected counts values outside their plausible range, by element.
+	rejected [numBounded]float64
 }
 
 func newNodeStats() nodeStats {

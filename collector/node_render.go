@@ -28,7 +28,7 @@ func (c *Collector) snapNode(s *modelSnapshot, n *node) nodeSnap {
 			continue
 		}
 		if cl.rendered == nil {
-			s.calls = append(s.calls, callCopy{cl: cl, node: n.name, id: cl.id, st: cl.st})
+			s.calls = append(s.calls, callCopy{cl: cl, node: n.name, id: cl.label, st: cl.st, names: c.names})
 			continue
 		}
 		s.cached = append(s.cached, cl.rendered)
@@ -75,6 +75,7 @@ func renderNode(r *renderer, n *nodeSnap) {
 	renderBounded(r, mEventsDisconnects, s.disconnects, knownDisconnects, n.name)
 	renderBounded(r, mEventsMessages, s.messages, knownMessageTypes, n.name)
 	renderBounded(r, mEventsMessageErrors, s.errors, knownErrorReasons, n.name)
+	renderRejected(r, n)
 	r.counter(mEventsProbes, s.probes, n.name)
 	if s.probes > 0 {
 		r.gauge(mEventsProbeLatency, s.probeLatency.Seconds(), n.name)

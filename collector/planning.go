@@ -141,7 +141,7 @@ func (c *Collector) pruneRosterSubscriptions() {
 				if s.feed == nil {
 					continue
 				}
-				if wanted[s.callID] {
+				if wanted[s.call] {
 					s.strikes = 0
 					continue
 				}
@@ -150,8 +150,8 @@ func (c *Collector) pruneRosterSubscriptions() {
 					continue
 				}
 				delete(conn.subs, idx)
-				if conn.rosters[s.callID] == s {
-					delete(conn.rosters, s.callID)
+				if conn.rosters[s.call] == s {
+					delete(conn.rosters, s.call)
 				}
 			}
 		}

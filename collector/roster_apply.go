@@ -24,13 +24,13 @@ func (c *Collector) applyRosterSubscriptionState(n *node, conn *connection, s *s
 		}
 	case s.live && !wasLive:
 		c.startRosterSnapshot(n, conn, s)
-		if cl := n.calls[s.callID]; cl != nil {
+		if cl := n.calls[s.call]; cl != nil {
 			// The node serves the meeting's roster again.
 			delete(cl.meeting.avoid, n.name)
 		}
 	case !s.live && s.state == cmsws.StateDeactivated:
 		s.feed.snapshot = false
-		cl := n.calls[s.callID]
+		cl := n.calls[s.call]
 		if cl == nil {
 			return
 		}
@@ -40,7 +40,7 @@ func (c *Collector) applyRosterSubscriptionState(n *node, conn *connection, s *s
 		}
 		m.avoid[n.name] = true
 		level.Debug(c.logger).Log("msg", "roster subscription deactivated", "node", n.name, "connection", conn.number,
-			"call", s.callID, "meeting", m.planKey, "was_live", wasLive)
+			"call", labelValue(s.call), "meeting", labelValue(m.planKey), "was_live", wasLive)
 	}
 }
 
@@ -53,10 +53,10 @@ func (c *Collector) startRosterSnapshot(n *node, conn *connection, s *subscripti
 	f.last = c.now()
 	f.r = nil
 	f.gen = 0
-	if cl := n.calls[s.callID]; cl != nil {
+	if cl := n.calls[s.call]; cl != nil {
 		c.bindSnapshot(f, cl.meeting.ensureRoster())
 	}
-	level.Debug(c.logger).Log("msg", "roster snapshot started", "node", n.name, "connection", conn.number, "call", s.callID)
+	level.Debug(c.logger).Log("msg", "roster snapshot started", "node", n.name, "connection", conn.number, "call", labelValue(s.call))
 }
 
 // bindSnapshot makes f's snapshot the newest generation of r: what r holds
@@ -76,7 +76,7 @@ func (c *Collector) endRosterSnapshot(n *node, conn *connection, s *subscription
 	f := s.feed
 	f.snapshot = false
 	if f.r == nil {
-		cl := n.calls[s.callID]
+		cl := n.calls[s.call]
 		if cl == nil {
 			return
 		}
@@ -95,7 +95,7 @@ func (c *Collector) endRosterSnapshot(n *node, conn *connection, s *subscription
 			dropped++
 		}
 	}
-	level.Debug(c.logger).Log("msg", "roster synced", "node", n.name, "connection", conn.number, "call", s.callID,
+	level.Debug(c.logger).Log("msg", "roster synced", "node", n.name, "connection", conn.number, "call", labelValue(s.call),
 		"participants", len(r.participants), "stale_dropped", dropped, "snapshot_end", why)
 }
 
@@ -123,11 +123,11 @@ func (c *Collector) applyRosterMessage(n *node, conn *connection, ev cmsws.Event
 			"node", n.name, "connection", conn.number, "index", sub.Index)
 		return
 	}
-	cl := n.calls[s.callID]
+	cl := n.calls[s.call]
 	if cl == nil {
 		n.stats.errors[reasonUnknownCall]++
 		level.Warn(c.logger).Log("msg", "rosterUpdate for a call the model does not hold ignored",
-			"node", n.name, "call", s.callID, "updates", len(updates), "connection", conn.number)
+			"node", n.name, "call", labelValue(s.call), "updates", len(updates), "connection", conn.number)
 		return
 	}
 	f := s.feed
@@ -153,7 +153,7 @@ func (c *Collector) applyRosterMessage(n *node, conn *connection, ev cmsws.Event
 		f.r = r
 		gen = r.gen
 	}
-	a := participantApplier{c: c, n: n, conn: conn, callID: s.callID}
+	a := participantApplier{c: c, n: n, conn: conn, callID: s.call}
 	for i := range updates {
 		c.applyRosterUpdate(a, r, &updates[i], f.snapshot, gen)
 	}
@@ -226,7 +226,7 @@ func (c *Collector) reportUnknownParticipant(a participantApplier, r *roster, u 
 	}
 	a.n.stats.errors[reasonUnknownParticipant]++
 	level.Warn(c.logger).Log("msg", "rosterUpdate for a participant the roster does not hold ignored",
-		"node", a.n.name, "call", cleanLabel(a.callID), "participant", cleanLabel(u.Participant),
+		"node", a.n.name, "call", labelValue(a.callID), "participant", cleanLabel(u.Participant),
 		"update_type", cleanLabel(u.UpdateType), "connection", a.conn.number)
 }
 
@@ -234,6 +234,6 @@ func (c *Collector) reportUnknownParticipant(a participantApplier, r *roster, u 
 // already left: a second subscription's echo of the leave, not an error.
 func (c *Collector) logLeaverEcho(a participantApplier, u *cmsws.RosterUpdate) {
 	level.Debug(c.logger).Log("msg", "roster report of a participant who already left ignored",
-		"node", a.n.name, "call", cleanLabel(a.callID), "participant", cleanLabel(u.Participant),
+		"node", a.n.name, "call", labelValue(a.callID), "participant", cleanLabel(u.Participant),
 		"update_type", cleanLabel(u.UpdateType), "connection", a.conn.number)
 }

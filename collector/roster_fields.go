@@ -34,7 +34,7 @@ func (c *Collector) applyParticipantFields(a participantApplier, u *cmsws.Roster
 	if applyField(a, "movedParticipant", f, readMoved, participantGUID{}, &st.movedFrom, &st.set, pelMovedParticipant) &&
 		f.State == cmsws.Valid && !st.movedFrom.ok && f.Value != "" {
 		level.Debug(a.c.logger).Log("msg", "movedParticipant is not a GUID; participant not counted as moved",
-			"node", a.n.name, "call", cleanLabel(a.callID), "participant", cleanLabel(a.participant), "connection", a.conn.number)
+			"node", a.n.name, "call", labelValue(a.callID), "participant", cleanLabel(a.participant), "connection", a.conn.number)
 	}
 }
 
@@ -51,7 +51,7 @@ type participantApplier struct {
 func (a participantApplier) reportInvalid(element, raw string) {
 	a.n.stats.errors[reasonInvalidValue]++
 	level.Warn(a.c.logger).Log("msg", "invalid value in rosterUpdate left unchanged",
-		"node", a.n.name, "call", cleanLabel(a.callID), "participant", cleanLabel(a.participant),
+		"node", a.n.name, "call", labelValue(a.callID), "participant", cleanLabel(a.participant),
 		"element", element, "value", cleanLabel(raw), "connection", a.conn.number)
 }
 

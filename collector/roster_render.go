@@ -43,7 +43,7 @@ func (c *Collector) snapRosters(s *modelSnapshot) rosterSnap {
 			continue
 		}
 		if ro.rendered == nil || ro.renderedFor != inst {
-			s.rosters = append(s.rosters, rosterCopy{ro: ro, inst: inst, node: inst.node.name, id: inst.id, agg: ro.agg})
+			s.rosters = append(s.rosters, rosterCopy{ro: ro, inst: inst, node: inst.node.name, id: inst.label, agg: ro.agg})
 			continue
 		}
 		s.cached = append(s.cached, ro.rendered)

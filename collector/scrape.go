@@ -243,9 +243,12 @@ func (c *Collector) keep(s *modelSnapshot) {
 type callCopy struct {
 	cl   *call // for keep only: never read outside the lock
 	node string
-	id   string
+	id   string // the call's label value
 	st   callState
-	ms   []prometheus.Metric
+	// names is the meeting-name mode at the copy: renderCall runs
+	// without the lock, so it must not read c.names.
+	names NameMode
+	ms    []prometheus.Metric
 }
 
 // rosterCopy is a meeting's roster whose per-call series must be built, on
@@ -254,7 +257,7 @@ type rosterCopy struct {
 	ro   *roster // for keep only
 	inst *call   // for keep only
 	node string
-	id   string
+	id   string // the call's label value
 	agg  rosterAgg
 	ms   []prometheus.Metric
 }
