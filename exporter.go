@@ -28,6 +28,9 @@ type exporter struct {
 	planner  *planner.Runner
 	// lifecycle enables POST /-/reload (--web.enable-lifecycle).
 	lifecycle bool
+	// fullFrames logs server frames unredacted in warnings
+	// (--log.level=debug); otherwise names and URIs are cut out.
+	fullFrames bool
 
 	reloadMu        sync.Mutex
 	reloadOK        prometheus.Gauge
@@ -88,10 +91,14 @@ func (x *exporter) tryReload() error {
 func (x *exporter) reloadLocked() error {
 	st, err := x.source()
 	if err == nil {
+		for i := range st.specs {
+			st.specs[i].Client.LogFullFrames = x.fullFrames
+		}
 		var ch supervisor.Changes
 		ch, err = x.sup.Apply(st.specs)
 		if err == nil {
 			x.model.SetPerCallMetrics(st.perCall)
+			x.model.SetMeetingNames(st.names)
 			x.model.SetKeepCallsWhenDown(st.keepDown)
 			x.model.SetCapacity(st.capacity)
 			x.model.SetRESTEnabled(st.restEnabled())

@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	x := newExporter(ctx, logger)
 	defer x.close()
 	x.lifecycle = f.enableLifecycle
+	x.fullFrames = f.logLevel == "debug"
 
 	if f.demo {
 		d, err := startDemo(ctx, logger, f.demoSeed)

@@ -59,7 +59,10 @@ func startRun(t *testing.T, args ...string) *runningExporter {
 	r := &runningExporter{t: t, addr: freeAddr(t), done: make(chan int, 1), stderr: &testutil.SyncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	args = append(args, "--web.listen-address="+r.addr, "--log.level=debug")
+	args = append(args, "--web.listen-address="+r.addr)
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--log.level=") }) {
+		args = append(args, "--log.level=debug")
+	}
 	go func() { r.done <- run(ctx, args, io.Discard, r.stderr) }()
 	t.Cleanup(func() { r.stop() })
 	return r

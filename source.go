@@ -10,6 +10,7 @@ import (
 
 	"github.com/cms-exporter/cms_exporter/cmsrest"
 	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/collector"
 	"github.com/cms-exporter/cms_exporter/config"
 	"github.com/cms-exporter/cms_exporter/planner"
 	"github.com/cms-exporter/cms_exporter/supervisor"
@@ -25,6 +26,8 @@ type settings struct {
 	// (config keep_calls_when_down); nodes not listed keep them until back.
 	keepDown map[string]time.Duration
 	roster   config.Roster
+	// names is how meeting names appear on /metrics (meeting_names).
+	names collector.NameMode
 	// rosterBudget overrides the roster subscriptions per connection (nil:
 	// CMS's limit). Only the demo sets it, to show the budget logic at work.
 	rosterBudget func(planner.Connection) int
@@ -66,7 +69,11 @@ func fileSource(ctx context.Context, path string, logger log.Logger) specSource 
 			capacity[n.Name] = n.CapacityParticipants
 			keepDown[n.Name] = n.KeepCallsWhenDown
 		}
-		return settings{specs: specs, perCall: cfg.PerCallMetrics, capacity: capacity, keepDown: keepDown, roster: cfg.Roster}, nil
+		names, err := collector.ParseNameMode(cfg.MeetingNames)
+		if err != nil { // config validated it: the two lists disagree
+			return settings{}, fmt.Errorf("%s: meeting_names: %w", path, err)
+		}
+		return settings{specs: specs, perCall: cfg.PerCallMetrics, capacity: capacity, keepDown: keepDown, roster: cfg.Roster, names: names}, nil
 	}
 }
 
