@@ -24,7 +24,7 @@ var layers = map[string][]string{
 	"cmsrest":           {"internal/tlserr", "internal/ratelog"},
 	"cmsws/cmswstest":   {"cmsws", "cmsrest"},
 	"planner":           {"cmsws"},
-	"collector":         {"cmsws", "cmsrest", "planner"},
+	"collector":         {"cmsws", "cmsrest", "planner", "internal/ratelog"},
 	"supervisor":        {"cmsws", "cmsrest", "internal/ratelog"},
 	"config":            {"cmsws", "cmsrest", "planner"},
 	"internal/testutil": {},

@@ -249,14 +249,14 @@ func (c *Collector) settleLock(cl *call) {
 // does not hold.
 func (c *Collector) reportUnknownCall(n *node, u *cmsws.CallUpdate) {
 	n.stats.errors[reasonUnknownCall]++
-	level.Warn(c.logger).Log("msg", "callListUpdate for a call the model does not hold ignored",
-		"node", n.name, "call", labelValue(u.Call), "update_type", cleanLabel(u.UpdateType))
+	c.warn(n, reasonUnknownCall, "msg", "callListUpdate for a call the model does not hold ignored",
+		"call", labelValue(u.Call), "update_type", cleanLabel(u.UpdateType))
 }
 
 // reportInvalidCallValue counts and logs an element of a call update that
 // is left unchanged because its value is invalid.
 func (c *Collector) reportInvalidCallValue(n *node, callID, element, raw string) {
 	n.stats.errors[reasonInvalidValue]++
-	level.Warn(c.logger).Log("msg", "invalid value in callListUpdate left unchanged",
-		"node", n.name, "call", labelValue(callID), "element", element, "value", cleanLabel(raw))
+	c.warn(n, reasonInvalidValue, "msg", "invalid value in callListUpdate left unchanged",
+		"call", labelValue(callID), "element", element, "value", logValue(raw))
 }

@@ -171,3 +171,15 @@ func hasHashSuffix(s string) bool {
 	}
 	return true
 }
+
+// logValue is an invalid value as a log line shows it: cleaned and cut
+// short. It came from the network and, in a field of the wrong type, may
+// be anything, a participant's name included; enough of it to recognise
+// the mistake is enough.
+func logValue(raw string) string {
+	const keep = 40
+	if len(raw) <= keep {
+		return cleanLabel(raw)
+	}
+	return cleanLabel(raw[:keep]) + "…"
+}

@@ -28,7 +28,7 @@ func (c *Collector) Handle(ev cmsws.Event) {
 		return
 	}
 	if ev.Connection < 0 || ev.Connection >= maxConnections {
-		level.Warn(c.logger).Log("msg", "event of an impossible connection number ignored", "node", n.name, "connection", ev.Connection, "kind", ev.Kind)
+		c.warn(n, "impossible_connection", "msg", "event of an impossible connection number ignored", "connection", ev.Connection, "kind", ev.Kind)
 		return
 	}
 	conn, ok := n.connections[ev.Connection]
@@ -69,7 +69,7 @@ func (c *Collector) Handle(ev cmsws.Event) {
 	case cmsws.EventRequestFailed:
 		n.stats.errors[reasonRequestFailed]++
 		// Reason is the server's ack status, not a secret.
-		level.Warn(c.logger).Log("msg", "CMS refused a request", "node", n.name, "status", cleanLabel(ev.Reason), "err", ev.Err, "connection", conn.number)
+		c.warn(n, "request_refused", "msg", "CMS refused a request", "status", cleanLabel(ev.Reason), "err", ev.Err, "connection", conn.number)
 	case cmsws.EventProbe:
 		n.stats.probes++
 		n.stats.probeLatency = ev.Latency
@@ -227,6 +227,6 @@ func (c *Collector) reportWrongResource(n *node, conn *connection, ev cmsws.Even
 	if ev.Subscription != nil {
 		index, resource = ev.Subscription.Index, string(ev.Subscription.Type)
 	}
-	level.Warn(c.logger).Log("msg", ev.Message.Type+" on a subscription of another resource ignored", "node", n.name,
+	c.warn(n, "wrong_resource", "msg", ev.Message.Type+" on a subscription of another resource ignored",
 		"index", index, "resource", cleanLabel(resource), "connection", conn.number)
 }

@@ -15,7 +15,7 @@ func (c *Collector) AddNode(name string) {
 	if _, ok := c.nodes[name]; ok {
 		return
 	}
-	c.nodes[name] = newNode(name)
+	c.nodes[name] = c.newNode(name)
 }
 
 // SetKeepCallsWhenDown sets, per node, how long the calls of a node whose
@@ -181,6 +181,9 @@ func (c *Collector) forgetOld(now time.Time) {
 	c.nextForget = now.Add(forgetCheckInterval)
 	for _, n := range c.nodes {
 		n.forgotten.expire(now)
+		// Say how many warnings were held back, once a minute at most,
+		// even when the flood that caused them has stopped.
+		n.warnings.Flush()
 	}
 	for k, st := range c.stashed {
 		if !now.Before(st.until) {

@@ -5,12 +5,23 @@ import (
 	"slices"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
 	"github.com/cms-exporter/cms_exporter/cmsws"
+	"github.com/cms-exporter/cms_exporter/internal/ratelog"
 )
 
 // node is one configured Call Bridge as seen through its events clients.
 type node struct {
 	name string
+	// warnings bounds the node's warning lines per reason (a server
+	// flooding bad updates must not flood the log); counters are not
+	// bounded. nil lets every line through.
+	warnings *ratelog.Limiter
+	// warnLog is the warning logger with the node's name: the summary of
+	// held-back lines goes there too, so it says which node flooded.
+	warnLog log.Logger
 
 	// connections are the node's events connections by number. Connection
 	// 0 is the primary one: it carries the calls subscription and drives
@@ -52,9 +63,11 @@ type node struct {
 	stats nodeStats
 }
 
-func newNode(name string) *node {
+func (c *Collector) newNode(name string) *node {
 	return &node{
 		name:        name,
+		warnings:    ratelog.New(0, 0, c.now),
+		warnLog:     level.Warn(log.With(c.logger, "node", name)),
 		connections: map[int]*connection{0: newConnection(0)},
 		calls:       make(map[string]*call),
 		stats:       newNodeStats(),
@@ -207,4 +220,11 @@ func newNodeStats() nodeStats {
 		messages:        make(map[string]float64),
 		errors:          make(map[string]float64),
 	}
+}
+
+// warn logs a warning about node n through its limiter, under key (a
+// bounded reason): the first lines of a flood are logged, the rest counted
+// and summed up. Counters are the caller's business and never limited.
+func (c *Collector) warn(n *node, key string, keyvals ...any) {
+	n.warnings.Log(n.warnLog, key, keyvals...)
 }

@@ -126,8 +126,8 @@ func (c *Collector) applyRosterMessage(n *node, conn *connection, ev cmsws.Event
 	cl := n.calls[s.call]
 	if cl == nil {
 		n.stats.errors[reasonUnknownCall]++
-		level.Warn(c.logger).Log("msg", "rosterUpdate for a call the model does not hold ignored",
-			"node", n.name, "call", labelValue(s.call), "updates", len(updates), "connection", conn.number)
+		c.warn(n, reasonUnknownCall, "msg", "rosterUpdate for a call the model does not hold ignored",
+			"call", labelValue(s.call), "updates", len(updates), "connection", conn.number)
 		return
 	}
 	f := s.feed
@@ -225,8 +225,8 @@ func (c *Collector) reportUnknownParticipant(a participantApplier, r *roster, u 
 		return
 	}
 	a.n.stats.errors[reasonUnknownParticipant]++
-	level.Warn(c.logger).Log("msg", "rosterUpdate for a participant the roster does not hold ignored",
-		"node", a.n.name, "call", labelValue(a.callID), "participant", cleanLabel(u.Participant),
+	c.warn(a.n, reasonUnknownParticipant, "msg", "rosterUpdate for a participant the roster does not hold ignored",
+		"call", labelValue(a.callID), "participant", cleanLabel(u.Participant),
 		"update_type", cleanLabel(u.UpdateType), "connection", a.conn.number)
 }
 

@@ -50,9 +50,9 @@ type participantApplier struct {
 
 func (a participantApplier) reportInvalid(element, raw string) {
 	a.n.stats.errors[reasonInvalidValue]++
-	level.Warn(a.c.logger).Log("msg", "invalid value in rosterUpdate left unchanged",
-		"node", a.n.name, "call", labelValue(a.callID), "participant", cleanLabel(a.participant),
-		"element", element, "value", cleanLabel(raw), "connection", a.conn.number)
+	a.c.warn(a.n, reasonInvalidValue, "msg", "invalid value in rosterUpdate left unchanged",
+		"call", labelValue(a.callID), "participant", cleanLabel(a.participant),
+		"element", element, "value", logValue(raw), "connection", a.conn.number)
 }
 
 // applyFlag applies an on/off element, which is flag of st.flags.
