@@ -10,21 +10,25 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/cms-exporter/cms_exporter/internal/scrapegate"
 )
 
 // handler serves the metrics, the lifecycle endpoints Prometheus tooling
 // expects (/-/healthy, /-/ready, /-/reload) and a landing page.
 func (x *exporter) handler(metricsPath string) http.Handler {
 	mux := http.NewServeMux()
+	// One render at a time, shared by the scrapes that waited for it
+	// (internal/scrapegate): concurrent scrapes must not take the CPU from
+	// the goroutines reading and acking the event streams, nor hold a copy
+	// of the exposition each. The instrumentation outside the gate still
+	// counts every request.
 	mux.Handle(metricsPath, promhttp.InstrumentMetricHandler(x.registry,
-		promhttp.HandlerFor(x.registry, promhttp.HandlerOpts{
+		scrapegate.New(promhttp.HandlerFor(x.registry, promhttp.HandlerOpts{
 			ErrorLog:          promhttpLogger{x},
 			ErrorHandling:     promhttp.ContinueOnError,
 			EnableOpenMetrics: true,
-			// Concurrent scrapes share one Gather: each Gather holds a
-			// protobuf copy of every series, 20 scrapers 20 copies.
-			CoalesceGather: true,
-		})))
+		}))))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})

@@ -20,16 +20,17 @@ const modulePath = "github.com/cms-exporter/cms_exporter"
 // to run it; config on cmsws, cmsrest and planner, whose defaults it uses);
 // nothing imports upwards.
 var layers = map[string][]string{
-	"cmsws":             {"internal/tlserr", "internal/ratelog"},
-	"cmsrest":           {"internal/tlserr", "internal/ratelog"},
-	"cmsws/cmswstest":   {"cmsws", "cmsrest"},
-	"planner":           {"cmsws"},
-	"collector":         {"cmsws", "cmsrest", "planner", "internal/ratelog"},
-	"supervisor":        {"cmsws", "cmsrest", "internal/ratelog"},
-	"config":            {"cmsws", "cmsrest", "planner"},
-	"internal/testutil": {},
-	"internal/tlserr":   {},
-	"internal/ratelog":  {},
+	"cmsws":               {"internal/tlserr", "internal/ratelog"},
+	"cmsrest":             {"internal/tlserr", "internal/ratelog"},
+	"cmsws/cmswstest":     {"cmsws", "cmsrest"},
+	"planner":             {"cmsws"},
+	"collector":           {"cmsws", "cmsrest", "planner", "internal/ratelog"},
+	"supervisor":          {"cmsws", "cmsrest", "internal/ratelog"},
+	"config":              {"cmsws", "cmsrest", "planner"},
+	"internal/testutil":   {},
+	"internal/tlserr":     {},
+	"internal/ratelog":    {},
+	"internal/scrapegate": {},
 }
 
 // TestImportsFollowTheLayers reads the imports of every package's non-test
