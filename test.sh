@@ -35,5 +35,14 @@ CGO_ENABLED=0 go build -trimpath -o "${TMPDIR:-/tmp}/cms_exporter.static" .
 step "go test -race"
 go test -race -count=1 -timeout 15m ./...
 
+step "fuzzing (short, fixed time per target; see README, Fuzzing)"
+# Each target runs from its seed corpus (the captures, the config tests, and
+# the regression inputs under testdata/fuzz) for a fixed time. A finding
+# fails the suite and is written to the package's testdata/fuzz.
+fuzztime=${CMS_FUZZTIME:-15s}
+for target in ./cmsws:FuzzDecodeFrame ./collector:FuzzModel ./config:FuzzLoad; do
+  go test -run='^$' -fuzz="^${target#*:}\$" -fuzztime="$fuzztime" "${target%%:*}"
+done
+
 step "dashboards and alert rules (promtool, Prometheus end to end)"
 ./monitoring/run.sh
