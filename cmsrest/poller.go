@@ -58,7 +58,7 @@ type Config struct {
 	// Logger: nil discards.
 	Logger log.Logger
 	// Now stamps Results (nil = time.Now). Pacing uses the runtime's
-	// timers, not Now.
+	// clock and timers, not Now.
 	Now func() time.Time
 	// Rand is the jitter source, returning values in [0, 1) (nil =
 	// math/rand/v2's Float64).
@@ -82,6 +82,10 @@ type Poller struct {
 	// bytesRead counts what the node's connections delivered (TLS records
 	// and HTTP framing included): the wire cost of polling.
 	bytesRead atomic.Int64
+
+	// clock paces Run: the runtime's by default; tests put a virtual
+	// one in, so pacing is checked without waiting or timing anything.
+	clock pacingClock
 
 	// Run's goroutine alone touches these.
 	body    []byte           // reused body buffer
@@ -133,6 +137,7 @@ func New(cfg Config) (*Poller, error) {
 		base:    base,
 		logger:  log.With(cfg.Logger, "node", cfg.Name),
 		failing: map[Resource]int{},
+		clock:   runtimeClock{},
 	}
 	p.transport = p.newTransport()
 	p.client = &http.Client{Transport: p.transport, CheckRedirect: sameOrigin}
@@ -239,19 +244,36 @@ func (p *Poller) Run(ctx context.Context) {
 	defer p.cfg.Limiter.Flush() // what was held back is told before the poller goes
 	wait := p.firstDelay()
 	for {
-		t := time.NewTimer(wait)
+		fired, stop := p.clock.after(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
+			stop()
 			return
-		case <-t.C:
+		case <-fired:
 		}
-		started := time.Now()
+		started := p.clock.now()
 		if !p.round(ctx) {
 			return
 		}
-		wait = max(p.nextDelay()-time.Since(started), 0)
+		wait = max(p.nextDelay()-p.clock.now().Sub(started), 0)
 	}
+}
+
+// pacingClock is what Run's pacing needs of time.
+type pacingClock interface {
+	now() time.Time
+	// after fires once d has passed; stop releases it early.
+	after(d time.Duration) (fired <-chan time.Time, stop func() bool)
+}
+
+// runtimeClock is the runtime's clock and timers.
+type runtimeClock struct{}
+
+func (runtimeClock) now() time.Time { return time.Now() }
+
+func (runtimeClock) after(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
 }
 
 // firstDelay spreads the first rounds of many nodes over one interval.

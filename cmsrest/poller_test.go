@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -393,43 +394,79 @@ func TestPollerDelays(t *testing.T) {
 
 func absDur(d time.Duration) time.Duration { return max(d, -d) }
 
-// Pollers of several nodes started together spread their first rounds
-// over the interval, then keep their pace: round starts Interval ±10 %
-// apart.
+// virtualClock is a pacingClock whose time moves only when Run waits (by
+// exactly what it waits for) or when the test moves it: Run's pacing is
+// checked without sleeping, and cannot fail because the machine is slow.
+type virtualClock struct {
+	mu    sync.Mutex
+	t     time.Time
+	waits []time.Duration
+}
+
+func (c *virtualClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *virtualClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func (c *virtualClock) after(d time.Duration) (<-chan time.Time, func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits = append(c.waits, d)
+	c.t = c.t.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.t
+	return ch, func() bool { return false }
+}
+
+func (c *virtualClock) waited() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.waits)
+}
+
+// Pacing: with jitter r, the first round comes r·I after the start (so
+// nodes started together spread over one interval), each later round
+// (0.9 + 0.2r)·I after the previous one started, less the time the round
+// took, and at once after a round that took longer than that.
 func TestPollerPacing(t *testing.T) {
 	const interval = 300 * time.Millisecond
 	s := newServer(t, nil)
-	type run struct {
-		c    *collector
-		rand float64
-	}
-	runs := []run{{newCollector(), 0}, {newCollector(), 0.5}, {newCollector(), 0.999999}}
-	t0 := time.Now()
-	for i, r := range runs {
-		cfg := testConfig(s.Server, r.c)
-		cfg.Name = fmt.Sprintf("cms%d", i+1)
-		cfg.Interval = interval
-		cfg.Resources = []Resource{ResourceLoad}
-		cfg.Rand = func() float64 { return r.rand }
-		start(t, mustNew(t, cfg))
-	}
-	var firsts []time.Duration
-	for _, r := range runs {
-		rs := r.c.wait(t, "three rounds", atLeast(3))
-		firsts = append(firsts, rs[0].Time.Sub(t0))
-		// Rand r: first round after r·I, then every (0.9 + 0.2r)·I.
-		want := time.Duration((0.9 + 0.2*r.rand) * float64(interval))
-		for i := 1; i < 3; i++ {
-			gap := rs[i].Time.Sub(rs[i-1].Time)
-			if gap < want-20*time.Millisecond || gap > want+100*time.Millisecond {
-				t.Errorf("rand %v: rounds %v apart, want about %v", r.rand, gap, want)
-			}
-		}
-	}
-	for i, f := range firsts {
-		want := time.Duration(runs[i].rand * float64(interval))
-		if f < want || f > want+100*time.Millisecond {
-			t.Errorf("poller %d: first round after %v, want about %v", i, f, want)
+	for _, r := range []float64{0, 0.5, 0.999999} {
+		for _, roundTakes := range []time.Duration{0, 100 * time.Millisecond, time.Second} {
+			t.Run(fmt.Sprintf("rand=%v/round=%v", r, roundTakes), func(t *testing.T) {
+				c := newCollector()
+				clock := &virtualClock{t: time.Unix(1e9, 0)}
+				cfg := testConfig(s.Server, c)
+				cfg.Interval = interval
+				cfg.Resources = []Resource{ResourceLoad}
+				cfg.Rand = func() float64 { return r }
+				sink := cfg.Sink
+				cfg.Sink = func(res Result) {
+					clock.advance(roundTakes) // the round's one request took this long
+					sink(res)
+				}
+				p := mustNew(t, cfg)
+				p.clock = clock
+				stop := start(t, p)
+				c.wait(t, "four rounds", atLeast(4))
+				stop()
+				waits := clock.waited()[:4]
+				next := time.Duration((0.9 + 0.2*r) * float64(interval))
+				want := []time.Duration{time.Duration(r * float64(interval))}
+				for range 3 {
+					want = append(want, max(next-roundTakes, 0))
+				}
+				if !slices.Equal(waits, want) {
+					t.Fatalf("waits %v, want %v", waits, want)
+				}
+			})
 		}
 	}
 }
