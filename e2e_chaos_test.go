@@ -132,10 +132,11 @@ type soak struct {
 	checks      int            // equality checks passed
 	rudeSent    map[string]int // rude frames sent at quiet points, by reason
 	// offsets are, per counter family, exporter minus ledger, as adopted
-	// after chaos phases; apart sums how far they moved, apartPhases in
+	// after chaos phases; apart sums how far they moved, above (exporter
+	// counted more) and below the ledger, apartPhases in
 	// how many phases.
 	offsets     map[string]float64
-	apart       map[string]float64
+	apart       map[string][2]float64
 	apartPhases map[string]int
 	// bugHits sums the counter moves of clean windows that matched
 	// knownBugs.
@@ -206,7 +207,7 @@ func TestChaosSoak(t *testing.T) {
 	cfg := soakConfigFromEnv(t)
 	s := &soak{t: t, cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.seed), 0x63686f73)),
 		generation: map[string]int{}, faults: map[string]int{}, rudeSent: map[string]int{},
-		offsets: map[string]float64{}, apart: map[string]float64{}, apartPhases: map[string]int{},
+		offsets: map[string]float64{}, apart: map[string][2]float64{}, apartPhases: map[string]int{},
 		bugHits: map[string]float64{}}
 	newSoakHarness(t, s)
 	s.traffic = cmswstest.NewTraffic(s.c, cmswstest.TrafficOptions{Seed: cfg.seed, Meetings: 12})
@@ -243,7 +244,7 @@ func TestChaosSoak(t *testing.T) {
 	slices.Sort(kinds)
 	var apart []string
 	for f, v := range s.apart {
-		apart = append(apart, fmt.Sprintf("%s=%v/%d", strings.TrimPrefix(f, "cms_"), v, s.apartPhases[f]))
+		apart = append(apart, fmt.Sprintf("%s=+%v-%v/%d", strings.TrimPrefix(f, "cms_"), v[0], v[1], s.apartPhases[f]))
 	}
 	slices.Sort(apart)
 	var bugs []string
@@ -253,7 +254,7 @@ func TestChaosSoak(t *testing.T) {
 	slices.Sort(bugs)
 	t.Logf("chaos soak: seed=%d duration=%v phases=%d equality_checks_passed=%d faults{%s} "+
 		"traffic_steps=%d traffic_step_errors=%d messages_sent=%d connections_accepted=%d subscribe_requests=%d "+
-		"exporter_message_errors=%v counters_apart_from_ledger(sum/phases){%s} known_bug_hits{%s} goroutines first/last/peak=%d/%d/%d heap_after_gc first/last/peak=%s/%s/%s",
+		"exporter_message_errors=%v counters_apart_from_ledger(+above-below/phases){%s} known_bug_hits{%s} goroutines first/last/peak=%d/%d/%d heap_after_gc first/last/peak=%s/%s/%s",
 		cfg.seed, time.Since(began).Round(time.Second), phases, s.checks, strings.Join(kinds, " "),
 		s.steps.Load(), s.stepErrors.Load(), sent, accepted, requests,
 		sumFamily(final, "cms_events_message_errors_total"), strings.Join(apart, " "), strings.Join(bugs, " "),
@@ -499,7 +500,13 @@ func (s *soak) quiet(what string, check counterCheck) map[string]float64 {
 					continue
 				}
 				if check == countersAdopt {
-					s.apart[f] += math.Abs(d)
+					a := s.apart[f]
+					if d > 0 {
+						a[0] += d
+					} else {
+						a[1] -= d
+					}
+					s.apart[f] = a
 					s.apartPhases[f]++
 				} else {
 					s.bugHits[f] += math.Abs(d)
