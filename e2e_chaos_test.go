@@ -57,12 +57,18 @@ type soakConfig struct {
 	connections int
 	// strict: no known exporter bug is tolerated (CMS_SOAK_STRICT=1).
 	strict bool
+	// kinds limits the faults to these (CMS_SOAK_FAULTS=drop,restart),
+	// to find which kind a divergence needs; nil: all.
+	kinds []string
 }
 
 func soakConfigFromEnv(t *testing.T) soakConfig {
 	t.Helper()
 	c := soakConfig{seed: 1, duration: soakDefaultDuration, connections: soakConnections}
 	c.strict = os.Getenv("CMS_SOAK_STRICT") != ""
+	if v := os.Getenv("CMS_SOAK_FAULTS"); v != "" {
+		c.kinds = strings.Split(v, ",")
+	}
 	if v := os.Getenv("CMS_SOAK_CONNECTIONS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 5 {
@@ -121,6 +127,7 @@ type soak struct {
 	rng     *rand.Rand
 	traffic *cmswstest.Traffic
 	logs    *logTail
+	kinds   []fault // the faults this run injects
 
 	// generation bumps a node's settings: a reload restarts its clients.
 	genMu      sync.Mutex
@@ -209,6 +216,14 @@ func TestChaosSoak(t *testing.T) {
 		generation: map[string]int{}, faults: map[string]int{}, rudeSent: map[string]int{},
 		offsets: map[string]float64{}, apart: map[string][2]float64{}, apartPhases: map[string]int{},
 		bugHits: map[string]float64{}}
+	for _, f := range faults {
+		if cfg.kinds == nil || slices.Contains(cfg.kinds, f.kind) {
+			s.kinds = append(s.kinds, f)
+		}
+	}
+	if len(s.kinds) == 0 {
+		t.Fatalf("CMS_SOAK_FAULTS=%v names no fault kind", cfg.kinds)
+	}
 	newSoakHarness(t, s)
 	s.traffic = cmswstest.NewTraffic(s.c, cmswstest.TrafficOptions{Seed: cfg.seed, Meetings: 12})
 	began := time.Now()
@@ -374,7 +389,7 @@ func (s *soak) runPhase() {
 	s.startTraffic()
 	for range 1 + s.rng.IntN(4) {
 		time.Sleep(time.Duration(s.rng.IntN(300)) * time.Millisecond)
-		f := faults[s.rng.IntN(len(faults))]
+		f := s.kinds[s.rng.IntN(len(s.kinds))]
 		n := s.nodes[s.rng.IntN(len(s.nodes))]
 		what := f.do(s, n)
 		s.faults[f.kind]++
@@ -520,12 +535,42 @@ func (s *soak) quiet(what string, check counterCheck) map[string]float64 {
 		}
 		if time.Now().After(deadline) {
 			s.t.Fatalf("chaos soak: seed %d, %s: metrics never matched the truth within %v\nfaults of the phase: %s\n"+
-				"counter offsets adopted: %v\n%d differences:\n  %s\nexporter logs:\n%s",
+				"counter offsets adopted: %v\n%d differences:\n  %s\n%s\nexporter logs:\n%s",
 				s.cfg.seed, what, quietWithin, strings.Join(s.phaseFaults, "; "), s.offsets,
-				len(diffs), strings.Join(first(diffs, 40), "\n  "), s.logs.String())
+				len(diffs), strings.Join(first(diffs, 40), "\n  "), s.subscriptionState(got), s.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// subscriptionState describes, for a failed check, the subscriptions as
+// the exporter and the fake see them, and every meeting's calls.
+func (s *soak) subscriptionState(got map[string]float64) string {
+	var b strings.Builder
+	b.WriteString("exporter:")
+	var ks []string
+	for k, v := range got {
+		switch family(k) {
+		case "cms_events_subscriptions", "cms_roster_meetings", "cms_subscription_budget_used":
+			if v != 0 {
+				ks = append(ks, fmt.Sprintf("%s=%v", k, v))
+			}
+		}
+	}
+	slices.Sort(ks)
+	b.WriteString("\n  " + strings.Join(ks, "\n  "))
+	b.WriteString("\nfake connections:")
+	st := s.c.Stats()
+	for _, n := range s.nodes {
+		for _, cs := range st.Nodes[n].Connections {
+			fmt.Fprintf(&b, "\n  %s #%d: subscriptions %d active %d stalled %v queued %d", n, cs.ID, cs.Subscriptions, cs.Active, cs.Stalled, cs.Queued)
+		}
+	}
+	b.WriteString("\nmeetings (node: call):")
+	for corr, m := range s.c.Truth().Meetings {
+		fmt.Fprintf(&b, "\n  %q %s participants %d calls %v", m.Name, corr, len(m.Participants), m.Calls)
+	}
+	return b.String()
 }
 
 // counterOffsets is, per transition counter family, the scrape minus the
@@ -559,6 +604,9 @@ func (s *soak) diff(got map[string]float64, tx cmswstest.Transitions, offsets ma
 		diffs = append(diffs, fmt.Sprintf("roster coverage %v, want 1", v))
 	}
 	diffs = append(diffs, diffREST(got, truthREST(s.c.RESTTruth()))...)
+	if v := got[key("cms_exporter_config_last_reload_successful")]; v != 1 {
+		diffs = append(diffs, fmt.Sprintf("last reload successful %v, want 1", v))
+	}
 	if v, ok := got[key("cms_cluster_call_legs_drift")]; !ok || v != 0 {
 		diffs = append(diffs, fmt.Sprintf("call legs drift %v (shown: %v), want 0", v, ok))
 	}
