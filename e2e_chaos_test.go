@@ -48,6 +48,10 @@ const (
 	// may hold than the first: timers and keep-alive connections come and
 	// go, a leak per phase does not stay under it for long.
 	soakGoroutineMargin = 40
+	// stuckAfter is how long a quiet point waits before it takes a meeting
+	// without a roster subscription for the known bug: the planner places
+	// one within a batch interval (100 ms here) when it can.
+	stuckAfter = 20 * time.Second
 )
 
 // soakConfig is what the environment asks of the soak.
@@ -146,8 +150,10 @@ type soak struct {
 	apart       map[string][2]float64
 	apartPhases map[string]int
 	// bugHits sums the counter moves of clean windows that matched
-	// knownBugs.
+	// knownBugs, and the meetings found stuck pending at quiet points.
 	bugHits map[string]float64
+	// stuckNow: meetings the last diff found stuck pending.
+	stuckNow int
 
 	// trafficStop ends the traffic goroutine; steps and stepErrors count
 	// what it did.
@@ -464,6 +470,14 @@ const (
 //     call on another node is younger than LockSettle: the meeting counts
 //     as unlocked (an unlock counted) until that call settles locked (a
 //     lock counted). Locked and unlocked rise together, by the same.
+//
+// A third bug is a gauge one, tolerated in diff (tolerateStuck): a roster
+// subscription on an extra connection that reconnects before the calls
+// connection is deactivated (its call ended meanwhile) while the calls
+// snapshot still holds that call; the meeting is told to avoid the node,
+// and when the snapshot replaces the call by the meeting's new call on the
+// same node, the avoidance stays. A meeting then hosted only there is never
+// placed again: pending for good, its roster series missing.
 func knownBugs(moved map[string]float64) bool {
 	for f, d := range moved {
 		switch f {
@@ -507,7 +521,10 @@ func (s *soak) quiet(what string, check counterCheck) map[string]float64 {
 		case check == countersKnownBugs && !s.cfg.strict && knownBugs(moved):
 			offsets = now
 		}
-		diffs := s.diff(got, tx, offsets)
+		// A roster stuck pending is only taken for the known bug once it
+		// has had ample time to be placed.
+		tolerateStuck := !s.cfg.strict && time.Until(deadline) < quietWithin-stuckAfter
+		diffs := s.diff(got, tx, offsets, tolerateStuck)
 		if len(diffs) == 0 {
 			for f, v := range offsets {
 				d := v - s.offsets[f]
@@ -527,6 +544,10 @@ func (s *soak) quiet(what string, check counterCheck) map[string]float64 {
 					s.bugHits[f] += math.Abs(d)
 				}
 				s.t.Logf("seed %d %s: %s moved %+v from the ledger (faults: %s)", s.cfg.seed, what, f, d, strings.Join(s.phaseFaults, "; "))
+			}
+			if s.stuckNow > 0 {
+				s.bugHits["roster_stuck_pending"] += float64(s.stuckNow)
+				s.t.Logf("seed %d %s: %d meeting(s) stuck pending, no roster subscription (faults: %s)", s.cfg.seed, what, s.stuckNow, strings.Join(s.phaseFaults, "; "))
 			}
 			s.offsets = offsets
 			s.checks++
@@ -588,20 +609,37 @@ func counterOffsets(got map[string]float64, tx cmswstest.Transitions) map[string
 // events model (counters shifted by offsets), the rosters with full
 // coverage, the REST books, and the drift between the two, which must be 0
 // with the cluster quiet.
-func (s *soak) diff(got map[string]float64, tx cmswstest.Transitions, offsets map[string]float64) []string {
+//
+// With tolerateStuck, meetings whose roster no connection carries are left
+// out of the roster comparison if they are exactly the exporter's pending
+// ones: the signature of a known bug (see knownBugs).
+func (s *soak) diff(got map[string]float64, tx cmswstest.Transitions, offsets map[string]float64, tolerateStuck bool) []string {
+	s.stuckNow = 0
 	tr := s.c.Truth()
 	want := truthMetrics(tr, tx, s.nodes)
 	for f, v := range offsets {
 		want[key(f)] += v
 	}
 	diffs := diffTruth(got, want)
-	var all []string
-	for corr := range tr.Meetings {
-		all = append(all, corr)
+	var covered, stuck []string
+	for corr, mt := range tr.Meetings {
+		if tolerateStuck && rosterHomes(got, mt) == 0 {
+			stuck = append(stuck, corr)
+			continue
+		}
+		covered = append(covered, corr)
 	}
-	diffs = append(diffs, rosterDiff(got, tr, all)...)
-	if v := got[key("cms_roster_coverage_ratio")]; v != 1 {
+	// The third bug's signature: the meetings without a roster are exactly
+	// those the exporter calls pending, and they stay so.
+	if len(stuck) > 0 && got[key("cms_roster_meetings", "state", "pending")] != float64(len(stuck)) {
+		covered, stuck = append(covered, stuck...), nil
+	}
+	diffs = append(diffs, rosterDiff(got, tr, covered)...)
+	if v := got[key("cms_roster_coverage_ratio")]; v != 1 && len(stuck) == 0 {
 		diffs = append(diffs, fmt.Sprintf("roster coverage %v, want 1", v))
+	}
+	if len(diffs) == 0 && len(stuck) > 0 {
+		s.stuckNow = len(stuck)
 	}
 	diffs = append(diffs, diffREST(got, truthREST(s.c.RESTTruth()))...)
 	if v := got[key("cms_exporter_config_last_reload_successful")]; v != 1 {
@@ -620,6 +658,17 @@ func (s *soak) measure() {
 	runtime.ReadMemStats(&ms)
 	s.goroutines = append(s.goroutines, runtime.NumGoroutine())
 	s.heaps = append(s.heaps, ms.HeapAlloc)
+}
+
+// rosterHomes is on how many of a meeting's calls its roster series sit.
+func rosterHomes(got map[string]float64, mt cmswstest.MeetingTruth) int {
+	n := 0
+	for node, call := range mt.Calls {
+		if _, ok := got[key("cms_call_roster_participants", "node", node, "call", call, "state", "connected")]; ok {
+			n++
+		}
+	}
+	return n
 }
 
 // rudeFrame is one kind of frame CMS should never send; send returns how
