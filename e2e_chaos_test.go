@@ -702,20 +702,20 @@ var rudeFrames = []rudeFrame{
 		return s.c.InjectRaw(n, []byte(`{"type":"messageAck","messageAck":{"messageId":987654321,"status":"success"}}`))
 	}},
 	{cmsws.MessageErrorUnknownType, func(s *soak, n string) int {
-		return s.c.InjectNumbered(n, "", numbered(`"type":"futureUpdate","x":%d`))
+		return s.c.InjectInSequence(n, "", numbered(`"type":"futureUpdate","x":%d`))
 	}},
 	{cmsws.MessageErrorUnknownSubscription, func(s *soak, n string) int {
-		return s.c.InjectNumbered(n, "", numbered(`"type":"callListUpdate","subscriptionIndex":99999,"updates":[],"chaos":%d`))
+		return s.c.InjectInSequence(n, "", numbered(`"type":"callListUpdate","subscriptionIndex":99999,"updates":[],"chaos":%d`))
 	}},
 	{cmsws.ReasonBadUpdates, func(s *soak, n string) int {
-		return s.c.InjectNumbered(n, cmsws.ResourceCalls, numbered(`"type":"callListUpdate","subscriptionIndex":%d,"updates":"oops"`))
+		return s.c.InjectInSequence(n, cmsws.ResourceCalls, numbered(`"type":"callListUpdate","subscriptionIndex":%d,"updates":"oops"`))
 	}},
 	{"unknown_call", func(s *soak, n string) int {
-		return s.c.InjectNumbered(n, cmsws.ResourceCalls, numbered(`"type":"callListUpdate","subscriptionIndex":%d,`+
+		return s.c.InjectInSequence(n, cmsws.ResourceCalls, numbered(`"type":"callListUpdate","subscriptionIndex":%d,`+
 			`"updates":[{"call":"00000000-0000-4000-8000-00000000c4a0","updateType":"update","participants":3,"recording":"active"}]`))
 	}},
 	{"unknown_call", func(s *soak, n string) int { // nulls
-		return s.c.InjectNumbered(n, cmsws.ResourceCalls, numbered(`"type":"callListUpdate","subscriptionIndex":%d,`+
+		return s.c.InjectInSequence(n, cmsws.ResourceCalls, numbered(`"type":"callListUpdate","subscriptionIndex":%d,`+
 			`"updates":[{"call":"00000000-0000-4000-8000-00000000c4a1","updateType":"update","name":null,"participants":null,"lockState":null}]`))
 	}},
 	{"invalid_value", func(s *soak, n string) int { // garbage on a real call
@@ -723,17 +723,17 @@ var rudeFrames = []rudeFrame{
 		if call == "" {
 			return 0
 		}
-		return s.c.InjectNumbered(n, cmsws.ResourceCalls, func(id int64, index int) []byte {
+		return s.c.InjectInSequence(n, cmsws.ResourceCalls, func(id int64, index int) []byte {
 			return fmt.Appendf(nil, `{"type":"message","message":{"messageId":%d,"type":"callListUpdate","subscriptionIndex":%d,`+
 				`"updates":[{"call":%q,"updateType":"update","participants":"lots"}]}}`, id, index, call)
 		})
 	}},
 	{"wrong_resource", func(s *soak, n string) int {
-		return s.c.InjectNumbered(n, cmsws.ResourceCallRoster, numbered(`"type":"callListUpdate","subscriptionIndex":%d,`+
+		return s.c.InjectInSequence(n, cmsws.ResourceCallRoster, numbered(`"type":"callListUpdate","subscriptionIndex":%d,`+
 			`"updates":[{"call":"00000000-0000-4000-8000-00000000c4a2","updateType":"update","participants":1}]`))
 	}},
 	{"unknown_participant", func(s *soak, n string) int {
-		return s.c.InjectNumbered(n, cmsws.ResourceCallRoster, numbered(`"type":"rosterUpdate","subscriptionIndex":%d,`+
+		return s.c.InjectInSequence(n, cmsws.ResourceCallRoster, numbered(`"type":"rosterUpdate","subscriptionIndex":%d,`+
 			`"updates":[{"participant":"00000000-0000-4000-8000-0000000000a1","updateType":"update","audioMuted":null,"state":"connected"}]`))
 	}},
 }

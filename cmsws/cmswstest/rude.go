@@ -6,11 +6,11 @@ import (
 	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
-// NoSubscription is the index InjectNumbered passes to its frame builder for
+// NoSubscription is the index InjectInSequence passes to its frame builder for
 // a connection it was asked to reach whatever it holds (resource "").
 const NoSubscription = -1
 
-// InjectNumbered sends a rude but well-numbered message: on every open
+// InjectInSequence sends a rude but well-numbered message: on every open
 // events connection of node that holds an active subscription to resource
 // (every open connection for resource ""), one text frame built by frame
 // from the connection's next messageId and that subscription's index
@@ -25,7 +25,7 @@ const NoSubscription = -1
 // all adds: it ends the subscription's snapshot window, as it does for a
 // client (see Transitions). InjectRaw is the tool for frames that are not
 // messages at all. It returns how many connections got one.
-func (c *Cluster) InjectNumbered(node string, resource cmsws.Resource, frame func(id int64, index int) []byte) int {
+func (c *Cluster) InjectInSequence(node string, resource cmsws.Resource, frame func(id int64, index int) []byte) int {
 	count := 0
 	c.eachConn(node, func(cn *conn) {
 		if cn.closed {

@@ -11,7 +11,7 @@ import (
 // the index of the subscription asked for, only on connections holding
 // one; numbering goes on after it, and the client's ack of it is no
 // violation.
-func TestInjectNumbered(t *testing.T) {
+func TestInjectInSequence(t *testing.T) {
 	c := newTestCluster(t, Options{Nodes: 1})
 	calls := dial(t, c, "cms1", true)
 	calls.expectSubscribed(calls.subscribe(callsSub(7)))
@@ -21,7 +21,7 @@ func TestInjectNumbered(t *testing.T) {
 	frame := func(id int64, index int) []byte {
 		return fmt.Appendf(nil, `{"type":"message","message":{"messageId":%d,"type":"callListUpdate","subscriptionIndex":%d,"updates":[{"call":"nobody","updateType":"update","participants":"garbage"}]}}`, id, index)
 	}
-	if n := c.InjectNumbered("cms1", cmsws.ResourceCalls, frame); n != 1 {
+	if n := c.InjectInSequence("cms1", cmsws.ResourceCalls, frame); n != 1 {
 		t.Fatalf("injected into %d connections, want only the one with a calls subscription", n)
 	}
 	m := calls.msg(cmsws.TypeCallListUpdate)
@@ -34,7 +34,7 @@ func TestInjectNumbered(t *testing.T) {
 	}
 	calls.msg(cmsws.TypeCallListUpdate)
 
-	if n := c.InjectNumbered("cms1", "", func(id int64, index int) []byte {
+	if n := c.InjectInSequence("cms1", "", func(id int64, index int) []byte {
 		if index != NoSubscription {
 			t.Errorf("index %d for resource \"\", want NoSubscription", index)
 		}
