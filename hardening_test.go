@@ -23,48 +23,17 @@ import (
 	"github.com/cms-exporter/cms_exporter/internal/testutil"
 )
 
-// mkfifo makes a named pipe with no writer. The cleanup opens it for
-// writing without blocking, which releases a reader stuck in open(2), so
-// that a failing run does not leak it.
-func mkfifo(t *testing.T, path string) string {
-	t.Helper()
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Skipf("no named pipes here: %v", err)
-	}
-	t.Cleanup(func() {
-		if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close()
-		}
-	})
-	return path
-}
-
-// returnsWithin fails the test if f has not returned after a long, generous
-// wait: it guards against a hang (the bug), it does not measure speed.
-func returnsWithin[T any](t *testing.T, what string, f func() T) T {
-	t.Helper()
-	done := make(chan T, 1)
-	go func() { done <- f() }()
-	select {
-	case v := <-done:
-		return v
-	case <-time.After(15 * time.Second):
-		t.Fatalf("%s hangs", what)
-		panic("unreachable")
-	}
-}
-
 // A password_file that is a named pipe with no writer used to hang
 // --config.check and the start until SIGKILL (SIGTERM cancelled a context
 // nobody looked at). Now it is a located error, and a cancelled run ends.
 func TestFIFOPasswordFileDoesNotHang(t *testing.T) {
 	dir := t.TempDir()
-	mkfifo(t, filepath.Join(dir, "pw"))
+	testutil.Mkfifo(t, filepath.Join(dir, "pw"))
 	cfg := filepath.Join(dir, "cms.yml")
 	ok(t, os.WriteFile(cfg, []byte("defaults:\n  username: u\n  password_file: pw\nnodes:\n  - name: a\n    url: https://127.0.0.1:1\n"), 0o600))
 
 	var stderr testutil.SyncBuffer
-	code := returnsWithin(t, "--config.check", func() int {
+	code := testutil.ReturnsWithin(t, "--config.check", func() int {
 		return run(context.Background(), []string{"--config.check", "--config.file=" + cfg}, io.Discard, &stderr)
 	})
 	if want := cfg + ":3: defaults.password_file: for node a: "; code != 1 || !strings.Contains(stderr.String(), want) ||
@@ -77,7 +46,7 @@ func TestFIFOPasswordFileDoesNotHang(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stderr = testutil.SyncBuffer{}
-	code = returnsWithin(t, "the start", func() int {
+	code = testutil.ReturnsWithin(t, "the start", func() int {
 		go func() { time.Sleep(100 * time.Millisecond); cancel() }()
 		return run(ctx, []string{"--config.file=" + cfg, "--web.listen-address=" + freeAddr(t)}, io.Discard, &stderr)
 	})
@@ -107,7 +76,7 @@ func TestReloadsDoNotQueueBehindAHungOne(t *testing.T) {
 
 	srv := httptest.NewServer(x.handler("/metrics"))
 	defer srv.Close()
-	resp := returnsWithin(t, "a second reload", func() *http.Response {
+	resp := testutil.ReturnsWithin(t, "a second reload", func() *http.Response {
 		resp, err := http.Post(srv.URL+"/-/reload", "", nil)
 		ok(t, err)
 		return resp
@@ -119,7 +88,7 @@ func TestReloadsDoNotQueueBehindAHungOne(t *testing.T) {
 	}
 
 	cancel()
-	if err := returnsWithin(t, "the hung reload after cancel", func() error { return <-first }); !errors.Is(err, context.Canceled) {
+	if err := testutil.ReturnsWithin(t, "the hung reload after cancel", func() error { return <-first }); !errors.Is(err, context.Canceled) {
 		t.Errorf("hung reload returned %v", err)
 	}
 }
@@ -130,9 +99,7 @@ func TestReloadEndpointNeedsLifecycleFlag(t *testing.T) {
 	cluster, err := cmswstest.NewCluster(cmswstest.Options{Nodes: 1, Seed: 3})
 	ok(t, err)
 	defer cluster.Close()
-	dir := t.TempDir()
-	ok(t, cluster.WriteCAFile(filepath.Join(dir, "ca.pem")))
-	ok(t, os.WriteFile(filepath.Join(dir, "pw"), []byte("secret\n"), 0o600))
+	dir := clusterFiles(t, cluster)
 	cfg := writeConfig(t, dir, cluster, "cms1")
 
 	r := startRun(t, "--config.file="+cfg)
@@ -196,9 +163,7 @@ func TestBadListenAddressFailsBeforeAnyTokenRequest(t *testing.T) {
 	cluster, err := cmswstest.NewCluster(cmswstest.Options{Nodes: 2, Seed: 5})
 	ok(t, err)
 	defer cluster.Close()
-	dir := t.TempDir()
-	ok(t, cluster.WriteCAFile(filepath.Join(dir, "ca.pem")))
-	ok(t, os.WriteFile(filepath.Join(dir, "pw"), []byte("secret\n"), 0o600))
+	dir := clusterFiles(t, cluster)
 	cfg := writeConfig(t, dir, cluster, "cms1", "cms2")
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	ok(t, err)
@@ -216,7 +181,7 @@ func TestBadListenAddressFailsBeforeAnyTokenRequest(t *testing.T) {
 		if !strings.HasPrefix(tc.flag, "--web.listen-address") {
 			args = append(args, "--web.listen-address="+freeAddr(t))
 		}
-		code := returnsWithin(t, "run with "+tc.flag, func() int { return run(context.Background(), args, io.Discard, &stderr) })
+		code := testutil.ReturnsWithin(t, "run with "+tc.flag, func() int { return run(context.Background(), args, io.Discard, &stderr) })
 		if code != 1 || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%s: exit %d, want 1 naming %s:\n%s", tc.flag, code, tc.want, stderr.String())
 		}

@@ -124,6 +124,17 @@ func (r *runningExporter) reload() (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// clusterFiles writes the files a config for cluster needs into a new
+// temporary directory, as an operator would keep them: the fake's CA
+// (ca.pem) and the password file (pw). writeConfig refers to both.
+func clusterFiles(t *testing.T, cluster *cmswstest.Cluster) string {
+	t.Helper()
+	dir := t.TempDir()
+	ok(t, cluster.WriteCAFile(filepath.Join(dir, "ca.pem")))
+	ok(t, os.WriteFile(filepath.Join(dir, "pw"), []byte("secret\n"), 0o600))
+	return dir
+}
+
 // writeConfig writes a config file for the given fake nodes, with the
 // fake's CA and a password file, as an operator would.
 func writeConfig(t *testing.T, dir string, c *cmswstest.Cluster, nodes ...string) string {
@@ -157,9 +168,7 @@ func TestReloadAddsAndRemovesNodes(t *testing.T) {
 	cluster, err := cmswstest.NewCluster(cmswstest.Options{Nodes: 3, Seed: 11})
 	ok(t, err)
 	defer cluster.Close()
-	dir := t.TempDir()
-	ok(t, cluster.WriteCAFile(filepath.Join(dir, "ca.pem")))
-	ok(t, os.WriteFile(filepath.Join(dir, "pw"), []byte("secret\n"), 0o600))
+	dir := clusterFiles(t, cluster)
 	cfg := writeConfig(t, dir, cluster, "cms1", "cms2")
 	_, err = cluster.StartMeeting("cms3", cmswstest.MeetingOptions{Name: "on cms3"})
 	ok(t, err)

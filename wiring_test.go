@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,9 +30,7 @@ func TestMeetingNamesFromConfig(t *testing.T) {
 	const secret = "Board of Directors Q3"
 	_, err = cluster.StartMeeting("cms1", cmswstest.MeetingOptions{Name: secret})
 	ok(t, err)
-	dir := t.TempDir()
-	ok(t, cluster.WriteCAFile(filepath.Join(dir, "ca.pem")))
-	ok(t, os.WriteFile(filepath.Join(dir, "pw"), []byte("secret\n"), 0o600))
+	dir := clusterFiles(t, cluster)
 	cfg := writeConfig(t, dir, cluster, "cms1")
 	setMode := func(mode string) {
 		b, err := os.ReadFile(cfg)
@@ -85,9 +82,7 @@ func TestFrameDumpsRedactedUnlessDebug(t *testing.T) {
 			cluster, err := cmswstest.NewCluster(cmswstest.Options{Nodes: 1, Seed: 5})
 			ok(t, err)
 			defer cluster.Close()
-			dir := t.TempDir()
-			ok(t, cluster.WriteCAFile(filepath.Join(dir, "ca.pem")))
-			ok(t, os.WriteFile(filepath.Join(dir, "pw"), []byte("secret\n"), 0o600))
+			dir := clusterFiles(t, cluster)
 			r := startRun(t, "--config.file="+writeConfig(t, dir, cluster, "cms1"), "--log.level="+lvl)
 			r.waitFor("cms1 up", func() bool { return r.metrics()[`cms_up{node="cms1"}`] == 1 })
 			const name = "Zebediah Confidential"

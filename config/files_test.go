@@ -6,42 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cms-exporter/cms_exporter/internal/testutil"
 )
-
-// mkfifo makes a named pipe that nobody writes to: opening it for reading
-// blocks until a writer comes, and reading it blocks until the writer
-// writes. The cleanup opens it for writing (without blocking) to release a
-// reader stuck in open, so that a failing run does not leak it.
-func mkfifo(t *testing.T, path string) string {
-	t.Helper()
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Skipf("no named pipes here: %v", err)
-	}
-	t.Cleanup(func() {
-		if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close()
-		}
-	})
-	return path
-}
-
-// returnsWithin fails the test if f has not returned after a long, generous
-// wait: it guards against a hang (the bug), it does not measure speed.
-func returnsWithin[T any](t *testing.T, what string, f func() T) T {
-	t.Helper()
-	done := make(chan T, 1)
-	go func() { done <- f() }()
-	select {
-	case v := <-done:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s hangs", what)
-		panic("unreachable")
-	}
-}
 
 // A password file, a CA file or the config itself that is a named pipe
 // with no writer used to hang the load (and --config.check, and a reload)
@@ -49,11 +18,11 @@ func returnsWithin[T any](t *testing.T, what string, f func() T) T {
 // Kubernetes mounts secrets) still works.
 func TestNonRegularFilesRefused(t *testing.T) {
 	dir := t.TempDir()
-	mkfifo(t, filepath.Join(dir, "pw-fifo"))
-	mkfifo(t, filepath.Join(dir, "ca-fifo"))
+	testutil.Mkfifo(t, filepath.Join(dir, "pw-fifo"))
+	testutil.Mkfifo(t, filepath.Join(dir, "ca-fifo"))
 	head := []string{"defaults:", "  username: u", "nodes:", "  - name: a", "    url: https://a"}
 
-	err := returnsWithin(t, "a password_file FIFO", func() error {
+	err := testutil.ReturnsWithin(t, "a password_file FIFO", func() error {
 		_, err := Parse([]byte(y(append(head, "    password_file: pw-fifo")...)), "cms.yml", dir)
 		return err
 	})
@@ -62,7 +31,7 @@ func TestNonRegularFilesRefused(t *testing.T) {
 		t.Errorf("password_file FIFO: %v", err)
 	}
 
-	err = returnsWithin(t, "a ca_file FIFO", func() error {
+	err = testutil.ReturnsWithin(t, "a ca_file FIFO", func() error {
 		_, err := Parse([]byte(y(append(head, "    password: p", "    tls:", "      ca_file: ca-fifo")...)), "cms.yml", dir)
 		return err
 	})
@@ -70,8 +39,8 @@ func TestNonRegularFilesRefused(t *testing.T) {
 		t.Errorf("ca_file FIFO: %v", err)
 	}
 
-	cfgFIFO := mkfifo(t, filepath.Join(dir, "cms.yml"))
-	err = returnsWithin(t, "a config file FIFO", func() error { _, err := Load(cfgFIFO); return err })
+	cfgFIFO := testutil.Mkfifo(t, filepath.Join(dir, "cms.yml"))
+	err = testutil.ReturnsWithin(t, "a config file FIFO", func() error { _, err := Load(cfgFIFO); return err })
 	if err == nil || !strings.HasPrefix(err.Error(), cfgFIFO+": ") || !strings.Contains(err.Error(), "is not a regular file") {
 		t.Errorf("config FIFO: %v", err)
 	}
