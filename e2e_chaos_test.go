@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net/http/httptest"
 	"os"
 	"runtime"
 	"slices"
@@ -204,15 +203,7 @@ func newSoakHarness(t *testing.T, s *soak) {
 		}
 		return st, err
 	}
-	if err := h.x.reload(); err != nil {
-		t.Fatal(err)
-	}
-	h.srv = httptest.NewServer(h.x.handler("/metrics"))
-	t.Cleanup(func() {
-		h.srv.Close()
-		h.x.close()
-		cancel()
-	})
+	h.start(cancel)
 	s.h, s.c, s.nodes = h, cluster, cluster.Nodes()
 }
 

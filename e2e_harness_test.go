@@ -87,16 +87,23 @@ func newHarnessBatch(t testing.TB, connections int, batch time.Duration, opts cm
 	h := &harness{t: t, cluster: cluster, logs: logs, nodes: cluster.Nodes(), tweak: tweak, connections: connections, batch: batch}
 	h.x = newExporter(ctx, logger)
 	h.x.source = h.specs
+	h.start(cancel)
+	return h
+}
+
+// start applies the first configuration and serves /metrics until the
+// test ends, when the server, the exporter and its context (cancel) stop.
+func (h *harness) start(cancel context.CancelFunc) {
+	h.t.Helper()
 	if err := h.x.reload(); err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
 	h.srv = httptest.NewServer(h.x.handler("/metrics"))
-	t.Cleanup(func() {
+	h.t.Cleanup(func() {
 		h.srv.Close()
 		h.x.close()
 		cancel()
 	})
-	return h
 }
 
 func (h *harness) specs() (settings, error) {
