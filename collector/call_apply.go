@@ -155,6 +155,12 @@ func (c *Collector) setState(cl *call, st callState) {
 	if !ok {
 		m = &meeting{key: key, planKey: key.planKey()}
 		c.meetings[key] = m
+		// A call re-keyed out of a meeting it was the last instance of
+		// starts its new meeting with the lock held there: the meeting
+		// went on under another key.
+		if old != nil && len(old.instances) == 0 {
+			m.heldLock = old.heldLock
+		}
 	}
 	m.instances = append(m.instances, cl)
 	cl.meeting = m
@@ -172,6 +178,9 @@ func (c *Collector) detach(cl *call) {
 	if m == nil {
 		return
 	}
+	// Should cl be the last settled instance, the meeting keeps the lock
+	// it is believed to have now (see meeting.heldLock).
+	m.heldLock = m.state().locked
 	for i, x := range m.instances {
 		if x == cl {
 			last := len(m.instances) - 1

@@ -98,6 +98,13 @@ type meeting struct {
 	// deactivated while the meeting still ran there; the planner should
 	// place it elsewhere. An entry goes when the meeting leaves that node.
 	avoid map[string]bool
+	// heldLock is the lock state the meeting was believed to have when its
+	// last settled instance left it (see detach); state shows it while no
+	// instance is settled. CMS locks meetings, not calls: a new instance's
+	// announced "locked" says nothing yet, so until one settles the
+	// meeting's lock is what it was, not "unlocked" (which would count an
+	// unlock, then a lock when the instance settles locked).
+	heldLock bool
 }
 
 // hostedOn reports whether some instance of the meeting is on n.
@@ -145,12 +152,17 @@ func (m *meeting) state() meetingState {
 		return meetingState{}
 	}
 	s := meetingState{present: true}
+	anySettled := false
 	for _, cl := range m.instances {
 		// CMS reports the cluster-wide count on every instance: max, not sum.
 		s.participants = max(s.participants, cl.st.participants)
 		s.recording = s.recording || cl.st.recording
 		s.streaming = s.streaming || cl.st.streaming
 		s.locked = s.locked || (cl.settled && cl.st.locked)
+		anySettled = anySettled || cl.settled
+	}
+	if !anySettled {
+		s.locked = m.heldLock
 	}
 	return s
 }
