@@ -193,8 +193,6 @@ func (c *Collector) detach(cl *call) {
 	if len(m.instances) == 0 {
 		// The meeting ended (or lost its key): its roster goes with it.
 		delete(c.meetings, m.key)
-	} else if m.avoid[cl.node.name] && !m.hostedOn(cl.node) {
-		delete(m.avoid, cl.node.name)
 	}
 	cl.meeting = nil
 }

@@ -21,6 +21,15 @@ type call struct {
 	settled bool
 	snapGen uint64
 	meeting *meeting
+	// rosterRefused: CMS deactivated a callRoster subscription to this call
+	// while the model held it (the call had ended, or the node would not
+	// serve its roster). The planner avoids the call's node for its meeting
+	// while this call is the instance a subscription there would name, so
+	// the refused subscription is not asked for again in a loop. It lives
+	// and dies with this call, not with the node: a new instance of the
+	// meeting on the same node was never refused. An active subscription to
+	// the call clears it.
+	rosterRefused bool
 	// rendered caches the call's per-call series between scrapes; most
 	// calls do not change between two scrapes, and building const metrics
 	// is most of a scrape's cost. setState clears it.
@@ -94,10 +103,6 @@ type meeting struct {
 	// subscription(s); nil until one delivers something. It ends with the
 	// meeting.
 	roster *roster
-	// avoid: nodes where a roster subscription for this meeting was
-	// deactivated while the meeting still ran there; the planner should
-	// place it elsewhere. An entry goes when the meeting leaves that node.
-	avoid map[string]bool
 	// heldLock is the lock state the meeting was believed to have when its
 	// last settled instance left it (see detach); state shows it while no
 	// instance is settled. CMS locks meetings, not calls: a new instance's
@@ -107,26 +112,29 @@ type meeting struct {
 	heldLock bool
 }
 
-// hostedOn reports whether some instance of the meeting is on n.
-func (m *meeting) hostedOn(n *node) bool {
-	for _, cl := range m.instances {
-		if cl.node == n {
-			return true
-		}
-	}
-	return false
-}
-
-// instanceOn returns the meeting's instance on the named node (the one with
-// the smallest id, should there be several), or nil.
+// instanceOn returns the meeting's instance on the named node that a
+// roster subscription there names, or nil. Should there be several (a new
+// call of the meeting listed while the ended one is still held), one whose
+// roster was not refused goes first, so that a refused call held a while
+// longer does not keep the node from serving the meeting; then the
+// smallest id, so that the choice is stable.
 func (m *meeting) instanceOn(nodeName string) *call {
 	var found *call
 	for _, cl := range m.instances {
-		if cl.node.name == nodeName && (found == nil || cl.id < found.id) {
+		if cl.node.name == nodeName && (found == nil || preferredInstance(cl, found)) {
 			found = cl
 		}
 	}
 	return found
+}
+
+// preferredInstance reports whether a is the better of two instances of a
+// meeting on one node to subscribe the roster of (see instanceOn).
+func preferredInstance(a, b *call) bool {
+	if a.rosterRefused != b.rosterRefused {
+		return !a.rosterRefused
+	}
+	return a.id < b.id
 }
 
 // ensureRoster returns the meeting's roster, creating an empty one.

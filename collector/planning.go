@@ -26,8 +26,8 @@ type plan struct {
 }
 
 // PlanInput returns what the planner needs: every meeting (sorted by key),
-// the nodes to avoid per meeting key (where its roster subscription was
-// deactivated while the meeting still ran there), and the usable
+// the nodes to avoid per meeting key (where the call a roster subscription
+// would name is one whose subscription CMS deactivated), and the usable
 // connections (sorted): connections that are up, and for connection 0 only
 // while its calls subscription is live, because a node whose calls are not
 // live may hold a stale view of which meetings it hosts. A meeting's key is
@@ -49,14 +49,24 @@ func (c *Collector) PlanInput() (meetings []planner.Meeting, avoid map[string]ma
 			if cl.st.name != "" && (pm.Name == "" || cl.st.name < pm.Name) {
 				pm.Name = cl.st.name
 			}
-			if id, ok := pm.Calls[cl.node.name]; !ok || cl.id < id {
-				pm.Calls[cl.node.name] = cl.id
+			if _, ok := pm.Calls[cl.node.name]; ok {
+				continue
+			}
+			// The instance a subscription on this node names, as
+			// placedInstance finds it. The node is avoided while that is
+			// a call whose roster subscription CMS deactivated: asking
+			// again would only be refused again. A new instance there,
+			// or the refused one gone, ends it.
+			on := m.instanceOn(cl.node.name)
+			pm.Calls[cl.node.name] = on.id
+			if on.rosterRefused {
+				if avoid[m.planKey] == nil {
+					avoid[m.planKey] = make(map[string]bool, 1)
+				}
+				avoid[m.planKey][cl.node.name] = true
 			}
 		}
 		meetings = append(meetings, pm)
-		if len(m.avoid) > 0 {
-			avoid[m.planKey] = maps.Clone(m.avoid)
-		}
 	}
 	slices.SortFunc(meetings, func(a, b planner.Meeting) int { return strings.Compare(a.Key, b.Key) })
 	for _, name := range c.sortedNodeNames() {

@@ -13,7 +13,8 @@ const maxParticipantIDLen = 128
 // applyRosterSubscriptionState follows a callRoster subscription's server
 // state: becoming active starts its snapshot, being listed again ends it
 // (see applySubscriptionState); deactivation ends the phase without a sweep
-// and tells the planner to avoid the node for that meeting. The roster
+// and marks the call refused, so that the planner avoids its node for the
+// meeting while that call is the instance there (see call.rosterRefused). The roster
 // itself stays (no leaves counted): a deactivation says the node stopped
 // reporting, not that anybody left.
 func (c *Collector) applyRosterSubscriptionState(n *node, conn *connection, s *subscription, wasLive, relisted bool) {
@@ -25,8 +26,8 @@ func (c *Collector) applyRosterSubscriptionState(n *node, conn *connection, s *s
 	case s.live && !wasLive:
 		c.startRosterSnapshot(n, conn, s)
 		if cl := n.calls[s.call]; cl != nil {
-			// The node serves the meeting's roster again.
-			delete(cl.meeting.avoid, n.name)
+			// The node serves the call's roster again.
+			cl.rosterRefused = false
 		}
 	case !s.live && s.state == cmsws.StateDeactivated:
 		s.feed.snapshot = false
@@ -34,13 +35,9 @@ func (c *Collector) applyRosterSubscriptionState(n *node, conn *connection, s *s
 		if cl == nil {
 			return
 		}
-		m := cl.meeting
-		if m.avoid == nil {
-			m.avoid = make(map[string]bool, 1)
-		}
-		m.avoid[n.name] = true
+		cl.rosterRefused = true
 		level.Debug(c.logger).Log("msg", "roster subscription deactivated", "node", n.name, "connection", conn.number,
-			"call", labelValue(s.call), "meeting", labelValue(m.planKey), "was_live", wasLive)
+			"call", labelValue(s.call), "meeting", labelValue(cl.meeting.planKey), "was_live", wasLive)
 	}
 }
 
