@@ -129,3 +129,26 @@ func TestLastLocalLeaveAfterTheCallsRemoveMeetingGoesOn(t *testing.T) {
 		t.Errorf("meeting roster = %+v, want present and empty", r)
 	}
 }
+
+// The roster connection lags: plans made after the call's remove no longer
+// want its roster subscription, and the leave comes after them. The
+// subscription's record must stay until CMS deactivates it (as it does for
+// a call that ended), or the leave finds no subscription and is lost.
+func TestLastLeaveAfterPlansDroppedItsSubscription(t *testing.T) {
+	h, sub := lastLeaveHarness(t)
+	h.calls("a", rm("c1"))
+	delete(h.plan, "M")
+	for range 3 {
+		h.setPlan(nil, nil)
+	}
+	leaveSequence(h, sub, "p1", "timeout")
+	h.subStateOn("a", 1, sub, cmsws.StateDeactivated)
+	h.expect(participantTotalsText(0, 0, map[string]int{"timeout": 1}), participantTotalNames...)
+	// Deactivated, it goes with the next plans.
+	for range 2 {
+		h.setPlan(nil, nil)
+	}
+	if s := h.c.nodes["a"].connections[1].subs[sub.Index]; s != nil {
+		t.Errorf("subscription record of the ended call still kept after its deactivation: %+v", s)
+	}
+}
