@@ -67,6 +67,7 @@ func (c *Collector) applyCallUpdate(n *node, u *cmsws.CallUpdate, snapshot bool)
 			c.reportUnknownCall(n, u)
 			return
 		}
+		c.keepEnded(cl)
 		c.applyLive(cl.meeting.key, cl.meeting.key, func() { c.dropCall(cl) })
 	default:
 		c.reportInvalidCallValue(n, id, "updateType", u.UpdateType)
@@ -216,6 +217,41 @@ func (c *Collector) forgetCall(cl *call, until time.Time) {
 	}
 	c.dropCall(cl)
 	cl.node.forgotten.add(cl.id, until)
+}
+
+// keepEnded remembers the roster of a call CMS says ended, if a roster
+// subscription of the call is live on another connection than the primary
+// one: the call's remove comes on the calls subscription (connection 0),
+// the last participants' leaves on the roster subscription, and across
+// connections nothing orders the two. Leaves that come after the remove
+// still count, once, with their reason (see rosterOf). On connection 0
+// itself CMS sends the leaves before the remove, so nothing is kept for
+// it. The entry goes when no such subscription is live any more (see
+// dropEnded), at the latest after forgetFor.
+//
+// Nothing is counted for the participants still in the roster: if their
+// removes never come (the roster connection dropped), no client was told
+// they left, and a leave without its reason would be a guess.
+func (c *Collector) keepEnded(cl *call) {
+	n := cl.node
+	if cl.meeting.roster == nil || !n.rosterLiveBeyondPrimary(cl.id) {
+		return
+	}
+	if n.ended == nil {
+		n.ended = make(map[string]endedCall, 1)
+	}
+	n.ended[cl.id] = endedCall{r: cl.meeting.roster, until: c.now().Add(forgetFor)}
+}
+
+// dropEnded forgets the ended calls of n (only call, if not empty) that no
+// live roster subscription can report on any more: their deactivation or
+// their connection's end was the last word.
+func (c *Collector) dropEnded(n *node, call string) {
+	for id := range n.ended {
+		if (call == "" || id == call) && !n.rosterLiveBeyondPrimary(id) {
+			delete(n.ended, id)
+		}
+	}
 }
 
 // unstashRoster gives a meeting that came back with a restored call the

@@ -91,14 +91,15 @@ func (c *Collector) isCurrentSession(n *node, conn *connection, ev cmsws.Event) 
 }
 
 // resetConnection forgets what belonged to the connection's previous
-// session: its subscriptions and, on the primary connection, an unfinished
-// calls snapshot.
+// session: its subscriptions (and the ended calls only they could still
+// report on) and, on the primary connection, an unfinished calls snapshot.
 // Calls and rosters stay until the next snapshot replaces them, so a brief
 // blip leaves no gaps in the series (and counts no leaves).
 func (c *Collector) resetConnection(n *node, conn *connection) {
 	clear(conn.subs)
 	clear(conn.rosters)
 	clear(conn.callSubs)
+	c.dropEnded(n, "")
 	if conn.number == 0 {
 		n.phase.active = false
 		n.synced = false

@@ -170,8 +170,8 @@ func (c *Collector) expireCalls(n *node, now time.Time) {
 		"node", n.name, "down_for", now.Sub(n.downSince).Round(time.Second), "keep_calls_when_down", n.keepDown, "calls", dropped)
 }
 
-// forgetOld drops the remembered ids and stashed rosters whose time has
-// come. It scans them, so it runs once a minute, not at every tick: a
+// forgetOld drops the remembered ids, ended calls and stashed rosters
+// whose time has come. It scans them, so it runs once a minute, not at every tick: a
 // minute more or less of memory changes nothing, and after a node expired
 // there may be thousands of ids to scan.
 func (c *Collector) forgetOld(now time.Time) {
@@ -181,6 +181,11 @@ func (c *Collector) forgetOld(now time.Time) {
 	c.nextForget = now.Add(forgetCheckInterval)
 	for _, n := range c.nodes {
 		n.forgotten.expire(now)
+		for id, e := range n.ended {
+			if !now.Before(e.until) {
+				delete(n.ended, id)
+			}
+		}
 		// Say how many warnings were held back, once a minute at most,
 		// even when the flood that caused them has stopped.
 		n.warnings.Flush()

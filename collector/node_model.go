@@ -57,6 +57,9 @@ type node struct {
 	// forgotten are the calls dropped without CMS saying they ended; see
 	// forgetFor.
 	forgotten forgottenIDs
+	// ended are the calls CMS said ended whose roster may still report
+	// leaves; see endedCall.
+	ended map[string]endedCall
 
 	// stats aggregate the node's connections: dashboards know cms_events_*
 	// by node, and a connection label would change every series' identity.
@@ -86,6 +89,20 @@ func (n *node) callsLive() bool {
 	}
 	for _, s := range conn.callSubs {
 		if s.live {
+			return true
+		}
+	}
+	return false
+}
+
+// rosterLiveBeyondPrimary reports whether a callRoster subscription of call
+// is live on some connection of n other than the primary one.
+func (n *node) rosterLiveBeyondPrimary(call string) bool {
+	for _, conn := range n.connections {
+		if conn.number == 0 {
+			continue
+		}
+		if s := conn.rosters[call]; s != nil && s.live {
 			return true
 		}
 	}
@@ -160,6 +177,13 @@ type snapshotPhase struct {
 	// endSnapshot).
 	messages    int
 	reactivated bool
+}
+
+// endedCall is what the model keeps of a call CMS said ended while a
+// roster subscription of it was live: the roster its leaves apply to.
+type endedCall struct {
+	r     *roster
+	until time.Time
 }
 
 // forgottenIDs remembers ids the model dropped without being told they

@@ -155,6 +155,12 @@ func (c *Collector) pruneRosterSubscriptions() {
 					s.strikes = 0
 					continue
 				}
+				if _, ended := n.ended[s.call]; ended && s.live && conn.number != 0 {
+					// Its call ended, and its last leaves may still be on
+					// their way behind a lagging connection: the record goes
+					// after CMS deactivates it (see keepEnded).
+					continue
+				}
 				s.strikes++
 				if s.strikes < 2 {
 					continue

@@ -33,6 +33,9 @@ func (c *Collector) applyRosterSubscriptionState(n *node, conn *connection, s *s
 		s.feed.snapshot = false
 		cl := n.calls[s.call]
 		if cl == nil {
+			// CMS deactivates the roster subscriptions of a call that
+			// ended, after the last leaves: nothing more can come.
+			c.dropEnded(n, s.call)
 			return
 		}
 		cl.rosterRefused = true
@@ -120,11 +123,8 @@ func (c *Collector) applyRosterMessage(n *node, conn *connection, ev cmsws.Event
 			"node", n.name, "connection", conn.number, "index", sub.Index)
 		return
 	}
-	cl := n.calls[s.call]
-	if cl == nil {
-		n.stats.errors[reasonUnknownCall]++
-		c.warn(n, reasonUnknownCall, "msg", "rosterUpdate for a call the model does not hold ignored",
-			"call", labelValue(s.call), "updates", len(updates), "connection", conn.number)
+	r := c.rosterOf(n, conn, s, len(updates))
+	if r == nil {
 		return
 	}
 	f := s.feed
@@ -138,7 +138,6 @@ func (c *Collector) applyRosterMessage(n *node, conn *connection, ev cmsws.Event
 	}
 	// gen is the generation the updates confirm their participants for:
 	// the snapshot's, or the roster's current one for live updates.
-	r := cl.meeting.ensureRoster()
 	var gen uint32
 	if f.snapshot {
 		if f.r != r {
@@ -154,6 +153,26 @@ func (c *Collector) applyRosterMessage(n *node, conn *connection, ev cmsws.Event
 	for i := range updates {
 		c.applyRosterUpdate(a, r, &updates[i], f.snapshot, gen)
 	}
+}
+
+// rosterOf returns the roster that s's updates apply to: its call's
+// meeting's, or, for a call that CMS said ended, the roster it had (see
+// keepEnded): the last leaves come on the roster subscription, which on
+// another connection than the call's remove may come after it. nil: the
+// call is unknown, and that is logged.
+func (c *Collector) rosterOf(n *node, conn *connection, s *subscription, updates int) *roster {
+	if cl := n.calls[s.call]; cl != nil {
+		return cl.meeting.ensureRoster()
+	}
+	if e, ok := n.ended[s.call]; ok && conn.number != 0 {
+		level.Debug(c.logger).Log("msg", "rosterUpdate for a call that ended applied to its last roster",
+			"node", n.name, "call", labelValue(s.call), "updates", updates, "connection", conn.number)
+		return e.r
+	}
+	n.stats.errors[reasonUnknownCall]++
+	c.warn(n, reasonUnknownCall, "msg", "rosterUpdate for a call the model does not hold ignored",
+		"call", labelValue(s.call), "updates", updates, "connection", conn.number)
+	return nil
 }
 
 // applyRosterUpdate applies one participant update to r. gen is the
