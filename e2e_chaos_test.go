@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -47,10 +47,6 @@ const (
 	// may hold than the first: timers and keep-alive connections come and
 	// go, a leak per phase does not stay under it for long.
 	soakGoroutineMargin = 40
-	// stuckAfter is how long a quiet point waits before it takes a meeting
-	// without a roster subscription for the known bug: the planner places
-	// one within a batch interval (100 ms here) when it can.
-	stuckAfter = 20 * time.Second
 )
 
 // soakConfig is what the environment asks of the soak.
@@ -58,8 +54,6 @@ type soakConfig struct {
 	seed        int64
 	duration    time.Duration
 	connections int
-	// strict: no known exporter bug is tolerated (CMS_SOAK_STRICT=1).
-	strict bool
 	// kinds limits the faults to these (CMS_SOAK_FAULTS=drop,restart),
 	// to find which kind a divergence needs; nil: all.
 	kinds []string
@@ -68,7 +62,6 @@ type soakConfig struct {
 func soakConfigFromEnv(t *testing.T) soakConfig {
 	t.Helper()
 	c := soakConfig{seed: 1, duration: soakDefaultDuration, connections: soakConnections}
-	c.strict = os.Getenv("CMS_SOAK_STRICT") != ""
 	if v := os.Getenv("CMS_SOAK_FAULTS"); v != "" {
 		c.kinds = strings.Split(v, ",")
 	}
@@ -148,11 +141,6 @@ type soak struct {
 	offsets     map[string]float64
 	apart       map[string][2]float64
 	apartPhases map[string]int
-	// bugHits sums the counter moves of clean windows that matched
-	// knownBugs, and the meetings found stuck pending at quiet points.
-	bugHits map[string]float64
-	// stuckNow: meetings the last diff found stuck pending.
-	stuckNow int
 
 	// trafficStop ends the traffic goroutine; steps and stepErrors count
 	// what it did.
@@ -211,8 +199,7 @@ func TestChaosSoak(t *testing.T) {
 	cfg := soakConfigFromEnv(t)
 	s := &soak{t: t, cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.seed), 0x63686f73)),
 		generation: map[string]int{}, faults: map[string]int{}, rudeSent: map[string]int{},
-		offsets: map[string]float64{}, apart: map[string][2]float64{}, apartPhases: map[string]int{},
-		bugHits: map[string]float64{}}
+		offsets: map[string]float64{}, apart: map[string][2]float64{}, apartPhases: map[string]int{}}
 	for _, f := range faults {
 		if cfg.kinds == nil || slices.Contains(cfg.kinds, f.kind) {
 			s.kinds = append(s.kinds, f)
@@ -259,17 +246,12 @@ func TestChaosSoak(t *testing.T) {
 		apart = append(apart, fmt.Sprintf("%s=+%v-%v/%d", strings.TrimPrefix(f, "cms_"), v[0], v[1], s.apartPhases[f]))
 	}
 	slices.Sort(apart)
-	var bugs []string
-	for f, v := range s.bugHits {
-		bugs = append(bugs, fmt.Sprintf("%s=%v", strings.TrimPrefix(f, "cms_"), v))
-	}
-	slices.Sort(bugs)
 	t.Logf("chaos soak: seed=%d duration=%v phases=%d equality_checks_passed=%d faults{%s} "+
 		"traffic_steps=%d traffic_step_errors=%d messages_sent=%d connections_accepted=%d subscribe_requests=%d "+
-		"exporter_message_errors=%v counters_apart_from_ledger(+above-below/phases){%s} known_bug_hits{%s} goroutines first/last/peak=%d/%d/%d heap_after_gc first/last/peak=%s/%s/%s",
+		"exporter_message_errors=%v counters_apart_from_ledger(+above-below/phases){%s} goroutines first/last/peak=%d/%d/%d heap_after_gc first/last/peak=%s/%s/%s",
 		cfg.seed, time.Since(began).Round(time.Second), phases, s.checks, strings.Join(kinds, " "),
 		s.steps.Load(), s.stepErrors.Load(), sent, accepted, requests,
-		sumFamily(final, "cms_events_message_errors_total"), strings.Join(apart, " "), strings.Join(bugs, " "),
+		sumFamily(final, "cms_events_message_errors_total"), strings.Join(apart, " "),
 		s.goroutines[0], s.goroutines[len(s.goroutines)-1], slices.Max(s.goroutines),
 		mib(s.heaps[0]), mib(s.heaps[len(s.heaps)-1]), mib(slices.Max(s.heaps)))
 }
@@ -377,7 +359,7 @@ func (s *soak) cleanWindow() {
 	s.startTraffic()
 	time.Sleep(time.Duration(200+s.rng.IntN(600)) * time.Millisecond)
 	s.stopTraffic()
-	s.quiet(fmt.Sprintf("clean window after phase %d", s.phase), countersKnownBugs)
+	s.quiet(fmt.Sprintf("clean window after phase %d", s.phase), countersExact)
 }
 
 // runPhase runs traffic and a few random faults for a moment, then heals.
@@ -441,54 +423,7 @@ const (
 	// not). Everything else must be equal; the new offsets are recorded
 	// and the next clean window checks the counters exactly from there.
 	countersAdopt
-	// countersKnownBugs is countersExact except for the signatures of two
-	// exporter bugs found by this soak (see knownBugs), unless
-	// CMS_SOAK_STRICT is set.
-	countersKnownBugs
 )
-
-// knownBugs tells whether a clean window's counter moves, away from the
-// ledger, are exactly the signatures of the exporter bugs this soak found
-// (reported, to be fixed in collector/):
-//
-//   - a leave lost: the last participant of a node's call leaves; the
-//     fake removes the call (calls subscription, connection 0) and the
-//     participant (roster subscription, another connection); when the
-//     call's remove is applied first, the model ignores the roster update
-//     ("rosterUpdate for a call the model does not hold ignored") and the
-//     leave is never counted. cms_participants_left_total falls short.
-//   - a lock flicker: a locked meeting's only settled call ends while its
-//     call on another node is younger than LockSettle: the meeting counts
-//     as unlocked (an unlock counted) until that call settles locked (a
-//     lock counted). Locked and unlocked rise together, by the same.
-//
-// A third bug is a gauge one, tolerated in diff (tolerateStuck): a roster
-// subscription on an extra connection that reconnects before the calls
-// connection is deactivated (its call ended meanwhile) while the calls
-// snapshot still holds that call; the meeting is told to avoid the node,
-// and when the snapshot replaces the call by the meeting's new call on the
-// same node, the avoidance stays. A meeting then hosted only there is never
-// placed again: pending (or skipped, when every node hosting it is avoided)
-// for good, its roster series missing.
-func knownBugs(moved map[string]float64) bool {
-	for f, d := range moved {
-		switch f {
-		case "cms_participants_left_total":
-			if d > 0 {
-				return false
-			}
-		case "cms_meetings_locked_total", "cms_meetings_unlocked_total":
-			if d < 0 || moved["cms_meetings_locked_total"] != moved["cms_meetings_unlocked_total"] {
-				return false
-			}
-		default:
-			if d != 0 {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 // quiet waits, traffic paused and every node reachable, until /metrics
 // equals the truth; it counts the check and records goroutines and heap.
@@ -502,21 +437,10 @@ func (s *soak) quiet(what string, check counterCheck) map[string]float64 {
 		got := s.h.scrape()
 		tx := s.c.Transitions()
 		offsets := s.offsets
-		now := counterOffsets(got, tx)
-		moved := map[string]float64{}
-		for f, v := range now {
-			moved[f] = v - s.offsets[f]
+		if check == countersAdopt {
+			offsets = counterOffsets(got, tx)
 		}
-		switch {
-		case check == countersAdopt:
-			offsets = now
-		case check == countersKnownBugs && !s.cfg.strict && knownBugs(moved):
-			offsets = now
-		}
-		// A roster stuck pending is only taken for the known bug once it
-		// has had ample time to be placed.
-		tolerateStuck := !s.cfg.strict && time.Until(deadline) < quietWithin-stuckAfter
-		diffs := s.diff(got, tx, offsets, tolerateStuck)
+		diffs := s.diff(got, tx, offsets)
 		if len(diffs) == 0 {
 			for f, v := range offsets {
 				d := v - s.offsets[f]
@@ -532,14 +456,8 @@ func (s *soak) quiet(what string, check counterCheck) map[string]float64 {
 					}
 					s.apart[f] = a
 					s.apartPhases[f]++
-				} else {
-					s.bugHits[f] += math.Abs(d)
 				}
 				s.t.Logf("seed %d %s: %s moved %+v from the ledger (faults: %s)", s.cfg.seed, what, f, d, strings.Join(s.phaseFaults, "; "))
-			}
-			if s.stuckNow > 0 {
-				s.bugHits["roster_stuck_pending"] += float64(s.stuckNow)
-				s.t.Logf("seed %d %s: %d meeting(s) stuck pending or skipped, no roster subscription (faults: %s)", s.cfg.seed, what, s.stuckNow, strings.Join(s.phaseFaults, "; "))
 			}
 			s.offsets = offsets
 			s.checks++
@@ -601,38 +519,17 @@ func counterOffsets(got map[string]float64, tx cmswstest.Transitions) map[string
 // events model (counters shifted by offsets), the rosters with full
 // coverage, the REST books, and the drift between the two, which must be 0
 // with the cluster quiet.
-//
-// With tolerateStuck, meetings whose roster no connection carries are left
-// out of the roster comparison if they are exactly the exporter's pending
-// ones: the signature of a known bug (see knownBugs).
-func (s *soak) diff(got map[string]float64, tx cmswstest.Transitions, offsets map[string]float64, tolerateStuck bool) []string {
-	s.stuckNow = 0
+func (s *soak) diff(got map[string]float64, tx cmswstest.Transitions, offsets map[string]float64) []string {
 	tr := s.c.Truth()
 	want := truthMetrics(tr, tx, s.nodes)
 	for f, v := range offsets {
 		want[key(f)] += v
 	}
 	diffs := diffTruth(got, want)
-	var covered, stuck []string
-	for corr, mt := range tr.Meetings {
-		if tolerateStuck && rosterHomes(got, mt) == 0 {
-			stuck = append(stuck, corr)
-			continue
-		}
-		covered = append(covered, corr)
-	}
-	// The third bug's signature: the meetings without a roster are exactly
-	// those the exporter calls pending or skipped (avoided on every node
-	// hosting them: the budget is far from spent here), and stay so.
-	if len(stuck) > 0 && got[key("cms_roster_meetings", "state", "pending")]+got[key("cms_roster_meetings", "state", "skipped")] != float64(len(stuck)) {
-		covered, stuck = append(covered, stuck...), nil
-	}
+	covered := slices.Collect(maps.Keys(tr.Meetings))
 	diffs = append(diffs, rosterDiff(got, tr, covered)...)
-	if v := got[key("cms_roster_coverage_ratio")]; v != 1 && len(stuck) == 0 {
+	if v := got[key("cms_roster_coverage_ratio")]; v != 1 {
 		diffs = append(diffs, fmt.Sprintf("roster coverage %v, want 1", v))
-	}
-	if len(diffs) == 0 && len(stuck) > 0 {
-		s.stuckNow = len(stuck)
 	}
 	diffs = append(diffs, diffREST(got, truthREST(s.c.RESTTruth()))...)
 	if v := got[key("cms_exporter_config_last_reload_successful")]; v != 1 {
@@ -651,17 +548,6 @@ func (s *soak) measure() {
 	runtime.ReadMemStats(&ms)
 	s.goroutines = append(s.goroutines, runtime.NumGoroutine())
 	s.heaps = append(s.heaps, ms.HeapAlloc)
-}
-
-// rosterHomes is on how many of a meeting's calls its roster series sit.
-func rosterHomes(got map[string]float64, mt cmswstest.MeetingTruth) int {
-	n := 0
-	for node, call := range mt.Calls {
-		if _, ok := got[key("cms_call_roster_participants", "node", node, "call", call, "state", "connected")]; ok {
-			n++
-		}
-	}
-	return n
 }
 
 // rudeFrame is one kind of frame CMS should never send; send returns how
