@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/go-kit/log"
 
@@ -54,6 +55,10 @@ type Supervisor struct {
 	model  Model
 	ctx    context.Context
 
+	// flushEvery is how often a node's held-back warnings are summed up
+	// (ratelog.DefaultWindow; tests shorten it).
+	flushEvery time.Duration
+
 	mu      sync.Mutex
 	running map[string]*node
 }
@@ -62,8 +67,12 @@ type node struct {
 	settings any
 	clients  []*cmsws.Client // by connection number
 	poller   *cmsrest.Poller // nil: REST not polled
-	cancel   context.CancelFunc
-	done     chan struct{} // closed when every connection's client returned
+	// limiter bounds the warnings of the node's connections and poller;
+	// what it held back is told every flushEvery, even if the flood
+	// that caused it has stopped and the connections stay up.
+	limiter *ratelog.Limiter
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when every connection's client returned
 }
 
 // New returns a Supervisor whose clients live until ctx is cancelled or
@@ -72,7 +81,7 @@ func New(ctx context.Context, logger log.Logger, model Model) *Supervisor {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	return &Supervisor{logger: logger, model: model, ctx: ctx, running: make(map[string]*node)}
+	return &Supervisor{logger: logger, model: model, ctx: ctx, running: make(map[string]*node), flushEvery: ratelog.DefaultWindow}
 }
 
 // Changes lists what Apply did, for the reload log line and for tests.
@@ -169,7 +178,7 @@ func (s *Supervisor) buildChanged(want map[string]Spec) (map[string]*node, error
 				return nil, fmt.Errorf("node %q: %w", name, err)
 			}
 			if fresh[name] == nil {
-				fresh[name] = &node{settings: sp.Settings}
+				fresh[name] = &node{settings: sp.Settings, limiter: limiter}
 			}
 			fresh[name].clients = append(fresh[name].clients, c)
 		}
@@ -203,10 +212,26 @@ func (s *Supervisor) start(name string, n *node) {
 	if n.poller != nil {
 		wg.Go(func() { n.poller.Run(ctx) })
 	}
+	wg.Go(func() { flushEvery(ctx, n.limiter, s.flushEvery) })
 	go func() {
 		wg.Wait()
 		close(n.done)
 	}()
+}
+
+// flushEvery tells what l held back every period until ctx ends: the
+// periodic summary of suppressed warnings.
+func flushEvery(ctx context.Context, l *ratelog.Limiter, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.Flush()
+		}
+	}
 }
 
 // stopAll stops the nodes' clients (each sends a close frame) and waits
