@@ -349,6 +349,15 @@ func eventually(t *testing.T, desc string, cond func() bool) {
 
 func nodeStats(c *cmswstest.Cluster) cmswstest.NodeStats { return c.Stats().Nodes[node] }
 
+// noViolations fails the test if the fake saw the client break the
+// protocol (a ping, a pong, a wrong ack, an oversized set...).
+func noViolations(t *testing.T, st cmswstest.NodeStats) {
+	t.Helper()
+	if st.Violations() != 0 {
+		t.Errorf("protocol violations: %v", st.ProtocolViolations)
+	}
+}
+
 func waitIdle(t *testing.T, c *cmswstest.Cluster) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
@@ -454,9 +463,7 @@ func TestConnectSubscribeSnapshot(t *testing.T) {
 		}
 	}
 	st := nodeStats(c)
-	if st.Violations() != 0 {
-		t.Errorf("protocol violations: %v", st.ProtocolViolations)
-	}
+	noViolations(t, st)
 	if len(st.Connections) != 1 || st.Connections[0].Acked != int64(len(ids)) || st.Connections[0].Sent != int64(len(ids)) {
 		t.Errorf("fake connections %+v; the sink saw %d messages", st.Connections, len(ids))
 	}
@@ -711,9 +718,7 @@ func TestCleanShutdown(t *testing.T) {
 	if want := map[string]int{cmswstest.CloseClientClose: 1}; !maps.Equal(st.Closes, want) {
 		t.Errorf("fake closes %v, want %v (never ping/pong/binary/fragmented)", st.Closes, want)
 	}
-	if st.Violations() != 0 {
-		t.Errorf("protocol violations: %v", st.ProtocolViolations)
-	}
+	noViolations(t, st)
 }
 
 // TestProbeTimeoutReconnects: a peer that stops acking is declared dead by
@@ -1032,9 +1037,7 @@ func TestUndecodableMessagesAreAcked(t *testing.T) {
 	if len(st.Connections) != 1 || st.Connections[0].ID != connID {
 		t.Errorf("fake connections %+v, want connection %d still open", st.Connections, connID)
 	}
-	if st.Violations() != 0 {
-		t.Errorf("protocol violations: %v", st.ProtocolViolations)
-	}
+	noViolations(t, st)
 }
 
 // A callListUpdate with one entry CMS got wrong still delivers its good
