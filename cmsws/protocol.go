@@ -300,6 +300,14 @@ func unmarshalList[T any](raw json.RawMessage, out *[]T) (bad []error, err error
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
+	// The whole list at once: one pass over the bytes, what every good
+	// message costs. Only a list with a bad entry is taken again, entry
+	// by entry, to keep its good ones.
+	var whole []T
+	if json.Unmarshal(raw, &whole) == nil {
+		*out = whole
+		return nil, nil
+	}
 	var entries []json.RawMessage
 	if err := json.Unmarshal(raw, &entries); err != nil {
 		return nil, err
