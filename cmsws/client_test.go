@@ -347,6 +347,19 @@ func eventually(t *testing.T, desc string, cond func() bool) {
 	}
 }
 
+// settledClient starts a fake node (seeded) and a client on it, and waits
+// until the client holds its calls subscription and the fake has sent
+// everything: the start of most protocol tests.
+func settledClient(t *testing.T, seed int64) (*cmswstest.Cluster, *recorder, subSet) {
+	t.Helper()
+	c := newCluster(t, cmswstest.Options{Seed: seed})
+	rec := newRecorder()
+	startClient(t, clientConfig(c, rec))
+	set := waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
+	waitIdle(t, c)
+	return c, rec, set
+}
+
 func nodeStats(c *cmswstest.Cluster) cmswstest.NodeStats { return c.Stats().Nodes[node] }
 
 // noViolations fails the test if the fake saw the client break the
@@ -953,11 +966,7 @@ func TestGarbageFramesDoNotBreakConnection(t *testing.T) {
 // answered: a pong is a frame CMS closes the connection on. The connection
 // stays up and goes on working.
 func TestServerPingIsCountedNotAnswered(t *testing.T) {
-	c := newCluster(t, cmswstest.Options{Seed: 10})
-	rec := newRecorder()
-	startClient(t, clientConfig(c, rec))
-	waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
-	waitIdle(t, c)
+	c, rec, _ := settledClient(t, 10)
 	connID := nodeStats(c).Connections[0].ID
 	mark := len(rec.all())
 	if n := c.InjectFrame(node, cmswstest.OpPing, true, []byte("hi")); n != 1 {
@@ -997,11 +1006,7 @@ func startAndSee(t *testing.T, c *cmswstest.Cluster, rec *recorder, mark int, na
 // is acked all the same: CMS sends nothing more until it is, and probes
 // would keep the stalled node looking up. It is still counted as unusable.
 func TestUndecodableMessagesAreAcked(t *testing.T) {
-	c := newCluster(t, cmswstest.Options{Seed: 11})
-	rec := newRecorder()
-	startClient(t, clientConfig(c, rec))
-	waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
-	waitIdle(t, c)
+	c, rec, _ := settledClient(t, 11)
 	connID := nodeStats(c).Connections[0].ID
 
 	mark := len(rec.all())
@@ -1043,11 +1048,7 @@ func TestUndecodableMessagesAreAcked(t *testing.T) {
 // A callListUpdate with one entry CMS got wrong still delivers its good
 // entries, and each bad entry is counted on its own.
 func TestBadEntryDeliversSiblings(t *testing.T) {
-	c := newCluster(t, cmswstest.Options{Seed: 12})
-	rec := newRecorder()
-	startClient(t, clientConfig(c, rec))
-	set := waitSet(t, rec, 0, []cmsws.Subscription{callsSub()})
-	waitIdle(t, c)
+	c, rec, set := settledClient(t, 12)
 	idx := set.indexOf(callsSub().Key())
 
 	mark := len(rec.all())

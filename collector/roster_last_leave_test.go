@@ -6,11 +6,11 @@ import (
 	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
-// lastLeaveHarness is node a synced with call c1 of meeting M, whose roster
+// rosterOnConnection1 is node a synced with call c1 of meeting M, whose roster
 // subscription (index 7) lives on connection 1 with p1 and p2 connected:
 // the layout in which the calls subscription (connection 0) and the roster
 // subscription (connection 1) are not ordered with each other.
-func lastLeaveHarness(t *testing.T) (*harness, cmsws.Subscription) {
+func rosterOnConnection1(t *testing.T) (*harness, cmsws.Subscription) {
 	t.Helper()
 	h := newHarness(t, perCall)
 	h.c.AddNode("a")
@@ -35,7 +35,7 @@ func leaveSequence(h *harness, sub cmsws.Subscription, p, why string) {
 // participant on connection 1, and here the call's remove comes first. The
 // leave must still count, with its reason, once, and nothing is an error.
 func TestLastLeaveAfterTheCallsRemove(t *testing.T) {
-	h, sub := lastLeaveHarness(t)
+	h, sub := rosterOnConnection1(t)
 	leaveSequence(h, sub, "p2", "remoteTeardown")
 	h.calls("a", rm("c1")) // connection 0 overtakes connection 1
 	leaveSequence(h, sub, "p1", "timeout")
@@ -52,7 +52,7 @@ func TestLastLeaveAfterTheCallsRemove(t *testing.T) {
 // A leave told before the call's end is not counted again by a late echo of
 // it after the end (a second subscription during a re-home, or a repeat).
 func TestLeaveBeforeTheCallsEndCountsOnce(t *testing.T) {
-	h, sub := lastLeaveHarness(t)
+	h, sub := rosterOnConnection1(t)
 	leaveSequence(h, sub, "p2", "remoteTeardown")
 	leaveSequence(h, sub, "p1", "timeout")
 	h.calls("a", rm("c1"))
@@ -67,7 +67,7 @@ func TestLeaveBeforeTheCallsEndCountsOnce(t *testing.T) {
 // of the leave, so nothing counts, and what the model kept of the ended call
 // goes with the subscription that could have told it.
 func TestEndedCallsRosterGoesWithItsSubscription(t *testing.T) {
-	h, _ := lastLeaveHarness(t)
+	h, _ := rosterOnConnection1(t)
 	h.calls("a", rm("c1"))
 	if len(h.c.nodes["a"].ended) != 1 {
 		t.Fatalf("ended calls kept = %d, want 1 while its roster subscription is live", len(h.c.nodes["a"].ended))
@@ -79,7 +79,7 @@ func TestEndedCallsRosterGoesWithItsSubscription(t *testing.T) {
 	h.expect(participantTotalsText(0, 0, nil), participantTotalNames...)
 
 	// Same with the subscription deactivated before the leave came.
-	h, sub := lastLeaveHarness(t)
+	h, sub := rosterOnConnection1(t)
 	h.calls("a", rm("c1"))
 	h.subStateOn("a", 1, sub, cmsws.StateDeactivated)
 	if got := len(h.c.nodes["a"].ended); got != 0 {
@@ -92,7 +92,7 @@ func TestEndedCallsRosterGoesWithItsSubscription(t *testing.T) {
 // subscription stays live and silent; a leave reported after that is not
 // counted (and is the error it was before).
 func TestEndedCallExpires(t *testing.T) {
-	h, sub := lastLeaveHarness(t)
+	h, sub := rosterOnConnection1(t)
 	h.calls("a", rm("c1"))
 	h.advance(forgetFor + forgetCheckInterval)
 	if got := len(h.c.nodes["a"].ended); got != 0 {
@@ -118,7 +118,7 @@ func TestEndedCallWithoutRosterKeepsNothing(t *testing.T) {
 // subscription reports the last local leave after a's call's remove: the
 // leave counts once, and the meeting's roster (the same roster) loses it.
 func TestLastLocalLeaveAfterTheCallsRemoveMeetingGoesOn(t *testing.T) {
-	h, sub := lastLeaveHarness(t)
+	h, sub := rosterOnConnection1(t)
 	h.c.AddNode("b")
 	h.synced("b", add("c2", "M", participants(1)))
 	leaveSequence(h, sub, "p2", "remoteTeardown")
@@ -135,7 +135,7 @@ func TestLastLocalLeaveAfterTheCallsRemoveMeetingGoesOn(t *testing.T) {
 // subscription's record must stay until CMS deactivates it (as it does for
 // a call that ended), or the leave finds no subscription and is lost.
 func TestLastLeaveAfterPlansDroppedItsSubscription(t *testing.T) {
-	h, sub := lastLeaveHarness(t)
+	h, sub := rosterOnConnection1(t)
 	h.calls("a", rm("c1"))
 	delete(h.plan, "M")
 	for range 3 {

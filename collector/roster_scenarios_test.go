@@ -313,15 +313,7 @@ func TestRosterFollowsLateCorrelator(t *testing.T) {
 // the call back, the meeting gets its roster back: the participants that
 // were there are still there, their updates apply, and nothing counts.
 func TestRosterComesBackWithItsSweptCall(t *testing.T) {
-	h := newHarness(t, perCall)
-	h.c.AddNode("a")
-	h.synced("a", add("c1", "M", participants(2)))
-	h.connectOn("a", 1)
-	h.place("M", "a", 1)
-	sub := rosterSub(7, "c1")
-	h.activate("a", 1, sub)
-	h.roster("a", 1, sub, padd("p1"), padd("p2"))
-	h.sync("a", 1)
+	h, sub := rosterOnConnection1(t)
 	row := rosterRow{node: "a", call: "c1", states: [numStates]int{0, 0, 2, 0, 0}}
 	h.expect(rosterText(row)+participantTotalsText(0, 0, nil), append(rosterFamilies, participantTotalNames...)...)
 
