@@ -1,6 +1,7 @@
 package cmsws
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -373,9 +374,13 @@ type readResult struct {
 }
 
 func (s *session) readLoop() readResult {
-	var lastServerID int64
+	var (
+		lastServerID int64
+		buf          frameBuffer
+		ackBuf       = make([]byte, 0, 96)
+	)
 	for {
-		mt, data, err := s.ws.ReadMessage()
+		mt, data, err := buf.read(s.ws)
 		if err != nil {
 			return s.readFailure(err)
 		}
@@ -383,20 +388,17 @@ func (s *session) readLoop() readResult {
 			s.msgError(ReasonUnknownEnvelope, fmt.Errorf("unexpected frame type %d", mt), nil)
 			continue
 		}
-		frame, derr := DecodeFrame(data)
-		id, ack := int64(0), false
-		switch {
-		case frame != nil && frame.Message != nil:
-			id, ack = frame.Message.MessageID, true
-		case derr != nil:
-			// Undecodable, but CMS sends nothing more until this message
-			// is acked: ack it if its id can be read. Never an ack's.
-			id, ack = scanMessageID(data)
-		}
+		// Ack first, in order, before the frame is decoded: CMS sends
+		// nothing more until this ack arrives, so the decode and the
+		// model update below overlap its round trip instead of adding to
+		// it. The scan reads only the envelope's message.messageId and
+		// gives the id the decoder would (FuzzDecodeFrame checks that);
+		// it also reads the id of a frame the decoder refuses, so a bad
+		// frame cannot stall the node. Never an ack's id.
+		id, ack := scanMessageID(data)
 		if ack {
-			// Ack at once and in order, before anything else: CMS waits
-			// for the ack before it sends the next update.
-			if err := s.write(EncodeAck(id, AckSuccess)); err != nil {
+			ackBuf = AppendAck(ackBuf[:0], id, AckSuccess)
+			if err := s.write(ackBuf); err != nil {
 				return readResult{DisconnectWriteError, err}
 			}
 			if lastServerID != 0 && id != lastServerID+1 {
@@ -405,6 +407,7 @@ func (s *session) readLoop() readResult {
 			}
 			lastServerID = id
 		}
+		frame, derr := DecodeFrame(data)
 		if derr != nil {
 			reason := ReasonMalformedJSON
 			var de *DecodeError
@@ -434,9 +437,42 @@ func (s *session) readLoop() readResult {
 		case frame.Ack != nil:
 			s.handleAck(frame.Ack, data)
 		case frame.Message != nil:
+			if !ack || frame.Message.MessageID != id {
+				// The scan and the decoder disagree, which the fuzz
+				// target says cannot happen: count it, and keep the
+				// model away from a message CMS may send again.
+				s.msgError(ReasonMissingMessageID, fmt.Errorf("decoded messageId %d, but the id scan read %d (acked: %v)",
+					frame.Message.MessageID, id, ack), data)
+				continue
+			}
 			s.dispatch(frame.Message, data)
 		}
 	}
+}
+
+// frameBuffer reads WebSocket messages into one buffer reused from message
+// to message, where gorilla's ReadMessage grows a new one each time: the
+// read path allocates nothing for a frame of ordinary size. The bytes
+// returned are valid until the next read; nothing decoded from them may
+// alias them (the decoders copy every string). A buffer grown past
+// keepFrameBuffer by a rare huge snapshot is dropped after use.
+type frameBuffer struct{ b bytes.Buffer }
+
+const keepFrameBuffer = 1 << 20
+
+func (f *frameBuffer) read(ws *websocket.Conn) (int, []byte, error) {
+	if f.b.Cap() > keepFrameBuffer {
+		f.b = bytes.Buffer{}
+	}
+	f.b.Reset()
+	mt, r, err := ws.NextReader()
+	if err != nil {
+		return mt, nil, err
+	}
+	if _, err := f.b.ReadFrom(r); err != nil {
+		return mt, nil, err
+	}
+	return mt, f.b.Bytes(), nil
 }
 
 func (s *session) readFailure(err error) readResult {
