@@ -16,7 +16,7 @@ import (
 // session is one life of an events connection, from a successful connect
 // to its end; a client's sessions are numbered 1, 2, … (Event.Session).
 // The reader goroutine owns the
-// inbound stream (decode, ack, dispatch); serve's loop owns requests and the
+// inbound stream (ack, then decode and dispatch); serve's loop owns requests and the
 // probe. Writes from both are serialised by writeMu, because gorilla allows
 // one writer at a time.
 type session struct {
@@ -407,46 +407,52 @@ func (s *session) readLoop() readResult {
 			}
 			lastServerID = id
 		}
-		frame, derr := DecodeFrame(data)
-		if derr != nil {
-			reason := ReasonMalformedJSON
-			var de *DecodeError
-			if errors.As(derr, &de) {
-				reason = de.Reason
-			}
-			if frame != nil && frame.Message != nil && (reason == ReasonBadEntry || reason == ReasonBadUpdates) {
-				s.noteDamage(frame.Message)
-			}
-			if reason != ReasonBadEntry || frame == nil || frame.Message == nil {
-				// Nothing usable. A list that is not a list
-				// (bad_updates) is not delivered as an empty one either:
-				// the model would take it for a (part of a) calls
-				// snapshot, and an empty replay is not the same as none
-				// to it (see collector's endSnapshot); noteDamage has the
-				// snapshot taken again if it was one.
-				s.msgError(reason, derr, data)
-				continue
-			}
-			// Some entries were bad: each is counted, the good ones
-			// are delivered.
-			for _, e := range de.Entries {
-				s.msgError(reason, e, data)
-			}
+		s.handleFrame(data, id, ack)
+	}
+}
+
+// handleFrame decodes a server frame, already acked if ack (under id),
+// and hands what it holds to the sink, in the order frames arrived.
+func (s *session) handleFrame(data []byte, id int64, ack bool) {
+	frame, derr := DecodeFrame(data)
+	if derr != nil {
+		reason := ReasonMalformedJSON
+		var de *DecodeError
+		if errors.As(derr, &de) {
+			reason = de.Reason
 		}
-		switch {
-		case frame.Ack != nil:
-			s.handleAck(frame.Ack, data)
-		case frame.Message != nil:
-			if !ack || frame.Message.MessageID != id {
-				// The scan and the decoder disagree, which the fuzz
-				// target says cannot happen: count it, and keep the
-				// model away from a message CMS may send again.
-				s.msgError(ReasonMissingMessageID, fmt.Errorf("decoded messageId %d, but the id scan read %d (acked: %v)",
-					frame.Message.MessageID, id, ack), data)
-				continue
-			}
-			s.dispatch(frame.Message, data)
+		if frame != nil && frame.Message != nil && (reason == ReasonBadEntry || reason == ReasonBadUpdates) {
+			s.noteDamage(frame.Message)
 		}
+		if reason != ReasonBadEntry || frame == nil || frame.Message == nil {
+			// Nothing usable. A list that is not a list
+			// (bad_updates) is not delivered as an empty one either:
+			// the model would take it for a (part of a) calls
+			// snapshot, and an empty replay is not the same as none
+			// to it (see collector's endSnapshot); noteDamage has the
+			// snapshot taken again if it was one.
+			s.msgError(reason, derr, data)
+			return
+		}
+		// Some entries were bad: each is counted, the good ones
+		// are delivered.
+		for _, e := range de.Entries {
+			s.msgError(reason, e, data)
+		}
+	}
+	switch {
+	case frame.Ack != nil:
+		s.handleAck(frame.Ack, data)
+	case frame.Message != nil:
+		if !ack || frame.Message.MessageID != id {
+			// The scan and the decoder disagree, which the fuzz
+			// target says cannot happen: count it, and keep the
+			// model away from a message CMS may send again.
+			s.msgError(ReasonMissingMessageID, fmt.Errorf("decoded messageId %d, but the id scan read %d (acked: %v)",
+				frame.Message.MessageID, id, ack), data)
+			return
+		}
+		s.dispatch(frame.Message, data)
 	}
 }
 
