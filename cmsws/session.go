@@ -15,10 +15,9 @@ import (
 
 // session is one life of an events connection, from a successful connect
 // to its end; a client's sessions are numbered 1, 2, … (Event.Session).
-// The reader goroutine owns the
-// inbound stream (ack, then decode and dispatch); serve's loop owns requests and the
-// probe. Writes from both are serialised by writeMu, because gorilla allows
-// one writer at a time.
+// The reader goroutine owns the inbound stream (ack, then decode and
+// dispatch); serve's loop owns requests and the probe. Writes from both are
+// serialised by writeMu, because gorilla allows one writer at a time.
 type session struct {
 	c      *Client
 	ws     *websocket.Conn
