@@ -165,11 +165,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// An interrupt must not leave the server child behind.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
+	finished := make(chan struct{})
+	defer func() {
+		signal.Stop(sig)
+		close(finished)
+	}()
 	go func() {
-		if _, ok := <-sig; ok {
+		select {
+		case <-sig:
 			child.close()
 			os.Exit(130)
+		case <-finished:
 		}
 	}()
 

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain is also the server child when the test binary re-executes
+// itself (os.Executable is the test binary under go test).
+func TestMain(m *testing.M) {
+	if len(os.Args) == 2 && os.Args[1] == "serve" {
+		if err := serve(os.Stdin, os.Stdout, benchUser, benchPass); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// TestSmoke runs the whole command on tiny streams: both clients, both
+// streams and modes, the server in its child process, and the truth check.
+func TestSmoke(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"-messages", "400", "-rounds", "1", "-calls", "20", "-participants", "4"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	table := out.String()[strings.Index(out.String(), "medians"):]
+	for _, want := range []string{"calls  stop-and-wait", "calls      pipelined", "roster  stop-and-wait", "roster      pipelined"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("no row %q in\n%s", want, table)
+		}
+	}
+	if strings.Count(table, " ok") != 4 {
+		t.Errorf("want 4 truth checks ok:\n%s", table)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	for _, args := range [][]string{{"-mode", "fast"}, {"-stream", "x"}, {"-rounds", "0"}, {"-calls", "150", "-stream", "roster"}, {"extra"}} {
+		if _, err := parseOptions(args, &bytes.Buffer{}); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+	o, err := parseOptions([]string{"-calls", "150", "-stream", "calls", "-mode", "pipelined"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := o.params("calls", "pipelined"); p.Calls != 150 || p.Messages != 150000 {
+		t.Errorf("params %+v", p)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{{[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}, {nil, 0}} {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
