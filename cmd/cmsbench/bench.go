@@ -218,19 +218,23 @@ func medianOf(ss []sample, f func(sample) float64) float64 {
 func printTable(out io.Writer, rows []row) {
 	fmt.Fprintf(out, "\nmedians (per-round figures above):\n")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "stream\tmode\tmessages\tbare msg/s\texporter msg/s\tratio\tbare CPU s/1M\texporter CPU s/1M\ttruth\t")
+	fmt.Fprintln(tw, "stream\tmode\tmessages\tbare msg/s\texporter msg/s\tratio\tbare CPU s/1M\texporter CPU s/1M\tCPU ×\ttruth\t")
 	for _, r := range rows {
 		truth := "ok"
 		if !r.truthOK {
 			truth = "FAILED"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%.0f\t%.1f %%\t%.2f\t%.2f\t%s\t\n", r.stream, r.mode, r.messages,
+		cpuRatios := make([]float64, len(r.bare))
+		for i := range r.bare {
+			cpuRatios[i] = r.exporter[i].cpuPerM / r.bare[i].cpuPerM
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%.0f\t%.1f %%\t%.2f\t%.2f\t%.2f\t%s\t\n", r.stream, r.mode, r.messages,
 			medianOf(r.bare, func(s sample) float64 { return s.rate }),
 			medianOf(r.exporter, func(s sample) float64 { return s.rate }),
 			100*r.ratio,
 			medianOf(r.bare, func(s sample) float64 { return s.cpuPerM }),
 			medianOf(r.exporter, func(s sample) float64 { return s.cpuPerM }),
-			truth)
+			median(cpuRatios), truth)
 	}
 	tw.Flush()
 }

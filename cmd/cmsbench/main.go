@@ -217,7 +217,9 @@ TLS, acks checked in order) for two clients in this process, alternated:
   exporter  cmsws + collector + planner as main wires them (one node, one connection)
 msg/s counts the stream's messages from the first sent to the last acked (exporter:
 and applied by its model); CPU is this process's user+system seconds per million
-messages. Ratio = exporter / bare, the median of the per-round ratios.
+messages. Ratio = exporter / bare msg/s and CPU × = exporter / bare CPU per message,
+each the median of the per-round ratios. On a busy machine msg/s is noisy; CPU per
+message much less so.
 `
 
 // indent prefixes every line of s.

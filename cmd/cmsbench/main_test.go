@@ -6,7 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-kit/log"
 	"go.uber.org/goleak"
+
+	"github.com/cms-exporter/cms_exporter/internal/streambench"
 )
 
 // TestMain is also the server child when the test binary re-executes
@@ -62,6 +65,45 @@ func TestMedian(t *testing.T) {
 	}{{[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}, {nil, 0}} {
 		if got := median(tc.in); got != tc.want {
 			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestTruthMismatchFails: when the exporter's metrics differ from the
+// truth the run is marked failed and the differences are printed. The
+// parent's copy of the stream is given a final state one participant off;
+// the server child generates the real one.
+func TestTruthMismatchFails(t *testing.T) {
+	var out, errOut bytes.Buffer
+	o, err := parseOptions([]string{"-messages", "300", "-rounds", "1", "-calls", "10", "-stream", "calls", "-mode", "pipelined"}, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := startChild(&errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	b := &bench{o: o, child: c, logger: log.NewNopLogger(), streams: newStreamCache(), out: &out}
+	p := o.params(streambench.StreamCalls, streambench.Pipelined)
+	s, err := streambench.Generate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Final = s.Final.Clone()
+	id := s.Final.CallIDs()[0]
+	s.Final.Calls[id].Participants++
+	b.streams.m[p] = s
+	r, err := b.measure(streambench.StreamCalls, streambench.Pipelined)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if r.truthOK {
+		t.Fatalf("a wrong truth passed:\n%s", out.String())
+	}
+	for _, want := range []string{"TRUTH CHECK FAILED", `cms_call_participants{call="` + id, "cms_cluster_participants{}"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
 }
