@@ -40,7 +40,10 @@ type sample struct {
 	rate    float64 // stream messages per second
 	cpuPerM float64 // CPU seconds of this process per million messages
 	extra   int     // messages the server sent during the stream besides it
-	tail    time.Duration
+	// serverBusy is the server's CPU time over the stream's wall time:
+	// near 1, the server was the limit.
+	serverBusy float64
+	tail       time.Duration
 }
 
 // row is one (stream, mode) pair's result.
@@ -88,10 +91,10 @@ func (b *bench) measure(stream string, mode streambench.Mode) (row, error) {
 		r.exporter = append(r.exporter, got[clientExporter])
 		ratio := got[clientExporter].rate / got[clientBare].rate
 		r.ratios = append(r.ratios, ratio)
-		fmt.Fprintf(b.out, "  round %d (%s first): bare %8.0f msg/s %6.2f CPU s/1M   exporter %8.0f msg/s %6.2f CPU s/1M (tail %s, %d extra)   ratio %5.1f %%\n",
-			round+1, order[0], got[clientBare].rate, got[clientBare].cpuPerM,
-			got[clientExporter].rate, got[clientExporter].cpuPerM, got[clientExporter].tail.Round(time.Microsecond),
-			got[clientExporter].extra, 100*ratio)
+		bs, xs := got[clientBare], got[clientExporter]
+		fmt.Fprintf(b.out, "  round %d (%s first): bare %7.0f msg/s %6.2f CPU s/1M (server busy %3.0f %%)   exporter %7.0f msg/s %6.2f CPU s/1M (server busy %3.0f %%, tail %s, %d extra)   ratio %5.1f %%\n",
+			round+1, order[0], bs.rate, bs.cpuPerM, 100*bs.serverBusy,
+			xs.rate, xs.cpuPerM, 100*xs.serverBusy, xs.tail.Round(time.Microsecond), xs.extra, 100*ratio)
 	}
 	r.ratio = median(r.ratios)
 	return r, nil
@@ -165,6 +168,7 @@ func (b *bench) runOnce(p streambench.Params, mode streambench.Mode, client stri
 	s.rate = float64(p.Messages) / secs
 	s.cpuPerM = cpu.Seconds() / float64(p.Messages) * 1e6
 	s.extra = done.Extra
+	s.serverBusy = done.ServerCPU.Seconds() / done.LastAck.Sub(done.Start).Seconds()
 	if bare != nil {
 		if n := bare.Messages.Load(); n != int64(done.Sent) {
 			return s, nil, fmt.Errorf("bare client decoded %d messages, the server sent %d", n, done.Sent)

@@ -69,7 +69,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	o := &options{}
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generated streams")
-	fs.IntVar(&o.messages, "messages", 0, "messages per run (0: 25000 stop-and-wait, 150000 pipelined: about 2 s or more each)")
+	fs.IntVar(&o.messages, "messages", 0, "messages per run (0: 40000 stop-and-wait, 200000 pipelined: 2 s or more each for the bare client on a quiet machine)")
 	fs.IntVar(&o.rounds, "rounds", 3, "alternations of bare and exporter per stream and mode; the figures are their medians")
 	mode := fs.String("mode", "both", "stop-and-wait, pipelined or both")
 	stream := fs.String("stream", "both", "calls, roster or both")
@@ -121,9 +121,9 @@ func (o *options) params(stream string, mode streambench.Mode) streambench.Param
 		}
 	}
 	if p.Messages == 0 {
-		p.Messages = 25000
+		p.Messages = 40000
 		if mode == streambench.Pipelined {
-			p.Messages = 150000
+			p.Messages = 200000
 		}
 	}
 	return p
@@ -219,7 +219,8 @@ msg/s counts the stream's messages from the first sent to the last acked (export
 and applied by its model); CPU is this process's user+system seconds per million
 messages. Ratio = exporter / bare msg/s and CPU × = exporter / bare CPU per message,
 each the median of the per-round ratios. On a busy machine msg/s is noisy; CPU per
-message much less so.
+message much less so. "server busy" is the server process's CPU over the stream's
+time: near 100 % the server, not the client, set the pace.
 `
 
 // indent prefixes every line of s.

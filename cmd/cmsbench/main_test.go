@@ -53,7 +53,7 @@ func TestOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := o.params("calls", "pipelined"); p.Calls != 150 || p.Messages != 150000 {
+	if p := o.params("calls", "pipelined"); p.Calls != 150 || p.Messages != 200000 {
 		t.Errorf("params %+v", p)
 	}
 }

@@ -35,6 +35,10 @@ type event struct {
 	Extra   int       `json:"extra,omitempty"`
 	// Watched: the calls whose roster the client held at the end.
 	Watched []string `json:"watched,omitempty"`
+	// ServerCPU is the CPU time the server process used from the start
+	// of the stream to its last ack: near the wall time, the server was
+	// the limit, not the client.
+	ServerCPU time.Duration `json:"server_cpu,omitempty"`
 }
 
 // serve is the child: the stream server, driven by the parent. It runs in
@@ -55,6 +59,7 @@ func serve(in io.Reader, out io.Writer, user, pass string) error {
 	emit(event{Event: "listening", URL: srv.URL(), CA: srv.CAPEM()})
 	streams := newStreamCache()
 	var run *streambench.Run
+	var startCPU chan time.Duration
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
 		var c command
@@ -72,11 +77,13 @@ func serve(in io.Reader, out io.Writer, user, pass string) error {
 				continue
 			}
 			emit(event{Event: "armed"})
-			go report(run, emit)
+			startCPU = make(chan time.Duration, 1)
+			go report(run, startCPU, emit)
 		case "start":
 			if run == nil {
 				return fmt.Errorf("serve: start without a run")
 			}
+			startCPU <- cpuTime()
 			run.Start()
 			run = nil
 		default:
@@ -90,7 +97,7 @@ func serve(in io.Reader, out io.Writer, user, pass string) error {
 }
 
 // report tells the parent when the run is ready and how it ended.
-func report(run *streambench.Run, emit func(event)) {
+func report(run *streambench.Run, startCPU <-chan time.Duration, emit func(event)) {
 	select {
 	case <-run.Ready():
 		emit(event{Event: "ready"})
@@ -103,7 +110,8 @@ func report(run *streambench.Run, emit func(event)) {
 		emit(event{Event: "error", Err: res.Err.Error()})
 		return
 	}
-	e := event{Event: "done", Start: res.Start, LastAck: res.LastAck, Sent: res.Sent, Extra: res.Extra}
+	e := event{Event: "done", Start: res.Start, LastAck: res.LastAck, Sent: res.Sent, Extra: res.Extra,
+		ServerCPU: cpuTime() - <-startCPU}
 	for _, h := range res.Held {
 		if h.Call != "" {
 			e.Watched = append(e.Watched, h.Call)
