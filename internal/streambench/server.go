@@ -244,7 +244,6 @@ type session struct {
 	ws     *websocket.Conn
 	closed chan struct{}
 
-	wmu  sync.Mutex // one writer at a time (gorilla)
 	kick chan struct{}
 
 	mu          sync.Mutex
@@ -252,6 +251,7 @@ type session struct {
 	lastSent    int64
 	lastAcked   int64
 	ctrl        [][]byte // frames after the messageId, waiting their turn
+	acks        []int64  // client requests to ack, before anything else
 	held        map[int]subKey
 	index       map[subKey]int
 	lastRequest time.Time
@@ -294,9 +294,13 @@ func (s *session) signal() {
 	}
 }
 
-// writeLoop sends every message the server owes, in messageId order: the
-// answers and snapshots first, then the stream. In stop-and-wait it waits
-// for the ack of each message before the next.
+// writeLoop is the connection's only writer. It acks the client's
+// requests first, then sends every message the server owes, in messageId
+// order: the answers and snapshots, then the stream. In stop-and-wait it
+// waits for the ack of each message before the next. The reader never
+// writes, so it keeps reading acks whatever the writer waits for: a
+// reader blocked on a write could deadlock with a client blocked on
+// writing its acks.
 func (s *session) writeLoop() {
 	buf := make([]byte, 0, 4096)
 	msgs := s.run.stream.Msgs
@@ -305,6 +309,18 @@ func (s *session) writeLoop() {
 		if s.failed {
 			s.mu.Unlock()
 			return
+		}
+		if len(s.acks) > 0 {
+			id := s.acks[0]
+			s.acks = s.acks[1:]
+			s.mu.Unlock()
+			if err := s.write(cmsws.EncodeAck(id, cmsws.AckSuccess)); err != nil {
+				s.mu.Lock()
+				s.fail(fmt.Errorf("write ack of request %d: %w", id, err))
+				s.mu.Unlock()
+				return
+			}
+			continue
 		}
 		var rest []byte
 		var m *Msg
@@ -360,8 +376,6 @@ func (s *session) writeLoop() {
 }
 
 func (s *session) write(b []byte) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	if err := s.ws.SetWriteDeadline(time.Now().Add(30 * time.Second)); err != nil {
 		return fmt.Errorf("set write deadline: %w", err)
 	}
@@ -454,9 +468,7 @@ func (s *session) ack(id int64, status string) error {
 // replacing) set as active, then the snapshot of each new one. The set may
 // change only while the client sets up.
 func (s *session) subscribe(id int64, subs []cmsws.Subscription) error {
-	if err := s.write(cmsws.EncodeAck(id, cmsws.AckSuccess)); err != nil {
-		return err
-	}
+	s.acks = append(s.acks, id)
 	s.lastRequest = time.Now()
 	next := make(map[int]subKey, len(subs))
 	for _, sub := range subs {
@@ -584,7 +596,7 @@ func (s *session) watchSetup() {
 
 // setUp reports whether the stream may start. Caller holds s.mu.
 func (s *session) setUp() bool {
-	if s.failed || len(s.ctrl) > 0 || s.lastSent == 0 || s.lastAcked != s.lastSent ||
+	if s.failed || len(s.ctrl) > 0 || len(s.acks) > 0 || s.lastSent == 0 || s.lastAcked != s.lastSent ||
 		time.Since(s.lastRequest) < s.run.quiet || len(s.held) != len(s.run.expect) {
 		return false
 	}

@@ -301,6 +301,14 @@ func TestBareClientRun(t *testing.T) {
 // status) to ack for a message, after the setup.
 func rogue(t *testing.T, srv *Server, mode Mode, ackFor func(n int, id int64) (int64, string)) error {
 	t.Helper()
+	res := rogueMid(t, srv, mode, ackFor, nil)
+	return res.Err
+}
+
+// rogueMid is rogue that also sends mid, when not nil, as a subscribeRequest
+// after the tenth message of the stream, as a probe would.
+func rogueMid(t *testing.T, srv *Server, mode Mode, ackFor func(n int, id int64) (int64, string), mid []cmsws.Subscription) Result {
+	t.Helper()
 	s := generate(t, Params{Kind: StreamCalls, Seed: 1, Calls: 3, Messages: 50})
 	run, err := srv.Arm(s, mode, 20*time.Millisecond)
 	if err != nil {
@@ -314,8 +322,8 @@ func rogue(t *testing.T, srv *Server, mode Mode, ackFor func(n int, id int64) (i
 	// The token, through the bare client's own code path, then a raw
 	// WebSocket this test drives.
 	ws := dialRaw(t, c)
-	sr, _ := cmsws.EncodeMessage(&cmsws.Message{MessageID: 1, Type: cmsws.TypeSubscribeRequest,
-		Subscriptions: []cmsws.Subscription{{Index: 1, Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}}})
+	base := []cmsws.Subscription{{Index: 1, Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}}
+	sr, _ := cmsws.EncodeMessage(&cmsws.Message{MessageID: 1, Type: cmsws.TypeSubscribeRequest, Subscriptions: base})
 	if err := ws.WriteMessage(websocket.TextMessage, sr); err != nil {
 		t.Fatal(err)
 	}
@@ -348,12 +356,18 @@ func rogue(t *testing.T, srv *Server, mode Mode, ackFor func(n int, id int64) (i
 			if err := ws.WriteMessage(websocket.TextMessage, cmsws.EncodeAck(id, status)); err != nil {
 				return
 			}
+			if n == 10 && mid != nil {
+				req, _ := cmsws.EncodeMessage(&cmsws.Message{MessageID: 2, Type: cmsws.TypeSubscribeRequest, Subscriptions: mid})
+				if err := ws.WriteMessage(websocket.TextMessage, req); err != nil {
+					return
+				}
+			}
 		}
 	}()
-	err = (<-run.Done()).Err
+	res := <-run.Done()
 	ws.Close()
 	<-readerDone
-	return err
+	return res
 }
 
 func dialRaw(t *testing.T, c *BareClient) *websocket.Conn {
@@ -385,6 +399,26 @@ func TestServerStrictAcks(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("%s, %s: err %v, want one saying %q", mode, name, err, tc.want)
 			}
+		}
+	}
+}
+
+// TestServerMidStreamRequest: an unchanged request during the stream (a
+// liveness probe) is answered and counted as extra; a changed one fails
+// the run, since the stream was resolved for the set held at its start.
+func TestServerMidStreamRequest(t *testing.T) {
+	srv := newServer(t)
+	ok := func(_ int, id int64) (int64, string) { return id, cmsws.AckSuccess }
+	same := []cmsws.Subscription{{Index: 1, Type: cmsws.ResourceCalls, Elements: cmsws.CallsElements}}
+	for _, mode := range []Mode{StopAndWait, Pipelined} {
+		res := rogueMid(t, srv, mode, ok, same)
+		if res.Err != nil || res.Extra != 1 {
+			t.Errorf("%s: unchanged request mid-stream: err %v, extra %d; want nil, 1", mode, res.Err, res.Extra)
+		}
+		changed := append(slices.Clone(same), cmsws.Subscription{Index: 2, Type: cmsws.ResourceCallRoster, Call: "x"})
+		res = rogueMid(t, srv, mode, ok, changed)
+		if res.Err == nil || !strings.Contains(res.Err.Error(), "changed its subscriptions") {
+			t.Errorf("%s: changed request mid-stream: err %v", mode, res.Err)
 		}
 	}
 }
