@@ -132,9 +132,10 @@ func (o *options) params(stream string, mode streambench.Mode) streambench.Param
 func run(args []string, stdout, stderr io.Writer) int {
 	o, err := parseOptions(args, stderr)
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "cmsbench:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
 		}
+		fmt.Fprintln(stderr, "cmsbench:", err)
 		return 2
 	}
 	logger := log.NewLogfmtLogger(log.NewSyncWriter(stderr))
@@ -215,6 +216,9 @@ TLS, acks checked in order) for two clients in this process, alternated:
   bare      read, encoding/json into typed structs (the fastest honest encoding/json
             client), ack; nothing more
   exporter  cmsws + collector + planner as main wires them (one node, one connection)
+Both hold the same subscriptions: calls only for the calls stream (the exporter's
+planner excludes every meeting, as roster.exclude would), calls and every call's
+roster for the roster stream.
 msg/s counts the stream's messages from the first sent to the last acked (exporter:
 and applied by its model); CPU is this process's user+system seconds per million
 messages. Ratio = exporter / bare msg/s and CPU × = exporter / bare CPU per message,
