@@ -34,6 +34,7 @@ CGO_ENABLED=0 go build -trimpath -o "${TMPDIR:-/tmp}/cms_exporter.static" .
 
 step "go test -race"
 go test -race -count=1 -timeout 15m ./...
+step "cmsbench smoke run (the tool works and the truth holds; tiny, so its figures mean nothing)" && go run ./cmd/cmsbench -messages 300 -rounds 1 -calls 20 -participants 4
 
 step "fuzzing (short, fixed time per target; see README, Fuzzing)"
 # Each target runs from its seed corpus (the captures, the config tests, and
