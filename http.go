@@ -32,11 +32,14 @@ func (x *exporter) handler(metricsPath string) http.Handler {
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})
-	// Ready once every configured node has delivered one complete calls
-	// snapshot: before that, /metrics would under-report.
+	// Ready once a configuration is loaded and the model serves it,
+	// whatever the CMS nodes do: their health is cms_up's (and the status
+	// page's) business. Tying readiness to the nodes would have an
+	// orchestrator restart, or a load balancer drop, the one process that
+	// can say the cluster is down.
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !x.model.AllSynced() {
-			http.Error(w, "Not ready: waiting for the first calls snapshot of every node", http.StatusServiceUnavailable)
+		if !x.reloads.get().Loaded {
+			http.Error(w, "Not ready: the configuration is not loaded yet", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "Ready")
