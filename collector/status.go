@@ -21,6 +21,8 @@ type Status struct {
 	// cms_roster_meetings does; Ratio is cms_roster_coverage_ratio.
 	Covered, Pending, Skipped, Excluded int
 	Ratio                               float64
+	// Names is the meeting_names mode the names of Largest follow.
+	Names NameMode
 	// Largest are the largest meetings, most participants first (ties by
 	// name, then key), at most the number asked for.
 	Largest []MeetingStatus
@@ -100,6 +102,7 @@ func (c *Collector) Status(largest int) Status {
 	c.mu.lockUnchanged()
 	var s Status
 	mode := c.names
+	s.Names = mode
 	rows := make([]statusMeeting, 0, len(c.meetings))
 	for _, m := range c.meetings {
 		st := m.state()
