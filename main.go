@@ -120,11 +120,19 @@ type flags struct {
 }
 
 func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
-	app := kingpin.New(programName, "Prometheus exporter for Cisco Meeting Server clusters, fed by the CMS events WebSocket.")
+	var f flags
+	app := newApp(&f)
 	app.Writer(stdout)
 	app.ErrorWriter(stderr)
 	app.UsageWriter(stdout)
-	var f flags
+	_, err := app.Parse(args)
+	return f, err
+}
+
+// newApp declares the command line, parsed into f. It is apart from
+// parseFlags so a test can compare its flags with the README's table.
+func newApp(f *flags) *kingpin.Application {
+	app := kingpin.New(programName, "Prometheus exporter for Cisco Meeting Server clusters, fed by the CMS events WebSocket.")
 	app.Flag("config.file", "Configuration file (YAML).").Default("cms_exporter.yml").StringVar(&f.configFile)
 	app.Flag("config.check", "Check the configuration file and exit (0 = valid).").BoolVar(&f.configCheck)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
@@ -141,8 +149,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	}
 	app.Version(version.Print(programName))
 	app.HelpFlag.Short('h')
-	_, err := app.Parse(args)
-	return f, err
+	return app
 }
 
 // checkConfig is --config.check: load, print the warnings, say how many
