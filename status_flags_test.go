@@ -50,3 +50,29 @@ func TestREADMEFlagTable(t *testing.T) {
 		}
 	}
 }
+
+// The README, the RUNBOOK and the rules file's own comments name one and
+// the same installed path of the rules, and every one of them names it.
+func TestOneRulesPath(t *testing.T) {
+	path := regexp.MustCompile(`/etc/prometheus/[A-Za-z0-9_./-]*\.ya?ml`)
+	found := map[string][]string{}
+	for _, file := range []string{"README.md", "RUNBOOK.md", "alerts/cms.rules.yml"} {
+		b, err := os.ReadFile(file)
+		ok(t, err)
+		ps := path.FindAllString(string(b), -1)
+		if len(ps) == 0 {
+			t.Errorf("%s names no installed path of the rules", file)
+		}
+		for _, p := range ps {
+			found[p] = append(found[p], file)
+		}
+	}
+	if len(found) > 1 {
+		t.Errorf("the rules are installed under several paths: %v", found)
+	}
+	b, err := os.ReadFile("README.md")
+	ok(t, err)
+	if strings.Contains(string(b), "next to Prometheus' configuration") {
+		t.Error("README says to copy the rules next to Prometheus' configuration, and lists them under rules/")
+	}
+}
