@@ -46,7 +46,7 @@ func headless(t *testing.T, chromium, url string, args ...string) []byte {
 	// Its own profile directory: several runs (and engineers) share the
 	// machine. No sandbox: CI runs as root, where chromium refuses it.
 	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-		"--user-data-dir=" + t.TempDir(), "--window-size=1280,900", "--hide-scrollbars"}
+		"--user-data-dir=" + t.TempDir(), "--window-size=1280,1100", "--hide-scrollbars"}
 	cmd := exec.CommandContext(ctx, chromium, append(append(base, args...), url)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
