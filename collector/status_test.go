@@ -68,3 +68,16 @@ func TestStatus(t *testing.T) {
 		t.Errorf("name %q with meeting_names omit", got)
 	}
 }
+
+// BenchmarkStatus measures one status page's copy of a model of 1,000
+// calls on 3 nodes (334 meetings), beside BenchmarkCollect's scrape of the
+// same model: a page view should cost no more than a scrape.
+func BenchmarkStatus(b *testing.B) {
+	h := benchCollector(b, 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if s := h.c.Status(20); len(s.Largest) != 20 {
+			b.Fatalf("%d largest", len(s.Largest))
+		}
+	}
+}
