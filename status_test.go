@@ -5,8 +5,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cms-exporter/cms_exporter/cmsws/cmswstest"
+	"github.com/cms-exporter/cms_exporter/collector"
+	"github.com/cms-exporter/cms_exporter/planner"
 )
 
 // The status page shows the nodes and the meetings as /metrics does: a
@@ -81,5 +84,35 @@ func TestStatusPageWhenMetricsTakeRoot(t *testing.T) {
 	code, page := r.get("/status")
 	if code != http.StatusOK || !strings.Contains(page, `data-node="cms-a"`) {
 		t.Errorf("/status = %d:\n%.300s", code, page)
+	}
+}
+
+// The template shows a node that is down with its last error (escaped),
+// a meeting whose name is omitted as such, and a failed reload.
+func TestStatusTemplateDownNodeAndFailedReload(t *testing.T) {
+	now := time.Now()
+	st := collector.Status{Meetings: 2, Participants: 7, Names: collector.NamesOmit, Pending: 1, Skipped: 1,
+		Largest: []collector.MeetingStatus{{Name: "", Participants: 5, Nodes: []string{"b"}, Coverage: "skipped"},
+			{Name: "", Participants: 2, Nodes: []string{"b"}, Coverage: "pending", Placed: true, WatchedOn: planner.Connection{Node: "b", Number: 1}}}}
+	p := statusPage{Name: programName, Refresh: statusRefresh, Cluster: st, NameHidden: "name hidden (meeting_names: omit)",
+		Nodes: []collector.NodeStatus{{Name: "b", LastError: `connection 1: dial tcp: <refused>`, LastErrorReason: "network",
+			LastErrorAt: now.Add(-90 * time.Second), Connections: []collector.ConnectionStatus{{Number: 0}, {Number: 1, Planned: true, Used: 3, Limit: 100}}}},
+		Reload:  reloadView{Loaded: true, LastOK: false, LastAttempt: now, LastError: "cms.yml:3: nodes[0].pasword: unknown field", Nodes: 1},
+		Started: now, Now: now}
+	var b strings.Builder
+	ok(t, statusTemplate.Execute(&b, p))
+	page := b.String()
+	for _, want := range []string{
+		`<span class="bad">down</span>`, `<span class="bad">not connected</span>`, "connection 1: dial tcp: &lt;refused&gt;", "90s ago",
+		"#0 <span class=\"bad\">down</span> <span class=\"muted\">(not planned)</span>", "#1 <span class=\"bad\">down</span>: 3 used / 97 free",
+		"name hidden (meeting_names: omit)", "no subscription left", `<span class="warn">pending</span> on b #1`,
+		`<span class="bad">failed</span>`, "nodes[0].pasword: unknown field",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "<refused>") {
+		t.Error("an error text is not escaped")
 	}
 }
