@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -35,6 +36,52 @@ type exporter struct {
 	reloadMu        sync.Mutex
 	reloadOK        prometheus.Gauge
 	reloadTimestamp prometheus.Gauge
+	// reloads is what the status page and /-/ready know of the loads.
+	reloads reloadStatus
+}
+
+// reloadStatus records the outcome of the configuration loads, for
+// /-/ready (ready once one succeeded) and the status page. It has its own
+// lock: readers must not wait behind a reload stuck reading a file.
+type reloadStatus struct {
+	mu sync.Mutex
+	// loaded: some load succeeded; from then on the model serves a
+	// configuration, and a failed reload keeps it.
+	loaded      bool
+	lastOK      bool
+	lastAttempt time.Time
+	lastSuccess time.Time
+	lastErr     string
+	nodes       int
+}
+
+// record notes a load's outcome.
+func (r *reloadStatus) record(now time.Time, nodes int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lastAttempt = now
+	r.lastOK = err == nil
+	if err != nil {
+		r.lastErr = err.Error()
+		return
+	}
+	r.loaded, r.lastSuccess, r.lastErr, r.nodes = true, now, "", nodes
+}
+
+// get copies the record.
+func (r *reloadStatus) get() reloadView {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return reloadView{Loaded: r.loaded, LastOK: r.lastOK, LastAttempt: r.lastAttempt, LastSuccess: r.lastSuccess,
+		LastError: r.lastErr, Nodes: r.nodes}
+}
+
+// reloadView is a copy of reloadStatus.
+type reloadView struct {
+	Loaded, LastOK           bool
+	LastAttempt, LastSuccess time.Time
+	LastError                string
+	Nodes                    int
 }
 
 func newExporter(ctx context.Context, logger log.Logger) *exporter {
@@ -110,9 +157,11 @@ func (x *exporter) reloadLocked() error {
 		}
 	}
 	if err != nil {
+		x.reloads.record(time.Now(), 0, err)
 		x.reloadOK.Set(0)
 		return err
 	}
+	x.reloads.record(time.Now(), len(st.specs), nil)
 	x.reloadOK.Set(1)
 	x.reloadTimestamp.SetToCurrentTime()
 	return nil

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/version"
-	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/cms-exporter/cms_exporter/internal/scrapegate"
 )
@@ -32,11 +31,14 @@ func (x *exporter) handler(metricsPath string) http.Handler {
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})
-	// Ready once every configured node has delivered one complete calls
-	// snapshot: before that, /metrics would under-report.
+	// Ready once a configuration is loaded and the model serves it,
+	// whatever the CMS nodes do: their health is cms_up's (and the status
+	// page's) business. Tying readiness to the nodes would have an
+	// orchestrator restart, or a load balancer drop, the one process that
+	// can say the cluster is down.
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !x.model.AllSynced() {
-			http.Error(w, "Not ready: waiting for the first calls snapshot of every node", http.StatusServiceUnavailable)
+		if !x.reloads.get().Loaded {
+			http.Error(w, "Not ready: the configuration is not loaded yet", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "Ready")
@@ -64,22 +66,14 @@ func (x *exporter) handler(metricsPath string) http.Handler {
 		}
 		fmt.Fprintln(w, "Reloaded")
 	})
-	if metricsPath != "/" && metricsPath != "" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        programName,
-			Description: "Prometheus exporter for Cisco Meeting Server clusters (events API)",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: metricsPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness"},
-			},
-		})
-		if err != nil {
-			level.Error(x.logger).Log("msg", "landing page", "err", err)
-		} else {
-			mux.Handle("/", landing)
-		}
+	// The status page is the landing page. When the metrics take "/"
+	// (--web.telemetry-path=/), they keep it, as before: a scraper
+	// configured for "/" must not get HTML; the page moves to /status.
+	status := x.statusHandler(metricsPath, time.Now())
+	if metricsPath == "/" || metricsPath == "" {
+		mux.Handle("/status", status)
+	} else {
+		mux.Handle("/{$}", status)
 	}
 	return mux
 }

@@ -96,12 +96,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		x.source = fileSource(ctx, f.configFile, logger)
 	}
+	// HTTP is served while the first configuration loads: /-/healthy says
+	// the process lives, /-/ready says 503 until the load succeeded.
+	srv := startServing(x, f, logs, listeners)
 	if err := x.reload(); err != nil {
 		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
+		srv.shutdown()
 		return 1
 	}
 	go x.reloadOnSIGHUP(ctx, hup)
-	return serve(ctx, x, f, logs, listeners)
+	return srv.wait(ctx)
 }
 
 // flags are the command line, parsed.
@@ -116,11 +120,19 @@ type flags struct {
 }
 
 func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
-	app := kingpin.New(programName, "Prometheus exporter for Cisco Meeting Server clusters, fed by the CMS events WebSocket.")
+	var f flags
+	app := newApp(&f)
 	app.Writer(stdout)
 	app.ErrorWriter(stderr)
 	app.UsageWriter(stdout)
-	var f flags
+	_, err := app.Parse(args)
+	return f, err
+}
+
+// newApp declares the command line, parsed into f. It is apart from
+// parseFlags so a test can compare its flags with the README's table.
+func newApp(f *flags) *kingpin.Application {
+	app := kingpin.New(programName, "Prometheus exporter for Cisco Meeting Server clusters, fed by the CMS events WebSocket.")
 	app.Flag("config.file", "Configuration file (YAML).").Default("cms_exporter.yml").StringVar(&f.configFile)
 	app.Flag("config.check", "Check the configuration file and exit (0 = valid).").BoolVar(&f.configCheck)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
@@ -137,8 +149,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	}
 	app.Version(version.Print(programName))
 	app.HelpFlag.Short('h')
-	_, err := app.Parse(args)
-	return f, err
+	return app
 }
 
 // checkConfig is --config.check: load, print the warnings, say how many
@@ -202,36 +213,56 @@ const (
 	httpReadHeaderTimeout = 10 * time.Second
 )
 
-// serve runs the HTTP server on listeners (bound by listen; none: let
-// exporter-toolkit bind them) until ctx ends (exit 0 after a graceful
-// shutdown) or the server fails (exit 1).
-func serve(ctx context.Context, x *exporter, f flags, logs loggers, listeners []net.Listener) int {
-	srv := newHTTPServer(x.handler(f.metricsPath), logs, httpTimeouts{idle: httpIdleTimeout, readHeader: httpReadHeaderTimeout})
-	serveErr := make(chan error, 1)
+// server is the HTTP server, started by startServing.
+type server struct {
+	srv      *http.Server
+	serveErr chan error
+	logs     loggers
+}
+
+// startServing starts the HTTP server on listeners (bound by listen; none:
+// let exporter-toolkit bind them) and returns at once.
+func startServing(x *exporter, f flags, logs loggers, listeners []net.Listener) *server {
+	s := &server{
+		srv:      newHTTPServer(x.handler(f.metricsPath), logs, httpTimeouts{idle: httpIdleTimeout, readHeader: httpReadHeaderTimeout}),
+		serveErr: make(chan error, 1),
+		logs:     logs,
+	}
 	go func() {
 		if len(listeners) == 0 {
-			serveErr <- web.ListenAndServe(srv, f.web, logs.slog)
+			s.serveErr <- web.ListenAndServe(s.srv, f.web, logs.slog)
 			return
 		}
-		serveErr <- web.ServeMultiple(listeners, srv, f.web, logs.slog)
+		s.serveErr <- web.ServeMultiple(listeners, s.srv, f.web, logs.slog)
 	}()
+	return s
+}
+
+// shutdown stops the server gracefully and waits for it.
+func (s *server) shutdown() {
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := s.srv.Shutdown(sctx); err != nil {
+		level.Warn(s.logs.kit).Log("msg", "HTTP shutdown", "err", err)
+	}
+	if err := <-s.serveErr; !errors.Is(err, http.ErrServerClosed) {
+		level.Warn(s.logs.kit).Log("msg", "HTTP server", "err", err)
+	}
+}
+
+// wait serves until ctx ends (exit 0 after a graceful shutdown) or the
+// server fails (exit 1).
+func (s *server) wait(ctx context.Context) int {
 	select {
 	case <-ctx.Done():
-		level.Info(logs.kit).Log("msg", "shutting down")
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			level.Warn(logs.kit).Log("msg", "HTTP shutdown", "err", err)
-		}
-		if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
-			level.Warn(logs.kit).Log("msg", "HTTP server", "err", err)
-		}
+		level.Info(s.logs.kit).Log("msg", "shutting down")
+		s.shutdown()
 		return 0
-	case err := <-serveErr:
+	case err := <-s.serveErr:
 		if errors.Is(err, http.ErrServerClosed) {
 			return 0
 		}
-		level.Error(logs.kit).Log("msg", "HTTP server failed", "err", err)
+		level.Error(s.logs.kit).Log("msg", "HTTP server failed", "err", err)
 		return 1
 	}
 }

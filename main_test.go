@@ -174,8 +174,12 @@ func TestReloadAddsAndRemovesNodes(t *testing.T) {
 	ok(t, err)
 
 	r := startRun(t, "--config.file="+cfg, "--web.enable-lifecycle")
-	r.waitFor("ready", func() bool { code, _ := r.get("/-/ready"); return code == 200 })
-	m := r.metrics()
+	// /-/ready says the configuration is loaded; the nodes take longer.
+	var m map[string]float64
+	r.waitFor("cms1 and cms2 synced", func() bool {
+		m = r.metrics()
+		return m[key("cms_events_synced", "node", "cms1")] == 1 && m[key("cms_events_synced", "node", "cms2")] == 1
+	})
 	if m[key("cms_up", "node", "cms1")] != 1 || m[key("cms_up", "node", "cms2")] != 1 || len(nodeSeries(m, "cms3")) != 0 {
 		t.Fatalf("before reload: up cms1=%v cms2=%v, cms3 series %v", m[key("cms_up", "node", "cms1")], m[key("cms_up", "node", "cms2")], nodeSeries(m, "cms3"))
 	}

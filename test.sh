@@ -32,6 +32,16 @@ step "static build (CGO off)"
 CGO_ENABLED=0 go build -trimpath -o "${TMPDIR:-/tmp}/cms_exporter.static" .
 "${TMPDIR:-/tmp}/cms_exporter.static" --version
 
+step "chromium (the status page's browser test, TestStatusPageInChromium)"
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends chromium
+fi
+# Installed: the test must run, not skip.
+export CMS_EXPORTER_REQUIRE_CHROMIUM=1
+
 step "go test -race"
 go test -race -count=1 -timeout 15m ./...
 step "cmsbench smoke run (the tool works and the truth holds; tiny, so its figures mean nothing)" && go run ./cmd/cmsbench -messages 300 -rounds 1 -calls 20 -participants 4

@@ -41,6 +41,7 @@ func (c *Collector) Handle(ev cmsws.Event) {
 		// Nothing to model: the outcome follows as Connected or ConnectFailed.
 	case cmsws.EventConnectFailed:
 		n.stats.connectFailures[knownOrOther(ev.Reason, knownConnectFailures)]++
+		n.noteError(&ev, knownOrOther(ev.Reason, knownConnectFailures))
 	case cmsws.EventConnected:
 		n.stats.connects++
 		c.resetConnection(n, conn)
@@ -51,6 +52,7 @@ func (c *Collector) Handle(ev cmsws.Event) {
 		}
 	case cmsws.EventDisconnected:
 		n.stats.disconnects[knownOrOther(ev.Reason, knownDisconnects)]++
+		n.noteError(&ev, knownOrOther(ev.Reason, knownDisconnects))
 		if ev.Session == conn.session {
 			c.resetConnection(n, conn)
 			if conn.number != 0 && conn.connected {

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -61,6 +62,11 @@ type node struct {
 	// leaves; see endedCall.
 	ended map[string]endedCall
 
+	// lastError is the last connect failure or disconnect of any of the
+	// node's connections, for the status page (the counters have them
+	// all, by reason).
+	lastError nodeError
+
 	// stats aggregate the node's connections: dashboards know cms_events_*
 	// by node, and a connection label would change every series' identity.
 	stats nodeStats
@@ -113,6 +119,27 @@ func (n *node) rosterLiveBeyondPrimary(call string) bool {
 // deterministic work.
 func (n *node) connectionNumbers() []int {
 	return slices.Sorted(maps.Keys(n.connections))
+}
+
+// nodeError is a connection failure as the status page shows it: its
+// bounded reason, the client's error text (tokens already redacted by
+// cmsws) and when it happened.
+type nodeError struct {
+	reason, err string
+	at          time.Time
+}
+
+// noteError records a connect failure or disconnect of a node's
+// connection. Our own shutdown of a connection is no error.
+func (n *node) noteError(ev *cmsws.Event, reason string) {
+	if ev.Kind == cmsws.EventDisconnected && ev.Reason == cmsws.DisconnectShutdown {
+		return
+	}
+	text := reason
+	if ev.Err != nil {
+		text = ev.Err.Error()
+	}
+	n.lastError = nodeError{reason: reason, err: fmt.Sprintf("connection %d: %s", ev.Connection, text), at: ev.Time}
 }
 
 // connection is one events connection of a node, by its number in the

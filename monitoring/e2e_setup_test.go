@@ -3,6 +3,7 @@ package monitoring
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,6 +129,24 @@ nodes:
 	s.exporter = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s.proc = startProcess(t, "cms_exporter-"+s.name, bin, "--config.file="+s.config, "--web.listen-address="+s.exporter, "--web.enable-lifecycle")
 	waitReady(t, s.proc, "http://"+s.exporter+"/-/ready", 60*time.Second)
+	// Ready says the configuration is loaded, not that the nodes answered:
+	// the scenarios change the clusters live, after every node's snapshot.
+	synced := regexp.MustCompile(`(?m)^cms_events_synced\{node="[^"]+"\} 1$`)
+	eventually(t, 60*time.Second, "every node of "+s.name+" synced", func() error {
+		resp, err := httpClient.Get("http://" + s.exporter + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if got, want := len(synced.FindAll(b, -1)), len(s.cluster.Nodes()); got != want {
+			return fmt.Errorf("%d of %d nodes synced", got, want)
+		}
+		return nil
+	})
 }
 
 // reload asks the site's exporter to reload its configuration and returns

@@ -131,7 +131,6 @@ type Cluster struct {
 	closed       bool
 	rng          *rand.Rand
 	seq          uint64 // creation order of meetings, instances, participants
-	connSeq      uint64
 	nodes        []*node
 	byName       map[string]*node
 	meetings     map[string]*meeting     // by correlator
@@ -320,6 +319,7 @@ type node struct {
 	tokens     map[string]time.Time // token → issued at
 	tokenOrder []string             // FIFO to bound tokens
 	conns      []*conn              // open event connections, in accept order
+	connSeq    uint64               // the next accepted connection's id (from 0)
 	instances  map[string]*instance // by call id
 	stats      nodeCounters
 	// delays hold snapshots back, by resource ("" = any); see DelaySnapshots.

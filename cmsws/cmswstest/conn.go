@@ -19,6 +19,9 @@ const writeTimeout = 10 * time.Second
 
 // conn is one events WebSocket. Fields below wmu are guarded by Cluster.mu.
 type conn struct {
+	// id numbers the node's accepted connections from 0, as the exporter
+	// numbers a node's connections (the connection label): with one
+	// connection per node that never dropped, they agree in the logs.
 	id   uint64
 	node *node
 	tc   *tls.Conn // nil until the handshake is done
@@ -133,14 +136,14 @@ func (c *Cluster) admit(n *node, w http.ResponseWriter, r *http.Request) *conn {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return nil
 	}
-	c.connSeq++
 	cn := &conn{
-		id:   c.connSeq,
+		id:   n.connSeq,
 		node: n,
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 		subs: map[int]*sub{},
 	}
+	n.connSeq++
 	n.conns = append(n.conns, cn)
 	n.stats.accepted++
 	c.wg.Add(1)

@@ -563,7 +563,7 @@ func TestQueueOverflowCloses(t *testing.T) {
 	}
 	_ = cl.waitClosed() // how it closed is not the point here
 	st := c.Stats().Nodes["cms1"]
-	if st.Closes[CloseQueueOverflow] != 1 || len(st.Connections) != 1 || st.Connections[0].ID != 1 {
+	if st.Closes[CloseQueueOverflow] != 1 || len(st.Connections) != 1 || st.Connections[0].ID != 0 {
 		t.Fatalf("%+v; want the subscribed connection closed for overflow, the other open", st)
 	}
 	quiet.close()

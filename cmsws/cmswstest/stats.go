@@ -70,6 +70,7 @@ type NodeStats struct {
 
 // ConnStats describes one open connection.
 type ConnStats struct {
+	// ID numbers the node's accepted connections from 0, in accept order.
 	ID            uint64
 	Subscriptions int // subscriptions in the current set
 	Active        int // of which active
