@@ -172,6 +172,7 @@ func New(cfg Config) (*Client, error) {
 		},
 		dialer: &websocket.Dialer{
 			NetDialContext:    netDialer.DialContext,
+			NetDialTLSContext: dialTLS(netDialer, tlsConf, cfg.WriteTimeout),
 			TLSClientConfig:   tlsConf.Clone(),
 			HandshakeTimeout:  cfg.ConnectTimeout,
 			ReadBufferSize:    64 << 10,

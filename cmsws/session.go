@@ -22,6 +22,9 @@ type session struct {
 	c      *Client
 	ws     *websocket.Conn
 	number uint64 // Event.Session
+	// acks is ws's connection when the client dialled it (nil in tests
+	// that hand over another): it lets the acks of a burst share a write.
+	acks *ackConn
 
 	writeMu  sync.Mutex
 	closeErr error // why we closed it ourselves; read after the reader is done
@@ -87,6 +90,7 @@ func (c *Client) serve(ctx context.Context, ws *websocket.Conn, number uint64) (
 		byIndex:     make(map[int]indexEntry),
 		syncWanted:  make(chan struct{}, 1),
 	}
+	s.acks, _ = ws.NetConn().(*ackConn)
 	// Drain a stale "changed" signal: the first request sends the current set anyway.
 	select {
 	case <-c.changed:
@@ -323,7 +327,11 @@ func withIndex(s Subscription, idx int) Subscription {
 	return s
 }
 
-func (s *session) write(data []byte) error {
+func (s *session) write(data []byte) error { return s.writeAck(data, false) }
+
+// writeAck writes data, an ack that may be held back with the next one
+// if hold (see ackConn).
+func (s *session) writeAck(data []byte, hold bool) error {
 	if len(data) > MaxMessageSize {
 		// Sending it would fragment it, and CMS drops fragmented frames.
 		return fmt.Errorf("message of %d bytes exceeds the single-frame limit of %d", len(data), MaxMessageSize)
@@ -334,6 +342,9 @@ func (s *session) write(data []byte) error {
 	// kernel's clock, and an injected test clock would expire every write.
 	if err := s.ws.SetWriteDeadline(time.Now().Add(s.c.cfg.WriteTimeout)); err != nil {
 		return fmt.Errorf("set write deadline: %w", err)
+	}
+	if hold && s.acks != nil {
+		s.acks.holdNextAck()
 	}
 	if err := s.ws.WriteMessage(websocket.TextMessage, data); err != nil {
 		return fmt.Errorf("write: %w", err)
@@ -357,8 +368,12 @@ func (s *session) closeWith(err error) {
 // the socket is closed here.
 func (s *session) closeGracefully() {
 	deadline := time.Now().Add(time.Second)
+	// Under writeMu like every write, so it cannot take the place of an
+	// ack that was about to be held (ackConn).
+	s.writeMu.Lock()
 	err := s.ws.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.CloseNormalClosure, "shutdown"), deadline)
+	s.writeMu.Unlock()
 	if err == nil {
 		err = s.ws.SetReadDeadline(deadline)
 	}
@@ -383,6 +398,10 @@ func (s *session) readLoop() readResult {
 		if err != nil {
 			return s.readFailure(err)
 		}
+		more := false
+		if s.acks != nil {
+			more = s.acks.messageRead()
+		}
 		if mt != websocket.TextMessage {
 			s.msgError(ReasonUnknownEnvelope, fmt.Errorf("unexpected frame type %d", mt), nil)
 			continue
@@ -397,7 +416,9 @@ func (s *session) readLoop() readResult {
 		id, ack := scanMessageID(data)
 		if ack {
 			ackBuf = AppendAck(ackBuf[:0], id, AckSuccess)
-			if err := s.write(ackBuf); err != nil {
+			// With another message already read in behind this
+			// one, its ack may leave with that one's (ackConn).
+			if err := s.writeAck(ackBuf, more); err != nil {
 				return readResult{DisconnectWriteError, err}
 			}
 			if lastServerID != 0 && id != lastServerID+1 {
@@ -492,6 +513,9 @@ func (s *session) readFailure(err error) readResult {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
 		return readResult{DisconnectServerClose, fmt.Errorf("server closed the connection: %w", err)}
+	}
+	if errors.Is(err, errHeldAckWrite) {
+		return readResult{DisconnectWriteError, err}
 	}
 	if errors.Is(err, websocket.ErrReadLimit) {
 		// Reconnecting meets the same message again (a snapshot is
