@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+	k8sjson "sigs.k8s.io/json"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // requireToolsEnv makes a missing tool a failure instead of a skip:
@@ -139,4 +141,21 @@ func exists(t *testing.T, path, what string) {
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("%s: %v", what, err)
 	}
+}
+
+// decodeStrict decodes a Kubernetes object's YAML the way the API server
+// does with strict field validation: field names are case-sensitive, and
+// an unknown field is an error. (sigs.k8s.io/yaml's
+// UnmarshalStrict goes through encoding/json, which matches field names
+// regardless of case: readOnlyRootFileSystem would pass.)
+func decodeStrict(doc []byte, v any) error {
+	j, err := sigsyaml.YAMLToJSON(doc)
+	if err != nil {
+		return fmt.Errorf("YAML to JSON: %w", err)
+	}
+	strict, err := k8sjson.UnmarshalStrict(j, v)
+	if err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	return errors.Join(strict...)
 }
