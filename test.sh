@@ -27,13 +27,20 @@ if [ ! -x "$lint_dir/golangci-lint" ]; then
 fi
 "$lint_dir/golangci-lint" run ./...
 (cd monitoring && "$lint_dir/golangci-lint" run --config ../.golangci.yml ./...)
+(cd deploy && "$lint_dir/golangci-lint" run --config ../.golangci.yml ./...)
 
 step "static build (CGO off)"
 CGO_ENABLED=0 go build -trimpath -o "${TMPDIR:-/tmp}/cms_exporter.static" .
 "${TMPDIR:-/tmp}/cms_exporter.static" --version
 
+step "release archives (goreleaser check and snapshot, offline; see scripts/release-snapshot.sh)"
+scripts/release-snapshot.sh
+
 step "go test -race"
 go test -race -count=1 -timeout 15m ./...
+
+step "deployment examples (systemd-analyze, promtool, amtool, API types; see deploy/check.sh)"
+deploy/check.sh
 
 step "fuzzing (short, fixed time per target; see README, Fuzzing)"
 # Each target runs from its seed corpus (the captures, the config tests, and
