@@ -20,8 +20,12 @@ BUILD_DATE ?= $(shell TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ -
 # Docker tags allow no '+'.
 IMAGE      ?= cms_exporter:$(subst +,-,$(VERSION))
 
-# Kept in step with test.sh.
-GOLANGCI_LINT_VERSION ?= v2.15.0
+# golangci-lint: the version and cache directory test.sh uses, so both
+# run the same binary, built once.
+GOLANGCI_LINT_VERSION := v2.15.0
+CACHE := $(or $(CMS_EXPORTER_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cms_exporter)
+LINT_DIR := $(CACHE)/golangci-lint-$(GOLANGCI_LINT_VERSION)/$(shell go env GOVERSION)-$(shell go env GOOS)-$(shell go env GOARCH)
+GOLANGCI_LINT := $(LINT_DIR)/golangci-lint
 
 VERSION_PKG := github.com/prometheus/common/version
 LDFLAGS := -s -w \
@@ -40,15 +44,20 @@ build:
 test:
 	./test.sh
 
-lint:
+$(GOLANGCI_LINT):
+	mkdir -p '$(LINT_DIR).tmp'
+	GOBIN='$(LINT_DIR).tmp' go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	rm -rf '$(LINT_DIR)' && mv '$(LINT_DIR).tmp' '$(LINT_DIR)'
+
+lint: $(GOLANGCI_LINT)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	cd monitoring && go vet ./...
 	cd deploy && go vet ./...
-	go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
-	cd monitoring && go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run --config ../.golangci.yml ./...
-	cd deploy && go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run --config ../.golangci.yml ./...
+	'$(GOLANGCI_LINT)' run ./...
+	cd monitoring && '$(GOLANGCI_LINT)' run --config ../.golangci.yml ./...
+	cd deploy && '$(GOLANGCI_LINT)' run --config ../.golangci.yml ./...
 
 release-snapshot:
 	scripts/release-snapshot.sh
