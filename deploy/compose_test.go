@@ -96,6 +96,45 @@ func containerTree(t *testing.T, c composeFile, service string) string {
 	return root
 }
 
+// composeServiceKeys are the keys the Compose Specification allows in a
+// service: docker compose refuses any other, and docker is not needed to
+// find a misspelt one.
+var composeServiceKeys = strings.Fields(`annotations attach blkio_config build cap_add cap_drop
+	cgroup cgroup_parent command configs container_name cpu_count cpu_percent cpu_period cpu_quota
+	cpu_rt_period cpu_rt_runtime cpu_shares cpus cpuset credential_spec depends_on deploy develop
+	device_cgroup_rules devices dns dns_opt dns_search domainname entrypoint env_file environment
+	expose extends external_links extra_hosts gpus group_add healthcheck hostname image init ipc
+	isolation labels label_file links logging mac_address mem_limit mem_reservation mem_swappiness
+	memswap_limit network_mode networks oom_kill_disable oom_score_adj pid pids_limit platform ports
+	post_start pre_stop privileged profiles provider pull_policy read_only restart runtime scale
+	secrets security_opt shm_size stdin_open stop_grace_period stop_signal storage_opt sysctls tmpfs
+	tty ulimits use_api_socket user userns_mode uts volumes volumes_from working_dir`)
+
+// TestComposeKeys: only keys the Compose Specification knows, at the top
+// level and in every service.
+func TestComposeKeys(t *testing.T) {
+	var raw map[string]any
+	readYAML(t, filepath.Join(composeDir, "docker-compose.yml"), &raw)
+	for k := range raw {
+		if !slices.Contains([]string{"name", "services", "networks", "volumes", "configs", "secrets", "include"}, k) {
+			t.Errorf("docker-compose.yml: unknown top-level key %q", k)
+		}
+	}
+	services, _ := raw["services"].(map[string]any)
+	for name, s := range services {
+		m, ok := s.(map[string]any)
+		if !ok {
+			t.Errorf("service %s is not a mapping", name)
+			continue
+		}
+		for k := range m {
+			if !slices.Contains(composeServiceKeys, k) {
+				t.Errorf("service %s: unknown key %q", name, k)
+			}
+		}
+	}
+}
+
 // TestComposeMounts: every host path a service mounts exists, and is
 // mounted read-only (the stack only reads this repository's files); the
 // exporter is built from this repository in --demo mode.
