@@ -23,7 +23,7 @@ gr_dir=${CMS_EXPORTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cms_exporter}/gorel
 if [ ! -x "$gr_dir/goreleaser" ]; then
   step "install goreleaser $gr_version into $gr_dir"
   mkdir -p "$gr_dir.tmp"
-  GOBIN="$gr_dir.tmp" GOFLAGS= go install "github.com/goreleaser/goreleaser/v2@$gr_version"
+  GOBIN="$gr_dir.tmp" GOFLAGS='' go install "github.com/goreleaser/goreleaser/v2@$gr_version"
   rm -rf "$gr_dir" && mv "$gr_dir.tmp" "$gr_dir"
 fi
 gr=$gr_dir/goreleaser
@@ -45,9 +45,9 @@ start=$SECONDS
 echo "built in $((SECONDS - start)) s"
 
 step "check the archives in dist/"
-version=$(jq -r .version dist/metadata.json)
+version=$(sed -n 's/.*"version":"\([^"]*\)".*/\1/p' dist/metadata.json)
 commit=$(git rev-parse HEAD)
-[ -n "$version" ] && [ "$version" != null ] || fail "no version in dist/metadata.json"
+if [ -z "$version" ]; then fail "no version in dist/metadata.json"; fi
 (cd dist && sha256sum --check --strict sha256sums.txt)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
