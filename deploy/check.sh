@@ -2,7 +2,8 @@
 # Proves the deployment examples (systemd/, docker-compose/, kubernetes/)
 # with the tools that read them, installing those that are missing
 # (Debian packages; as root, or with sudo):
-#   systemd-analyze (systemd)          verify and the offline security audit of the unit
+#   systemd-analyze (systemd)          verify and the offline security audit of the unit;
+#                                      systemd-sysusers, the unit's user
 #   promtool (prometheus)              check config of the compose stack's Prometheus
 #   amtool (prometheus-alertmanager)   check-config of its Alertmanager
 # then runs this module's tests with CMS_DEPLOY_REQUIRE_TOOLS set, so that a

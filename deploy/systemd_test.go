@@ -193,3 +193,51 @@ func stripLines(text string, prefixes ...string) string {
 	}
 	return strings.Join(keep, "")
 }
+
+// TestSystemdSysusers applies the sysusers.d file to an empty root with
+// systemd-sysusers: it must create the user and group the unit runs as,
+// with no login shell.
+func TestSystemdSysusers(t *testing.T) {
+	sysusers := tool(t, "systemd-sysusers", "systemd")
+	svc := parseUnit(t, unitPath)["Service"]
+	if len(svc["User"]) != 1 || len(svc["Group"]) != 1 {
+		t.Fatalf("want one User= and one Group=, have %q and %q", svc["User"], svc["Group"])
+	}
+	user, group := svc["User"][0], svc["Group"][0]
+
+	root := t.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs("systemd/cms_exporter.sysusers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runTool(sysusers, "--root="+root, abs); err != nil {
+		t.Fatal(err)
+	}
+	passwd, err := os.ReadFile(filepath.Join(root, "etc", "passwd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := os.ReadFile(filepath.Join(root, "etc", "group"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for l := range strings.Lines(string(passwd)) {
+		f := strings.Split(strings.TrimSpace(l), ":")
+		if len(f) == 7 && f[0] == user {
+			found = true
+			if f[6] != "/usr/sbin/nologin" && f[6] != "/sbin/nologin" && f[6] != "/bin/false" {
+				t.Errorf("user %s has the login shell %s", user, f[6])
+			}
+		}
+	}
+	if !found {
+		t.Errorf("systemd-sysusers created no user %s:\n%s", user, passwd)
+	}
+	if !strings.HasPrefix(string(groups), group+":") && !strings.Contains(string(groups), "\n"+group+":") {
+		t.Errorf("systemd-sysusers created no group %s:\n%s", group, groups)
+	}
+}
