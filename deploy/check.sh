@@ -18,7 +18,7 @@ cd "$(dirname "$0")"
 step() { printf '\n==> %s\n' "$*"; }
 
 missing=()
-command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+{ command -v systemd-analyze && command -v systemd-sysusers; } >/dev/null 2>&1 || missing+=(systemd)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 if [ ${#missing[@]} -gt 0 ]; then
