@@ -27,6 +27,7 @@ if [ ! -x "$lint_dir/golangci-lint" ]; then
 fi
 "$lint_dir/golangci-lint" run ./...
 (cd monitoring && "$lint_dir/golangci-lint" run --config ../.golangci.yml ./...)
+(cd deploy && "$lint_dir/golangci-lint" run --config ../.golangci.yml ./...)
 
 step "static build (CGO off)"
 CGO_ENABLED=0 go build -trimpath -o "${TMPDIR:-/tmp}/cms_exporter.static" .
@@ -42,9 +43,17 @@ fi
 # Installed: the test must run, not skip.
 export CMS_EXPORTER_REQUIRE_CHROMIUM=1
 
+step "release archives (goreleaser check and snapshot, offline; see scripts/release-snapshot.sh)"
+scripts/release-snapshot.sh
+
 step "go test -race"
 go test -race -count=1 -timeout 15m ./...
-step "cmsbench smoke run (the tool works and the truth holds; tiny, so its figures mean nothing)" && go run ./cmd/cmsbench -messages 300 -rounds 1 -calls 20 -participants 4
+
+step "cmsbench smoke run (the tool works and the truth holds; tiny, so its figures mean nothing)"
+go run ./cmd/cmsbench -messages 300 -rounds 1 -calls 20 -participants 4
+
+step "deployment examples (systemd-analyze, promtool, amtool, API types; see deploy/check.sh)"
+deploy/check.sh
 
 step "fuzzing (short, fixed time per target; see README, Fuzzing)"
 # Each target runs from its seed corpus (the captures, the config tests, and
