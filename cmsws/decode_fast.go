@@ -174,7 +174,7 @@ func (d *fastDecoder) message() (*frameBlock, bool) {
 			break
 		}
 		var bit uint8
-		ok := true
+		var ok bool
 		switch string(key) {
 		case "messageId":
 			bit = seenID
@@ -240,57 +240,85 @@ func (d *fastDecoder) message() (*frameBlock, bool) {
 // subscriptions decodes the "subscriptions" value as the message's type
 // says, or checks and skips it for a type that has none.
 func (d *fastDecoder) subscriptions(m *Message) bool {
-	var ok bool
 	switch m.Type {
 	case TypeSubscribeRequest:
-		m.Subscriptions, ok = decodeList(d, (*fastDecoder).subscription)
+		return d.list(m, listSubscriptions)
 	case TypeSubscriptionUpdate:
-		m.Statuses, ok = decodeList(d, (*fastDecoder).status)
-	default:
-		ok = d.skipValue()
+		return d.list(m, listStatuses)
 	}
-	return ok
+	return d.skipValue()
 }
 
 // updates decodes the "updates" value as the message's type says, or
 // checks and skips it for a type that has none.
 func (d *fastDecoder) updates(m *Message) bool {
-	var ok bool
 	switch m.Type {
 	case TypeCallListUpdate:
-		m.CallUpdates, ok = decodeList(d, (*fastDecoder).callUpdate)
+		return d.list(m, listCallUpdates)
 	case TypeRosterUpdate:
-		m.RosterUpdates, ok = decodeList(d, (*fastDecoder).rosterUpdate)
-	default:
-		ok = d.skipValue()
+		return d.list(m, listRosterUpdates)
 	}
-	return ok
+	return d.skipValue()
 }
 
-// decodeList decodes a JSON array of objects, each by one, straight into
-// the slice it returns (one exact allocation for the common single entry).
-// null gives a nil slice and [] an empty one, as unmarshalList does.
-func decodeList[T any](d *fastDecoder, one func(*fastDecoder, *T) bool) ([]T, bool) {
+// listKind names the list of Message a list value goes to.
+type listKind uint8
+
+const (
+	listSubscriptions listKind = iota
+	listStatuses
+	listCallUpdates
+	listRosterUpdates
+)
+
+// list decodes a JSON array of objects into the list of m that kind names,
+// each entry straight into the slice (one exact allocation for the common
+// single entry). null leaves a nil slice and [] makes an empty one, as
+// unmarshalList does. One function with a switch rather than a generic one
+// taking a decoder func: an indirect call would move the cursor to the
+// heap.
+func (d *fastDecoder) list(m *Message, kind listKind) bool {
 	if d.null() {
-		return nil, true
+		return true
 	}
 	if !d.consume('[') {
-		return nil, false
+		return false
 	}
-	out := []T{}
+	switch kind {
+	case listSubscriptions:
+		m.Subscriptions = []Subscription{}
+	case listStatuses:
+		m.Statuses = []SubscriptionStatus{}
+	case listCallUpdates:
+		m.CallUpdates = []CallUpdate{}
+	case listRosterUpdates:
+		m.RosterUpdates = []RosterUpdate{}
+	}
 	first := true
 	for {
-		st := d.nextElem(&first)
-		if st == keyFail {
-			return nil, false
+		switch d.nextElem(&first) {
+		case keyFail:
+			return false
+		case keyEnd:
+			return true
 		}
-		if st == keyEnd {
-			return out, true
+		var ok bool
+		switch kind {
+		case listSubscriptions:
+			m.Subscriptions = append(m.Subscriptions, Subscription{})
+			ok = d.subscription(&m.Subscriptions[len(m.Subscriptions)-1])
+		case listStatuses:
+			m.Statuses = append(m.Statuses, SubscriptionStatus{})
+			ok = d.status(&m.Statuses[len(m.Statuses)-1])
+		case listCallUpdates:
+			m.CallUpdates = append(m.CallUpdates, CallUpdate{})
+			ok = d.callUpdate(&m.CallUpdates[len(m.CallUpdates)-1])
+		case listRosterUpdates:
+			m.RosterUpdates = append(m.RosterUpdates, RosterUpdate{})
+			ok = d.rosterUpdate(&m.RosterUpdates[len(m.RosterUpdates)-1])
 		}
-		var zero T
-		out = append(out, zero)
-		if !one(d, &out[len(out)-1]) {
-			return nil, false
+		if !ok {
+			return false
 		}
 	}
 }
@@ -311,7 +339,7 @@ func (d *fastDecoder) subscription(s *Subscription) bool {
 			return true
 		}
 		var bit uint8
-		ok := true
+		var ok bool
 		switch string(key) {
 		case "index":
 			bit = 1
@@ -353,7 +381,7 @@ func (d *fastDecoder) status(s *SubscriptionStatus) bool {
 			return true
 		}
 		var bit uint8
-		ok := true
+		var ok bool
 		switch string(key) {
 		case "index":
 			bit = 1
@@ -387,7 +415,7 @@ func (d *fastDecoder) ack(a *Ack) bool {
 			return true
 		}
 		var bit uint8
-		ok := true
+		var ok bool
 		switch string(key) {
 		case "messageId":
 			bit = 1
@@ -462,7 +490,7 @@ func (d *fastDecoder) callUpdate(c *CallUpdate) bool {
 			return true
 		}
 		var bit uint32
-		ok := true
+		var ok bool
 		switch string(key) {
 		case "call":
 			bit = 1 << callElementsBits
@@ -503,7 +531,7 @@ func (d *fastDecoder) callInfo() (*CallInfo, bool) {
 			return c, true
 		}
 		var bit uint32
-		ok := true
+		var ok bool
 		switch string(key) {
 		case "joinAudioMuteOverride":
 			bit = 1 << callElementsBits
@@ -537,7 +565,7 @@ func (d *fastDecoder) rosterUpdate(r *RosterUpdate) bool {
 			return true
 		}
 		var bit uint32
-		ok := true
+		var ok bool
 		switch string(key) {
 		case "participant":
 			bit = 1 << 0
@@ -1030,8 +1058,8 @@ func (d *fastDecoder) skipValue() bool {
 		if d.pos >= len(d.data) {
 			return false
 		}
-		switch c := d.data[d.pos]; {
-		case c == '{' || c == '[':
+		switch c := d.data[d.pos]; c {
+		case '{', '[':
 			if depth == maxSkipDepth {
 				return false
 			}
@@ -1052,15 +1080,15 @@ func (d *fastDecoder) skipValue() bool {
 				return false
 			}
 			continue // its first value
-		case c == '"':
+		case '"':
 			if !d.skipString() {
 				return false
 			}
-		case c == 't' || c == 'f':
+		case 't', 'f':
 			if _, ok := d.bool(); !ok {
 				return false
 			}
-		case c == 'n':
+		case 'n':
 			if !d.null() {
 				return false
 			}
