@@ -73,6 +73,7 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr, err := DecodeFrame(data)
 		checkSameAsStd(t, data, fr, err)
+		checkStringEnds(t, data)
 		id, ok := scanMessageID(data)
 		if d := redactFrame(data, redactedFrameLen); !utf8.ValidString(d) || len(d) > 2*redactedFrameLen {
 			t.Fatalf("redacted dump of %d bytes, valid UTF-8 %v: %q", len(d), utf8.ValidString(d), d)
@@ -137,6 +138,34 @@ func checkSameAsStd(t *testing.T, data []byte, fr *Frame, err error) {
 		t.Fatalf("DecodeFrame error %v, reference %v", err, wantErr)
 	case err != nil && err.Error() != wantErr.Error():
 		t.Fatalf("DecodeFrame error %q, reference %q", err, wantErr)
+	}
+}
+
+// checkStringEnds holds the scanner's string skipping, which jumps from
+// quote to quote, to the plain byte loop it replaced, from every quote of
+// data.
+func checkStringEnds(t *testing.T, data []byte) {
+	t.Helper()
+	for start, c := range data {
+		if c != '"' {
+			continue
+		}
+		want, wantTok := len(data), tokError
+		for p := start + 1; p < len(data); p++ {
+			if data[p] == '\\' {
+				p++
+				continue
+			}
+			if data[p] == '"' {
+				want, wantTok = p+1, tokString
+				break
+			}
+		}
+		sc := jsonScanner{data: data, pos: start}
+		tok, s, e := sc.next()
+		if tok != wantTok || s != start || e != want || sc.pos != want {
+			t.Fatalf("string at %d: token %v [%d, %d) pos %d, want %v ending at %d: %q", start, tok, s, e, sc.pos, wantTok, want, data)
+		}
 	}
 }
 

@@ -81,6 +81,25 @@ func BenchmarkScanMessageID(b *testing.B) {
 	}
 }
 
+// BenchmarkScanMessageIDCaptures scans every captured frame (one op scans
+// them all): what acking before decoding costs on real traffic.
+func BenchmarkScanMessageIDCaptures(b *testing.B) {
+	frames := captureFrames(b)
+	var size int64
+	for _, f := range frames {
+		size += int64(len(f))
+	}
+	b.SetBytes(size)
+	for b.Loop() {
+		for _, f := range frames {
+			if _, ok := scanMessageID(f); !ok {
+				b.Fatalf("no id in %s", f)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(frames)), "ns/msg")
+}
+
 // BenchmarkDecodeFrame measures what every message pays on the read path,
 // with encoding/json (std, the reference) and with DecodeFrame (fast, the
 // purpose-built decoder and its fallback):
