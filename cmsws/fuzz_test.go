@@ -143,9 +143,14 @@ func checkSameAsStd(t *testing.T, data []byte, fr *Frame, err error) {
 
 // checkStringEnds holds the scanner's string skipping, which jumps from
 // quote to quote, to the plain byte loop it replaced, from every quote of
-// data.
+// data. Both scan from every quote to the string's end, quadratic in the
+// worst case (a run of escaped quotes): inputs over 4 KiB are left out so
+// the fuzzer does not stall on them.
 func checkStringEnds(t *testing.T, data []byte) {
 	t.Helper()
+	if len(data) > 4<<10 {
+		return
+	}
 	for start, c := range data {
 		if c != '"' {
 			continue
