@@ -1,6 +1,7 @@
 package cmsws
 
 import (
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -302,18 +303,25 @@ func (d *fastDecoder) list(m *Message, kind listKind) bool {
 		case keyEnd:
 			return true
 		}
+		// From one entry straight to listGrow: a list of more than one
+		// is a snapshot chunk or a burst, and doubling from one costs an
+		// allocation and a copy at 2 and 4.
 		var ok bool
 		switch kind {
 		case listSubscriptions:
+			m.Subscriptions = growOnce(m.Subscriptions)
 			m.Subscriptions = append(m.Subscriptions, Subscription{})
 			ok = d.subscription(&m.Subscriptions[len(m.Subscriptions)-1])
 		case listStatuses:
+			m.Statuses = growOnce(m.Statuses)
 			m.Statuses = append(m.Statuses, SubscriptionStatus{})
 			ok = d.status(&m.Statuses[len(m.Statuses)-1])
 		case listCallUpdates:
+			m.CallUpdates = growOnce(m.CallUpdates)
 			m.CallUpdates = append(m.CallUpdates, CallUpdate{})
 			ok = d.callUpdate(&m.CallUpdates[len(m.CallUpdates)-1])
 		case listRosterUpdates:
+			m.RosterUpdates = growOnce(m.RosterUpdates)
 			m.RosterUpdates = append(m.RosterUpdates, RosterUpdate{})
 			ok = d.rosterUpdate(&m.RosterUpdates[len(m.RosterUpdates)-1])
 		}
@@ -321,6 +329,17 @@ func (d *fastDecoder) list(m *Message, kind listKind) bool {
 			return false
 		}
 	}
+}
+
+// listGrow is the capacity a list gets at its second entry.
+const listGrow = 8
+
+// growOnce gives a list of one entry room for listGrow.
+func growOnce[T any](s []T) []T {
+	if len(s) == 1 {
+		return slices.Grow(s, listGrow-1)
+	}
+	return s
 }
 
 // subscription decodes one entry of a subscribeRequest.
