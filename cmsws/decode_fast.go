@@ -3,6 +3,7 @@ package cmsws
 import (
 	"slices"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -24,8 +25,8 @@ import (
 //     sets a pointer to nil), a value of the wrong JSON type, a number that
 //     does not fit its Go type or, for an integer, has a fraction or an
 //     exponent (a Field becomes Invalid, with Raw, only in the reference);
-//   - strings with \u escapes, control bytes or invalid UTF-8 (v1 replaces
-//     invalid bytes with U+FFFD);
+//   - strings with control bytes, invalid UTF-8 or a \u escape of a lone
+//     surrogate (v1 puts U+FFFD in their place);
 //   - every frame the reference answers with an error, and envelope kinds
 //     other than message and messageAck: the fast path returns successes
 //     only.
@@ -853,7 +854,7 @@ func (d *fastDecoder) bool() (bool, bool) {
 
 // str reads a string value. Strings without escapes, the common case, are
 // taken straight from the frame (interned when they are a value CMS sends
-// all the time); the short escapes are unescaped; \u escapes are refused.
+// all the time); the others are unescaped.
 func (d *fastDecoder) str() (string, bool) {
 	if !d.consume('"') {
 		return "", false
@@ -918,13 +919,66 @@ func (d *fastDecoder) escapedStr(start int) (string, bool) {
 			r = '\r'
 		case 't':
 			r = '\t'
+		case 'u':
+			var ok bool
+			if buf, ok = d.unicodeEscape(buf); !ok {
+				return "", false
+			}
+			continue
 		default:
-			return "", false // \u (surrogates, replacement) or invalid
+			return "", false
 		}
 		buf = append(buf, r)
 		d.pos += 2
 	}
 	return "", false
+}
+
+// unicodeEscape appends the character of the \uXXXX escape at the cursor,
+// or of the pair of them that encodes a character above the BMP, and moves
+// past it. A lone surrogate, which v1 turns into U+FFFD, is refused.
+func (d *fastDecoder) unicodeEscape(buf []byte) ([]byte, bool) {
+	r, ok := hex4(d.data, d.pos+2)
+	if !ok {
+		return buf, false
+	}
+	d.pos += 6
+	if utf16.IsSurrogate(r) {
+		if d.pos+1 >= len(d.data) || d.data[d.pos] != '\\' || d.data[d.pos+1] != 'u' {
+			return buf, false
+		}
+		r2, ok := hex4(d.data, d.pos+2)
+		if !ok {
+			return buf, false
+		}
+		if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
+			return buf, false
+		}
+		d.pos += 6
+	}
+	return utf8.AppendRune(buf, r), true
+}
+
+// hex4 reads the four hex digits at data[i:].
+func hex4(data []byte, i int) (rune, bool) {
+	if i+4 > len(data) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range data[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // strings reads a list of strings (a subscription's elements): null, a

@@ -75,6 +75,7 @@ func TestDecodeFrameFastTakes(t *testing.T) {
 		`{"type":"message","message":{"messageId":15,"type":"subscribeRequest","subscriptions":[{"index":1,"type":"calls","elements":["name"]},{"index":2,"type":"callRoster","call":"c","elements":[]},{"index":3}]}}`,
 		`{"type":"message","message":{"messageId":16,"type":"callListUpdate","updates":[{"call":"a","updateType":"add"},{"call":"b"},{"call":"c"},{"call":"d"},{"call":"e"},{"call":"f"}]}}`,
 		`{"type":"message","message":{"messageId":17,"type":"rosterUpdate","updates":[{"participant":"p","deep":[[[[[[[[[[{"a":[true,false,null,0,-1.5E+7]}]]]]]]]]]]}]}}`,
+		`{"type":"message","message":{"messageId":19,"type":"rosterUpdate","updates":[{"participant":"\u0070\u00e9\u20AC\ud83d\ude00\u0000","name":"Jos\u00e9 \u003cM\u0026M\u003e","uri":"\ufffd"}]}}`,
 		`{"type":"message","date":"2020-06-02T09:17:55","message":{"messageId":18,"type":"callListUpdate","updates":[{"call":"c","updateType":"remove","reason":"timeout"}]}}`,
 	} {
 		fast, ok := decodeFrameFast([]byte(frame))
@@ -120,7 +121,10 @@ func TestDecodeFrameFastLeaves(t *testing.T) {
 		{"int64 overflow", `{"type":"message","message":{"messageId":9223372036854775808}}`},
 		{"float overflow", `{"type":"message","message":{"messageId":1,"type":"rosterUpdate","updates":[{"importance":1e400}]}}`},
 		{"leading zero", `{"type":"message","message":{"messageId":01}}`},
-		{"unicode escape", `{"type":"message","message":{"messageId":1,"type":"rosterUpdate","updates":[{"participant":"\u0070"}]}}`},
+		{"lone high surrogate", `{"type":"message","message":{"messageId":1,"type":"rosterUpdate","updates":[{"participant":"\ud83dx"}]}}`},
+		{"lone low surrogate", `{"type":"message","message":{"messageId":1,"type":"rosterUpdate","updates":[{"participant":"\ude00\ud83d"}]}}`},
+		{"high surrogate, then not a low one", `{"type":"message","message":{"messageId":1,"type":"rosterUpdate","updates":[{"participant":"\ud83d\u0041"}]}}`},
+		{"bad hex", `{"type":"message","message":{"messageId":1,"type":"rosterUpdate","updates":[{"participant":"\u00g0"}]}}`},
 		{"invalid UTF-8", "{\"type\":\"message\",\"message\":{\"messageId\":1,\"type\":\"\xff\"}}"},
 		{"control byte", "{\"type\":\"message\",\"message\":{\"messageId\":1,\"type\":\"a\tb\"}}"},
 		{"bad entry", `{"type":"message","message":{"messageId":1,"type":"callListUpdate","updates":[{"call":42},{"call":"c"}]}}`},
