@@ -14,6 +14,9 @@ fi
 
 step "go vet"
 go vet ./...
+# The decoder comparison (its own module, see tools/decoderbench/README.md):
+# built and vetted so it cannot rot, the encoding/json/v2 part too.
+(cd tools/decoderbench && go vet ./... && GOEXPERIMENT=jsonv2 go vet ./...)
 
 step "golangci-lint (config: .golangci.yml)"
 # Pinned and cached like the Prometheus 3 build (monitoring/run.sh): a cold
@@ -28,6 +31,7 @@ fi
 "$lint_dir/golangci-lint" run ./...
 (cd monitoring && "$lint_dir/golangci-lint" run --config ../.golangci.yml ./...)
 (cd deploy && "$lint_dir/golangci-lint" run --config ../.golangci.yml ./...)
+(cd tools/decoderbench && "$lint_dir/golangci-lint" run --config ../../.golangci.yml ./...)
 
 step "static build (CGO off)"
 CGO_ENABLED=0 go build -trimpath -o "${TMPDIR:-/tmp}/cms_exporter.static" .

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -55,12 +56,24 @@ func FuzzDecodeFrame(f *testing.F) {
 		`{"type":"message","message":{"messageId":6,"type":"subscriptionUpdate","subscriptions":[{"index":1,"state":"active"}]}}`,
 		`{"type":"message","message":{"messageId":7,"type":"callInfoUpdate","subscriptionIndex":2,"callInfo":{"name":"\u0041","joinAudioMuteOverride":null}}}`,
 		`{"type":"message","Message":{"MessageId":8,"messageId":9,"type":"rosterUpdate","updates":[{"participant":"p","NAME":"n","name":null}]}}`,
+		// Shapes the fast decoder takes, and near misses it must leave.
+		`{"message":{"updates":[{"participant":"p","updateType":"add","name":"a \"b\" \\ \/ \t\n","importance":-0}],"type":"rosterUpdate","messageId":10},"type":"message","date":"x"}`,
+		`{"type":"message","message":{"messageId":11,"type":"subscribeRequest","subscriptions":[{"index":1,"type":"calls","elements":["name",""]},{"index":2,"type":"callRoster","call":"c","elements":[]}]}}`,
+		`{"type":"message","message":{"messageId":12,"type":"callListUpdate","updates":[],"extra":{"a":[1,2.5e-3,{"b":null}],"c":"\u00e9"}}}`,
+		`{"type":"message","message":{"messageId":13,"type":"callListUpdate","updates":null,"subscriptionIndex":3}}`,
+		`{"type":"message","message":{"messageId":14,"type":"rosterUpdate","updates":[{"participant":"p","updateType":"update","audioMuted":true,"importance":1e400}]}}`,
+		`{"type":"message","message":{"messageId":15,"type":"rosterUpdate","updates":[{"participant":"p","updateType":"update","name":"\u212a","Key":1,"ſtate":"x","UPDATETYPE":"add"}]}}`,
+		`{"type":"message","message":{"messageId":16,"type":"callListUpdate","updates":[{"call":"c","updateType":"update","participants":1.0,"distributedInstances":9223372036854775808}]}}`,
+		`{"type":"messageAck","messageAck":{"messageId":17,"status":"success","detail":[]},"message":{"x":1}}`,
+		`{"type":"message","message":{"messageId":18,"type":"subscriptionUpdate","subscriptions":[{"index":1,"state":"active"},{"index":2,"state":null}]}}`,
 	} {
 		f.Add([]byte(s))
 	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr, err := DecodeFrame(data)
+		checkSameAsStd(t, data, fr, err)
+		checkStringEnds(t, data)
 		id, ok := scanMessageID(data)
 		if d := redactFrame(data, redactedFrameLen); !utf8.ValidString(d) || len(d) > 2*redactedFrameLen {
 			t.Fatalf("redacted dump of %d bytes, valid UTF-8 %v: %q", len(d), utf8.ValidString(d), d)
@@ -98,6 +111,90 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 		checkFieldStates(t, data, m)
 	})
+}
+
+// checkSameAsStd holds the fast decoder to the reference: whatever
+// decodeFrameFast takes, decodeFrameStd decodes without error into a deeply
+// equal Frame; and DecodeFrame, fast or not, answers exactly as the
+// reference, down to the error's text. The text, not only the reason, can
+// be required because the fast path never makes an error of its own: every
+// error comes from the reference.
+func checkSameAsStd(t *testing.T, data []byte, fr *Frame, err error) {
+	t.Helper()
+	want, wantErr := decodeFrameStd(data)
+	if fast, ok := decodeFrameFast(data); ok {
+		if wantErr != nil {
+			t.Fatalf("fast path took a frame the reference refuses (%v):\n%q", wantErr, data)
+		}
+		if !reflect.DeepEqual(fast, want) {
+			t.Fatalf("fast path: %s\nreference: %s\nframe: %q", dumpFrame(fast), dumpFrame(want), data)
+		}
+	}
+	if !reflect.DeepEqual(fr, want) {
+		t.Fatalf("DecodeFrame: %s\nreference: %s\nframe: %q", dumpFrame(fr), dumpFrame(want), data)
+	}
+	switch {
+	case (err == nil) != (wantErr == nil):
+		t.Fatalf("DecodeFrame error %v, reference %v", err, wantErr)
+	case err != nil && err.Error() != wantErr.Error():
+		t.Fatalf("DecodeFrame error %q, reference %q", err, wantErr)
+	}
+}
+
+// checkStringEnds holds the scanner's string skipping, which jumps from
+// quote to quote, to the plain byte loop it replaced, from every quote of
+// data. Both scan from every quote to the string's end, quadratic in the
+// worst case (a run of escaped quotes): inputs over 4 KiB are left out so
+// the fuzzer does not stall on them.
+func checkStringEnds(t *testing.T, data []byte) {
+	t.Helper()
+	if len(data) > 4<<10 {
+		return
+	}
+	for start, c := range data {
+		if c != '"' {
+			continue
+		}
+		want, wantTok := len(data), tokError
+		for p := start + 1; p < len(data); p++ {
+			if data[p] == '\\' {
+				p++
+				continue
+			}
+			if data[p] == '"' {
+				want, wantTok = p+1, tokString
+				break
+			}
+		}
+		sc := jsonScanner{data: data, pos: start}
+		tok, s, e := sc.next()
+		if tok != wantTok || s != start || e != want || sc.pos != want {
+			t.Fatalf("string at %d: token %v [%d, %d) pos %d, want %v ending at %d: %q", start, tok, s, e, sc.pos, wantTok, want, data)
+		}
+	}
+}
+
+// dumpFrame shows a Frame with its pointers followed.
+func dumpFrame(f *Frame) string {
+	if f == nil {
+		return "<nil>"
+	}
+	var sb strings.Builder
+	if f.Ack != nil {
+		fmt.Fprintf(&sb, "ack %+v ", *f.Ack)
+	}
+	if m := f.Message; m != nil {
+		fmt.Fprintf(&sb, "message %+v", *m)
+		if m.SubscriptionIndex != nil {
+			fmt.Fprintf(&sb, " index %d", *m.SubscriptionIndex)
+		}
+		if m.CallInfo != nil {
+			fmt.Fprintf(&sb, " callInfo %+v", *m.CallInfo)
+		}
+		fmt.Fprintf(&sb, " nil lists: %v %v %v %v", m.Subscriptions == nil, m.Statuses == nil,
+			m.CallUpdates == nil, m.RosterUpdates == nil)
+	}
+	return sb.String()
 }
 
 // checkFieldStates compares the state of every Field of every update of m
