@@ -143,15 +143,21 @@ var rosterSizes = []struct {
 	cached     bool
 }{{1000, 20, false}, {1000, 5, false}, {1000, 40, false}, {100, 200, false}, {100, 20, false}, {1000, 20, true}}
 
-func (h *harness) coldCaches() {
-	h.c.mu.Lock() // counts as a change of the model: no render is reused
+// changeModel takes the model lock, which counts as a change of the model
+// (no render is reused), and with cold also drops every call's and
+// roster's cached series.
+func (h *harness) changeModel(cold bool) {
+	h.c.mu.Lock()
+	defer h.c.mu.Unlock()
+	if !cold {
+		return
+	}
 	for _, m := range h.c.meetings {
 		m.roster.rendered = nil
 		for _, cl := range m.instances {
 			cl.rendered = nil
 		}
 	}
-	h.c.mu.Unlock()
 }
 
 // BenchmarkCollectRoster measures one scrape (Collect, channel drained as
@@ -169,12 +175,7 @@ func BenchmarkCollectRoster(b *testing.B) {
 			ch := make(chan prometheus.Metric, 32768)
 			b.ReportAllocs()
 			for b.Loop() {
-				if size.cached {
-					h.c.mu.Lock()
-					h.c.mu.Unlock()
-				} else {
-					h.coldCaches()
-				}
+				h.changeModel(!size.cached)
 				h.c.Collect(ch)
 				for len(ch) > 0 {
 					<-ch
@@ -203,7 +204,7 @@ func BenchmarkMetricsRoster(b *testing.B) {
 			var body int
 			b.ReportAllocs()
 			for b.Loop() {
-				h.coldCaches()
+				h.changeModel(true)
 				w := &countingResponse{header: http.Header{}}
 				handler.ServeHTTP(w, req)
 				if w.status != 0 && w.status != http.StatusOK {
