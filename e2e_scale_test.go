@@ -103,16 +103,21 @@ type childExporter struct {
 	logs string // its log file
 }
 
-// startChildExporter builds the binary into dir, writes a configuration
-// for every node of c (the fake's CA as ca_file, the password in
-// password_file), starts it on a free loopback port and returns when its
-// HTTP server answers.
-func startChildExporter(tb testing.TB, c *cmswstest.Cluster, dir string) *childExporter {
+// buildExporter builds this package's binary into dir.
+func buildExporter(tb testing.TB, dir string) string {
 	tb.Helper()
 	bin := filepath.Join(dir, "cms_exporter")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		tb.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// startChildExporter writes a configuration for every node of c into dir
+// (the fake's CA as ca_file, the password in password_file), starts bin
+// with it on a free loopback port and returns when its HTTP server answers.
+func startChildExporter(tb testing.TB, c *cmswstest.Cluster, bin, dir string) *childExporter {
+	tb.Helper()
 	if err := c.WriteCAFile(filepath.Join(dir, "ca.pem")); err != nil {
 		tb.Fatal(err)
 	}
@@ -397,9 +402,9 @@ func processCPU() time.Duration {
 // process exactly as deployed (configuration file, password_file, the
 // fake's CA as ca_file), against a fake cluster of 24 nodes watched over 4
 // connections each: ~1,000 meetings, ~1,500 calls, ~15,000 participants,
-// every roster watched. The fake sends one entry per snapshot message, as
-// the captures mostly show for live updates, the worst case for the
-// exporter (every message is read, acked and applied on its own).
+// every roster watched. The fake sends one entry per snapshot message (the
+// captures show up to 10; live updates mostly carry one): the worst case
+// for the exporter, every entry read, acked and applied on its own.
 //
 // It reports:
 //   - initial-sync-s: from the exporter's start to its /metrics equal to
@@ -410,16 +415,23 @@ func processCPU() time.Duration {
 //     scaleBurstEvery (scaleBurstNodes nodes' connections dropped at once,
 //     their reconnect a snapshot of ~5,000 messages), and a scrape every
 //     scaleScrapeEvery;
-//   - scrape-ms-median, scrape-ms-max, series, body-KB: the scrapes;
+//   - scrape-ms-median, scrape-ms-max (asking for gzip, as Prometheus
+//     does), scrape-plain-ms-median (uncompressed), series, body-KB;
 //   - burst-msgs, burst-resync-ms-median, burst-resync-ms-max: the bursts,
-//     timed from the drop to every message of the dropped nodes' new
-//     connections acked with their subscriptions all back and active;
+//     timed from the drop until the dropped nodes' new connections are
+//     all open with nothing queued and the cluster's subscriptions back
+//     and active; the client's reconnect backoff (backoff_min 1 s,
+//     jittered) is in it, so burst-from-connect-ms-median times the same
+//     from the last of the group's connections opening again;
 //   - live-msg/s: what the traffic really sent, between bursts;
 //   - fake-cpu-%-of-core: this process (fake, traffic, scrape parsing), so
 //     a reader sees what else the machine was doing.
 //
 // At the end the traffic stops and the exporter's /metrics must equal the
-// fake's truth in full (calls, counters, rosters).
+// fake's truth in full (calls, rosters, gauges); the transition counters
+// may have moved apart from the fake's ledger across the resyncs (see
+// countersAdopt; counters-apart is by how much) and must count exactly
+// again over a clean window of traffic after.
 //
 // Run by hand (a minute and a half; not in ./test.sh):
 //
@@ -446,8 +458,9 @@ func BenchmarkScale24Nodes(b *testing.B) {
 // runScale is one measured run of BenchmarkScale24Nodes.
 func runScale(b *testing.B, cluster *cmswstest.Cluster, opens *connOpens) {
 	dir := b.TempDir()
+	bin := buildExporter(b, dir)
 	began := time.Now()
-	x := startChildExporter(b, cluster, dir)
+	x := startChildExporter(b, cluster, bin, dir)
 	x.waitTruth(b, cluster, 5*time.Minute, nil, false)
 	initialSync := time.Since(began)
 
