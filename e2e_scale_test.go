@@ -188,26 +188,10 @@ func (x *childExporter) logTail() string {
 }
 
 // logAbout returns the exporter's log lines that name a call of diffs
-// (more with CMS_SCALE_LOG_LEVEL=debug), at most 200.
+// (more with CMS_SCALE_LOG_LEVEL=debug).
 func (x *childExporter) logAbout(diffs []string) string {
-	calls := map[string]bool{}
-	for _, d := range diffs {
-		if _, rest, ok := strings.Cut(d, `call="`); ok {
-			id, _, _ := strings.Cut(rest, `"`)
-			calls[id] = true
-		}
-	}
 	b, _ := os.ReadFile(x.logs)
-	var out []string
-	for line := range strings.SplitSeq(string(b), "\n") {
-		for id := range calls {
-			if strings.Contains(line, id) {
-				out = append(out, line)
-				break
-			}
-		}
-	}
-	return strings.Join(first(out, 200), "\n")
+	return linesAbout(string(b), diffs)
 }
 
 // scrape fetches /metrics and returns the body and the time it took.
