@@ -343,39 +343,26 @@ func growOnce[T any](s []T) []T {
 	return s
 }
 
-// subscription decodes one entry of a subscribeRequest.
-func (d *fastDecoder) subscription(s *Subscription) bool {
+// object decodes a JSON object member by member: field decodes the value
+// of a key it knows and returns the key's bit, or 0 for a key it does not
+// know, whose value is then skipped (and validated). A known key seen
+// twice is not sure: encoding/json's "last one wins" is the reference's.
+func (d *fastDecoder) object(field func(key []byte) (bit uint32, ok bool)) bool {
 	if !d.consume('{') {
 		return false
 	}
-	var seen uint8
+	var seen uint32
 	first := true
 	for {
 		key, st := d.nextKey(&first)
-		if st == keyFail {
+		switch st {
+		case keyFail:
 			return false
-		}
-		if st == keyEnd {
+		case keyEnd:
 			return true
 		}
-		var bit uint8
-		var ok bool
-		switch string(key) {
-		case "index":
-			bit = 1
-			s.Index, ok = d.int()
-		case "type":
-			bit = 2
-			var v string
-			v, ok = d.str()
-			s.Type = Resource(v)
-		case "call":
-			bit = 4
-			s.Call, ok = d.str()
-		case "elements":
-			bit = 8
-			s.Elements, ok = d.strings()
-		default:
+		bit, ok := field(key)
+		if ok && bit == 0 {
 			ok = d.skipUnknown(key)
 		}
 		if !ok || seen&bit != 0 {
@@ -383,74 +370,65 @@ func (d *fastDecoder) subscription(s *Subscription) bool {
 		}
 		seen |= bit
 	}
+}
+
+// subscription decodes one entry of a subscribeRequest.
+func (d *fastDecoder) subscription(s *Subscription) bool {
+	return d.object(func(key []byte) (uint32, bool) {
+		switch string(key) {
+		case "index":
+			v, ok := d.int()
+			s.Index = v
+			return 1, ok
+		case "type":
+			v, ok := d.str()
+			s.Type = Resource(v)
+			return 2, ok
+		case "call":
+			v, ok := d.str()
+			s.Call = v
+			return 4, ok
+		case "elements":
+			v, ok := d.strings()
+			s.Elements = v
+			return 8, ok
+		}
+		return 0, true
+	})
 }
 
 // status decodes one entry of a subscriptionUpdate.
 func (d *fastDecoder) status(s *SubscriptionStatus) bool {
-	if !d.consume('{') {
-		return false
-	}
-	var seen uint8
-	first := true
-	for {
-		key, st := d.nextKey(&first)
-		if st == keyFail {
-			return false
-		}
-		if st == keyEnd {
-			return true
-		}
-		var bit uint8
-		var ok bool
+	return d.object(func(key []byte) (uint32, bool) {
 		switch string(key) {
 		case "index":
-			bit = 1
-			s.Index, ok = d.int()
+			v, ok := d.int()
+			s.Index = v
+			return 1, ok
 		case "state":
-			bit = 2
-			s.State, ok = d.str()
-		default:
-			ok = d.skipUnknown(key)
+			v, ok := d.str()
+			s.State = v
+			return 2, ok
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-	}
+		return 0, true
+	})
 }
 
 // ack decodes the body of a messageAck envelope.
 func (d *fastDecoder) ack(a *Ack) bool {
-	if !d.consume('{') {
-		return false
-	}
-	var seen uint8
-	first := true
-	for {
-		key, st := d.nextKey(&first)
-		if st == keyFail {
-			return false
-		}
-		if st == keyEnd {
-			return true
-		}
-		var bit uint8
-		var ok bool
+	return d.object(func(key []byte) (uint32, bool) {
 		switch string(key) {
 		case "messageId":
-			bit = 1
-			a.MessageID, ok = d.int64()
+			v, ok := d.int64()
+			a.MessageID = v
+			return 1, ok
 		case "status":
-			bit = 2
-			a.Status, ok = d.str()
-		default:
-			ok = d.skipUnknown(key)
+			v, ok := d.str()
+			a.Status = v
+			return 2, ok
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-	}
+		return 0, true
+	})
 }
 
 // Bits of the elements of CallElements, for duplicate detection; the
@@ -496,162 +474,87 @@ func (d *fastDecoder) callElement(key []byte, e *CallElements) (bit uint32, ok b
 
 // callUpdate decodes one entry of a callListUpdate.
 func (d *fastDecoder) callUpdate(c *CallUpdate) bool {
-	if !d.consume('{') {
-		return false
-	}
-	var seen uint32
-	first := true
-	for {
-		key, st := d.nextKey(&first)
-		if st == keyFail {
-			return false
-		}
-		if st == keyEnd {
-			return true
-		}
-		var bit uint32
-		var ok bool
+	return d.object(func(key []byte) (uint32, bool) {
 		switch string(key) {
 		case "call":
-			bit = 1 << callElementsBits
-			c.Call, ok = d.str()
+			v, ok := d.str()
+			c.Call = v
+			return 1 << callElementsBits, ok
 		case "updateType":
-			bit = 2 << callElementsBits
-			c.UpdateType, ok = d.str()
+			v, ok := d.str()
+			c.UpdateType = v
+			return 2 << callElementsBits, ok
 		case "reason":
-			bit = 4 << callElementsBits
-			ok = d.fieldString(&c.Reason)
-		default:
-			bit, ok = d.callElement(key, &c.CallElements)
-			if ok && bit == 0 {
-				ok = d.skipUnknown(key)
-			}
+			return 4 << callElementsBits, d.fieldString(&c.Reason)
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-	}
+		return d.callElement(key, &c.CallElements)
+	})
 }
 
 // callInfo decodes the object of a callInfoUpdate.
 func (d *fastDecoder) callInfo() (*CallInfo, bool) {
-	if !d.consume('{') {
+	c := &CallInfo{}
+	ok := d.object(func(key []byte) (uint32, bool) {
+		if string(key) == "joinAudioMuteOverride" {
+			return 1 << callElementsBits, d.fieldBool(&c.JoinAudioMuteOverride)
+		}
+		return d.callElement(key, &c.CallElements)
+	})
+	if !ok {
 		return nil, false
 	}
-	c := &CallInfo{}
-	var seen uint32
-	first := true
-	for {
-		key, st := d.nextKey(&first)
-		if st == keyFail {
-			return nil, false
-		}
-		if st == keyEnd {
-			return c, true
-		}
-		var bit uint32
-		var ok bool
-		switch string(key) {
-		case "joinAudioMuteOverride":
-			bit = 1 << callElementsBits
-			ok = d.fieldBool(&c.JoinAudioMuteOverride)
-		default:
-			bit, ok = d.callElement(key, &c.CallElements)
-			if ok && bit == 0 {
-				ok = d.skipUnknown(key)
-			}
-		}
-		if !ok || seen&bit != 0 {
-			return nil, false
-		}
-		seen |= bit
-	}
+	return c, true
 }
 
 // rosterUpdate decodes one entry of a rosterUpdate.
 func (d *fastDecoder) rosterUpdate(r *RosterUpdate) bool {
-	if !d.consume('{') {
-		return false
-	}
-	var seen uint32
-	first := true
-	for {
-		key, st := d.nextKey(&first)
-		if st == keyFail {
-			return false
-		}
-		if st == keyEnd {
-			return true
-		}
-		var bit uint32
-		var ok bool
+	return d.object(func(key []byte) (uint32, bool) {
 		switch string(key) {
 		case "participant":
-			bit = 1 << 0
-			r.Participant, ok = d.str()
+			v, ok := d.str()
+			r.Participant = v
+			return 1 << 0, ok
 		case "updateType":
-			bit = 1 << 1
-			r.UpdateType, ok = d.str()
+			v, ok := d.str()
+			r.UpdateType = v
+			return 1 << 1, ok
 		case "reason":
-			bit = 1 << 2
-			ok = d.fieldString(&r.Reason)
+			return 1 << 2, d.fieldString(&r.Reason)
 		case "name":
-			bit = 1 << 3
-			ok = d.fieldString(&r.Name)
+			return 1 << 3, d.fieldString(&r.Name)
 		case "uri":
-			bit = 1 << 4
-			ok = d.fieldString(&r.URI)
+			return 1 << 4, d.fieldString(&r.URI)
 		case "state":
-			bit = 1 << 5
-			ok = d.fieldString(&r.State)
+			return 1 << 5, d.fieldString(&r.State)
 		case "direction":
-			bit = 1 << 6
-			ok = d.fieldString(&r.Direction)
+			return 1 << 6, d.fieldString(&r.Direction)
 		case "audioMuted":
-			bit = 1 << 7
-			ok = d.fieldBool(&r.AudioMuted)
+			return 1 << 7, d.fieldBool(&r.AudioMuted)
 		case "videoMuted":
-			bit = 1 << 8
-			ok = d.fieldBool(&r.VideoMuted)
+			return 1 << 8, d.fieldBool(&r.VideoMuted)
 		case "txAudioMuted":
-			bit = 1 << 9
-			ok = d.fieldBool(&r.TxAudioMuted)
+			return 1 << 9, d.fieldBool(&r.TxAudioMuted)
 		case "txVideoMuted":
-			bit = 1 << 10
-			ok = d.fieldBool(&r.TxVideoMuted)
+			return 1 << 10, d.fieldBool(&r.TxVideoMuted)
 		case "importance":
-			bit = 1 << 11
-			ok = d.fieldFloat(&r.Importance)
+			return 1 << 11, d.fieldFloat(&r.Importance)
 		case "layout":
-			bit = 1 << 12
-			ok = d.fieldString(&r.Layout)
+			return 1 << 12, d.fieldString(&r.Layout)
 		case "activeSpeaker":
-			bit = 1 << 13
-			ok = d.fieldBool(&r.ActiveSpeaker)
+			return 1 << 13, d.fieldBool(&r.ActiveSpeaker)
 		case "presenter":
-			bit = 1 << 14
-			ok = d.fieldBool(&r.Presenter)
+			return 1 << 14, d.fieldBool(&r.Presenter)
 		case "endpointRecording":
-			bit = 1 << 15
-			ok = d.fieldString(&r.EndpointRecording)
+			return 1 << 15, d.fieldString(&r.EndpointRecording)
 		case "canMove":
-			bit = 1 << 16
-			ok = d.fieldBool(&r.CanMove)
+			return 1 << 16, d.fieldBool(&r.CanMove)
 		case "movedParticipant":
-			bit = 1 << 17
-			ok = d.fieldString(&r.MovedParticipant)
+			return 1 << 17, d.fieldString(&r.MovedParticipant)
 		case "movedParticipantCallBridge":
-			bit = 1 << 18
-			ok = d.fieldString(&r.MovedParticipantCallBridge)
-		default:
-			ok = d.skipUnknown(key)
+			return 1 << 18, d.fieldString(&r.MovedParticipantCallBridge)
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-	}
+		return 0, true
+	})
 }
 
 // Field elements: null is Null, a value of the type is Valid; anything else
