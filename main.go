@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -143,9 +144,9 @@ func newApp(f *flags) *kingpin.Application {
 	app.Flag("demo.seed", "Random seed of the demo traffic (0 = time-based).").Default("0").Int64Var(&f.demoSeed)
 	f.web = kingpinflag.AddFlags(app, defaultListenAddress)
 	if version.Version == "" {
-		// Release builds set it with -ldflags (see Dockerfile); a plain
-		// `go build` or `go run` says so instead of an empty label.
-		version.Version = "dev"
+		// Release builds set it with -ldflags (.goreleaser.yaml,
+		// Dockerfile); otherwise the module version Go records.
+		version.Version = moduleVersion()
 	}
 	app.Version(version.Print(programName))
 	app.HelpFlag.Short('h')
@@ -274,4 +275,15 @@ type httpTimeouts struct{ idle, readHeader time.Duration }
 // own errors (TLS handshakes, bad requests) to our log.
 func newHTTPServer(h http.Handler, logs loggers, to httpTimeouts) *http.Server {
 	return &http.Server{Handler: h, IdleTimeout: to.idle, ReadHeaderTimeout: to.readHeader, ErrorLog: logs.http}
+}
+
+// moduleVersion is the version the Go toolchain recorded for the main
+// module, without its "v": the tag for `go install …@v0.1.0`, a
+// pseudo-version for a build in a git checkout. "dev" when there is none
+// (`go run`, a build outside version control), rather than an empty label.
+func moduleVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return strings.TrimPrefix(bi.Main.Version, "v")
+	}
+	return "dev"
 }
