@@ -116,7 +116,9 @@ func TestReloadEndpointNeedsLifecycleFlag(t *testing.T) {
 	r.stop()
 
 	r = startRun(t, "--config.file="+cfg, "--web.enable-lifecycle")
-	r.waitFor("serving", func() bool { code, _ := r.get("/-/healthy"); return code == 200 })
+	// Ready, not only healthy: HTTP answers during the first load, and a
+	// reload asked for meanwhile is refused as in progress (503).
+	r.waitFor("configuration loaded", func() bool { code, _ := r.get("/-/ready"); return code == 200 })
 	if code, body := r.reload(); code != http.StatusOK {
 		t.Errorf("POST /-/reload with the flag: %d %q", code, body)
 	}
