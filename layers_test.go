@@ -20,20 +20,21 @@ const modulePath = "github.com/cms-exporter/cms_exporter"
 // to run it; config on cmsws, cmsrest and planner, whose defaults it uses);
 // nothing imports upwards.
 var layers = map[string][]string{
-	"cmsws":               {"internal/tlserr", "internal/ratelog"},
-	"cmsrest":             {"internal/tlserr", "internal/ratelog"},
-	"cmsws/cmswstest":     {"cmsws", "cmsrest"},
-	"planner":             {"cmsws"},
-	"collector":           {"cmsws", "cmsrest", "planner", "internal/ratelog"},
-	"supervisor":          {"cmsws", "cmsrest", "internal/ratelog"},
-	"config":              {"cmsws", "cmsrest", "planner"},
-	"internal/testutil":   {},
-	"internal/tlserr":     {},
-	"internal/ratelog":    {},
-	"internal/scrapegate": {},
+	"cmsws":                {"internal/tlserr", "internal/ratelog"},
+	"cmsrest":              {"internal/tlserr", "internal/ratelog"},
+	"cmsws/cmswstest":      {"cmsws", "cmsrest", "internal/loopbackpki"},
+	"planner":              {"cmsws"},
+	"collector":            {"cmsws", "cmsrest", "planner", "internal/ratelog"},
+	"supervisor":           {"cmsws", "cmsrest", "internal/ratelog"},
+	"config":               {"cmsws", "cmsrest", "planner"},
+	"internal/testutil":    {},
+	"internal/tlserr":      {},
+	"internal/loopbackpki": {},
+	"internal/ratelog":     {},
+	"internal/scrapegate":  {},
 	// The benchmark (cmsbench) runs the exporter's own path against its
 	// stream server; nothing imports either.
-	"internal/streambench": {"cmsws"},
+	"internal/streambench": {"cmsws", "internal/loopbackpki"},
 	"cmd/cmsbench":         {"cmsws", "collector", "planner", "supervisor", "internal/streambench"},
 }
 

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cms-exporter/cms_exporter/internal/loopbackpki"
+
 	"github.com/cms-exporter/cms_exporter/cmsws"
 )
 
@@ -115,7 +117,7 @@ func (o Options) withDefaults() (Options, error) {
 // concurrent use.
 type Cluster struct {
 	opts  Options
-	certs *certs
+	certs *loopbackpki.PKI
 	wg    sync.WaitGroup // connection goroutines and servers
 
 	// logMu serialises Logf calls and stops them once Close returns, so a
@@ -144,7 +146,7 @@ func NewCluster(opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := newCerts()
+	cs, err := loopbackpki.New("cmswstest fake CMS CA")
 	if err != nil {
 		return nil, fmt.Errorf("cmswstest: %w", err)
 	}
@@ -196,7 +198,7 @@ func (c *Cluster) startServer(n *node) error {
 			mux.ServeHTTP(w, r)
 		}),
 		TLSConfig: &tls.Config{
-			Certificates: []tls.Certificate{c.certs.server},
+			Certificates: []tls.Certificate{c.certs.Server},
 			NextProtos:   []string{"http/1.1"},
 			MinVersion:   tls.VersionTLS12,
 		},

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cms-exporter/cms_exporter/internal/loopbackpki"
+
 	"github.com/gorilla/websocket"
 
 	"github.com/cms-exporter/cms_exporter/cmsws"
@@ -72,11 +74,12 @@ type Server struct {
 // NewServer listens on a free port of 127.0.0.1 with a fresh certificate
 // and serves until Close.
 func NewServer(user, pass string) (*Server, error) {
-	caPEM, cert, err := newCert()
+	pki, err := loopbackpki.New("cmsbench CA")
 	if err != nil {
 		return nil, err
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	caPEM := pki.CAPEM
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.Server}, MinVersion: tls.VersionTLS12})
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
