@@ -372,11 +372,5 @@ func EncodeMessage(m *Message) ([]byte, error) {
 	}{EnvelopeMessage, body})
 }
 
-// EncodeAck renders a messageAck envelope.
-func EncodeAck(id int64, status string) []byte {
-	b, _ := json.Marshal(struct {
-		Type       string `json:"type"`
-		MessageAck Ack    `json:"messageAck"`
-	}{EnvelopeMessageAck, Ack{MessageID: id, Status: status}})
-	return b
-}
+// EncodeAck renders a messageAck envelope (AppendAck into a new slice).
+func EncodeAck(id int64, status string) []byte { return AppendAck(nil, id, status) }
